@@ -48,7 +48,7 @@ Result<uint64_t> ToNtp64(UnixTime t) {
   int64_t nanos = 0;
   SplitUnix(t, &secs, &nanos);
   KMS_ASSIGN_OR_RETURN(const uint32_t ntp_s, NtpSeconds(secs));
-  const auto frac = (static_cast<uint64_t>(nanos) << 32) / 1'000'000'000  // < 2^62: no overflow;
+  const uint64_t frac = (static_cast<uint64_t>(nanos) << 32) / 1'000'000'000;  // < 2^62
   return (uint64_t{ntp_s} << 32) | frac;
 }
 
