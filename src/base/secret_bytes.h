@@ -13,8 +13,6 @@
 
 namespace kms {
 
-using SecureBuffer = std::vector<uint8_t, SecureAllocator<uint8_t>>;
-
 class SecretBytes {
  public:
   SecretBytes() = default;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <vector>
 
 namespace kms {
 
@@ -38,5 +39,8 @@ class SecureAllocator {
 
   friend bool operator==(const SecureAllocator&, const SecureAllocator&) { return true; }
 };
+
+// SecureBuffer: a byte vector whose every block is scrubbed on release.
+using SecureBuffer = std::vector<uint8_t, SecureAllocator<uint8_t>>;
 
 }  // namespace kms
