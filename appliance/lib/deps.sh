@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# Debian 12 packages the project needs to build, test and run. Sourced by
+# appliance/quickstart.sh and tests/run.sh; installs only what is missing.
+KMS_DEBIAN_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  clang-14 libclang-rt-14-dev lld-14
+  libssl-dev openssl
+  libmicrohttpd-dev libsqlite3-dev sqlite3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  libcurl4-openssl-dev curl libsrtp2-dev libsystemd-dev libseccomp-dev
+  softhsm2 opensc libp11-kit-dev
+)
+
+# kms_install_deps: apt-get installs the missing packages, quietly; idempotent.
+kms_install_deps() {
+  local missing=() p
+  for p in "${KMS_DEBIAN_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return 0
+  fi
+  echo "Installing missing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: packages are missing and this is not root; install them with apt-get" >&2
+    return 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
