@@ -1,0 +1,27 @@
+// FromCkRv: the one table that maps PKCS#11 return values to kms::Status (style.md
+// "PKCS#11 RAII"). Messages name the function and the CKR code, never key bytes or PINs.
+#pragma once
+
+#include <string_view>
+
+#include "hsm/pkcs11.h"
+#include "src/base/status.h"
+
+namespace kms::hsm {
+
+// CkRvName: "CKR_DEVICE_REMOVED" etc.; "CKR_0x<hex>" for codes outside the table.
+std::string CkRvName(CK_RV rv);
+
+// FromCkRv: OK for CKR_OK, otherwise a Status "<function>: <CKR name>" whose code follows
+// the table in ck_rv.cc (device and session loss -> kUnavailable, bad PIN ->
+// kPermissionDenied, bad handles -> kNotFound, ...).
+Status FromCkRv(CK_RV rv, std::string_view function);
+
+// IsSessionBroken: the session cannot be reused (it is gone, or the token behind it is);
+// a lease seeing one of these codes is marked broken and closed, not pooled.
+bool IsSessionBroken(CK_RV rv);
+
+// IsTokenLost: the token (or the module's view of it) is gone; the layer reconnects.
+bool IsTokenLost(CK_RV rv);
+
+}  // namespace kms::hsm

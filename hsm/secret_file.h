@@ -1,0 +1,39 @@
+// Reading secrets (the token PIN, a raw key file for import) from the file system with the
+// checks an evaluator expects (evaluator-checklist.md §1 "Operations"): the file must be a
+// regular file owned by the process's effective user and not readable or writable by group
+// or others; otherwise it is refused. The PIN never comes from argv or the environment.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "src/base/result.h"
+#include "src/base/secret_bytes.h"
+
+namespace kms::hsm {
+
+// ReadSecretFile: the file's bytes (at most max_bytes) in SecretBytes. With trim_newline,
+// one trailing "\n" or "\r\n" is removed (PIN files written by echo). Symlinks are refused
+// (O_NOFOLLOW). kPermissionDenied for a bad owner or mode, kNotFound for a missing file,
+// kInvalidArgument for an empty or oversized file. The message names the path only.
+Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes,
+                                   bool trim_newline);
+
+// ReadSystemdCredential: $CREDENTIALS_DIRECTORY/<name> (systemd LoadCredential=), with
+// the same checks. kFailedPrecondition when CREDENTIALS_DIRECTORY is unset; the name must
+// be a plain file name (no '/', not "." or "..").
+Result<SecretBytes> ReadSystemdCredential(const std::string& name, size_t max_bytes,
+                                          bool trim_newline);
+
+// PinSource: where the user PIN comes from; read at every (re)connect and scrubbed after
+// C_Login, so the PIN is not kept in memory between logins.
+struct PinSource {
+  enum class Kind { kFile, kSystemdCredential };
+  Kind kind = Kind::kFile;
+  std::string location;  // a path (kFile) or a credential name (kSystemdCredential)
+
+  static constexpr size_t kMaxPinBytes = 256;
+  Result<SecretBytes> Read() const;
+};
+
+}  // namespace kms::hsm

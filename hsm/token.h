@@ -1,0 +1,155 @@
+// Token: one PKCS#11 token reached through a P11Module (style.md "PKCS#11 RAII").
+//  * one dedicated login session (never closed while connected, so pool churn never closes
+//    the last session and silently logs out; C_Logout is never called in a destructor);
+//  * a bounded pool of operation sessions handed out as move-only SessionLeases;
+//  * the index of long-term keys (label -> handle), found once per connection;
+//  * loss handling: a lost token makes every call fail with kUnavailable; the next call
+//    after reconnect_interval re-finds the slot by URI, opens a new login session, logs in
+//    (unless the PIN was refused: never retried) and re-finds the keys by label.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hsm/key_labels.h"
+#include "hsm/p11_module.h"
+#include "hsm/pkcs11.h"
+#include "hsm/pkcs11_uri.h"
+#include "hsm/token_config.h"
+#include "src/base/result.h"
+
+namespace kms::hsm {
+
+class Token;
+
+// SessionLease: exclusive use of one session for one operation (one thread per session).
+// Returned to the pool on destruction unless MarkBroken() was called, in which case the
+// session is closed (C_CloseSession only). While any lease is alive the token cannot be
+// reconnected, so handles stay valid for the lease's lifetime.
+class SessionLease {
+ public:
+  SessionLease(SessionLease&& other) noexcept;
+  SessionLease& operator=(SessionLease&&) = delete;
+  SessionLease(const SessionLease&) = delete;
+  ~SessionLease();
+
+  CK_SESSION_HANDLE handle() const { return handle_; }
+  const CK_FUNCTION_LIST* fn() const;
+  // MarkBroken: do not reuse this session (handle invalid, device removed, operation left
+  // active, ...).
+  void MarkBroken() { broken_ = true; }
+  bool broken() const { return broken_; }
+  // Check: FromCkRv(rv, function); a session-loss code also marks the lease broken and a
+  // token-loss code marks the token lost.
+  Status Check(CK_RV rv, std::string_view function);
+
+ private:
+  friend class Token;
+  SessionLease(Token* token, CK_SESSION_HANDLE handle, bool owner,
+               std::shared_lock<std::shared_mutex> call_lock,
+               std::unique_lock<std::mutex> owner_lock);
+
+  Token* token_;
+  CK_SESSION_HANDLE handle_;
+  bool owner_;
+  bool broken_ = false;
+  std::shared_lock<std::shared_mutex> call_lock_;
+  std::unique_lock<std::mutex> owner_lock_;
+};
+
+struct LongTermKeyInfo {
+  KeyName name;
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+};
+
+class Token {
+ public:
+  // Open: parses the URI and connects (slot, login session, C_Login, key index). A wrong
+  // PIN is kPermissionDenied after exactly one C_Login; a missing token kUnavailable.
+  static Result<std::unique_ptr<Token>> Open(P11Module& module, TokenConfig config);
+
+  // ~Token: closes the pool and login sessions (C_CloseSession only). No lease may exist.
+  ~Token();
+  Token(const Token&) = delete;
+  Token& operator=(const Token&) = delete;
+
+  // Acquire: a pool session; waits up to acquire_timeout (kResourceExhausted after). If
+  // the token is lost, tries to reconnect (rate limited), else kUnavailable.
+  Result<SessionLease> Acquire();
+  // AcquireOwner: the login session, exclusively. Session objects (unwrapped credentials)
+  // are created here so they live as long as the connection, not as a pool session.
+  Result<SessionLease> AcquireOwner();
+
+  // LongTermKey: the cached handle; kNotFound for an unknown version. No token search.
+  Result<CK_OBJECT_HANDLE> LongTermKey(KeyKind kind, uint32_t version) const;
+  // ActiveVersion: the highest existing version of a kind; kNotFound if there is none.
+  Result<uint32_t> ActiveVersion(KeyKind kind) const;
+  std::vector<LongTermKeyInfo> LongTermKeys() const;
+  // Index updates by KeyManager after it created or destroyed a key (caller holds a lease).
+  void IndexAdd(KeyName name, CK_OBJECT_HANDLE handle);
+  void IndexRemove(KeyName name);
+
+  // MarkLost: the token (or login) is gone; every operation fails until a reconnect.
+  void MarkLost();
+  // EnsureConnected: OK when connected; otherwise one rate-limited reconnect attempt.
+  Status EnsureConnected();
+
+  bool connected() const { return connected_.load(std::memory_order_acquire); }
+  // generation: increases at every successful (re)connect; handles from an older
+  // generation are invalid.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  size_t pool_capacity() const;
+  const CK_FUNCTION_LIST* fn() const { return module_.fn(); }
+  const TokenConfig& config() const { return config_; }
+
+ private:
+  friend class SessionLease;
+  Token(P11Module& module, TokenConfig config, Pkcs11Uri uri);
+
+  Status Connect(bool reinitialize);  // caller holds call_mu_ exclusively
+  void Disconnect();                  // idem; closes every session we own
+  Result<CK_SLOT_ID> FindSlot(CK_TOKEN_INFO* out_info);
+  Status Login(CK_SESSION_HANDLE session);
+  Status LoadKeyIndex();
+  void Release(CK_SESSION_HANDLE handle, bool owner, bool broken);
+
+  P11Module& module_;
+  const TokenConfig config_;
+  const Pkcs11Uri uri_;
+
+  // Readers: every lease. Writer: (re)connect, which thus never races a token call.
+  mutable std::shared_mutex call_mu_;
+
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> pin_refused_{false};
+
+  std::mutex reconnect_mu_;  // guards last_attempt_, last_error_
+  std::chrono::steady_clock::time_point last_attempt_{};
+  Status last_error_;
+
+  CK_SLOT_ID slot_ = 0;
+  CK_SESSION_HANDLE owner_session_ = CK_INVALID_HANDLE;
+  std::mutex owner_mu_;
+
+  mutable std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<CK_SESSION_HANDLE> idle_;
+  size_t open_ = 0;
+  size_t capacity_ = 0;
+
+  mutable std::shared_mutex index_mu_;
+  std::map<std::pair<KeyKind, uint32_t>, CK_OBJECT_HANDLE> index_;
+};
+
+}  // namespace kms::hsm
