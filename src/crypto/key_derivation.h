@@ -27,7 +27,8 @@ struct MessageKeys {
 };
 
 // The RANDs going into the 0x01/0x02 label; which ones per exchange is in spec §5.2
-// ("absent" = empty span, length byte 0).
+// ("absent" = empty span, length byte 0). Views only: the RAND bytes must outlive the call
+// (do not build one from temporaries and keep it).
 struct MessageLabelInput {
   uint32_t csb_id = 0;
   MessageRole role = MessageRole::kInitial;
