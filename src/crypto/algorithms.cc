@@ -47,11 +47,10 @@ namespace {
 Status RefuseEncr(EncrAlgorithm alg) {
   // Spec §11 A10: AES-KW-128 has no padding rule for key-data chains; not used here.
   if (alg == EncrAlgorithm::kAesKw128) {
-    return Status(StatusCode::kInvalidArgument, "AES-KW-128 is not supported by this profile",
-                  kMikeyErrorInvalidEa);
+    return {StatusCode::kInvalidArgument, "AES-KW-128 is not supported by this profile",
+            kMikeyErrorInvalidEa};
   }
-  return Status(StatusCode::kInvalidArgument, "encryption algorithm has no keys",
-                kMikeyErrorInvalidEa);
+  return {StatusCode::kInvalidArgument, "encryption algorithm has no keys", kMikeyErrorInvalidEa};
 }
 
 }  // namespace

@@ -13,9 +13,9 @@ namespace kms::crypto {
 
 // MIKEY error numbers (RFC 3830 §6.12, Table 6.12.a) put into Status::detail() when an
 // algorithm is refused, so the protocol layer can answer with the right Error payload.
-inline constexpr uint8_t kMikeyErrorInvalidPrf = 2;   // "Invalid PRF function"
-inline constexpr uint8_t kMikeyErrorInvalidMac = 3;   // "Invalid MAC algorithm"
-inline constexpr uint8_t kMikeyErrorInvalidEa = 4;    // "Invalid encryption algorithm"
+inline constexpr uint8_t kMikeyErrorInvalidPrf = 2;  // "Invalid PRF function"
+inline constexpr uint8_t kMikeyErrorInvalidMac = 3;  // "Invalid MAC algorithm"
+inline constexpr uint8_t kMikeyErrorInvalidEa = 4;   // "Invalid encryption algorithm"
 
 // PRF func (HDR and TP/TICKET flags): RFC 3830 §6.1 (MIKEY-1), RFC 6043 §6.1 (HMAC-SHA-256).
 enum class PrfFunc : uint8_t {

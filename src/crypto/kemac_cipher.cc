@@ -30,10 +30,9 @@ Status ApplyAesCm(EncrAlgorithm alg, const SecretBytes& encr_key, const SecretBy
   }
   int len = 0;
   int fin = 0;
-  if (EVP_EncryptInit_ex2(ctx.get(), cipher.get(), encr_key.Reveal().data(),
-                          iv.Reveal().data(), nullptr) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) !=
-          1 ||
+  if (EVP_EncryptInit_ex2(ctx.get(), cipher.get(), encr_key.Reveal().data(), iv.Reveal().data(),
+                          nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
     return OsslError("AES-CM");
   }

@@ -20,8 +20,7 @@ Result<KeySizes> SizesFor(EncrAlgorithm encr, MacAlgorithm mac) {
 
 // DeriveSet: the RFC 3830 §4.1.4 trio with label(constant) for each key.
 template <typename LabelFn>
-Result<MessageKeys> DeriveSet(PrfFunc prf, InKeyBlocks inkey, const KeySizes& sz,
-                              LabelFn&& label) {
+Result<MessageKeys> DeriveSet(PrfFunc prf, InKeyBlocks inkey, const KeySizes& sz, LabelFn&& label) {
   MessageKeys keys;
   KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> le, label(kLabelEncr));
   KMS_ASSIGN_OR_RETURN(keys.encr_key, PrfDerive(prf, inkey, le, sz.encr));
@@ -41,9 +40,8 @@ Status CheckInKey(InKeyBlocks inkey) {
 
 }  // namespace
 
-Result<MessageKeys> DeriveMessageKeys(PrfFunc prf, InKeyBlocks inkey,
-                                      const MessageLabelInput& in, EncrAlgorithm encr,
-                                      MacAlgorithm mac) {
+Result<MessageKeys> DeriveMessageKeys(PrfFunc prf, InKeyBlocks inkey, const MessageLabelInput& in,
+                                      EncrAlgorithm encr, MacAlgorithm mac) {
   KMS_ASSIGN_OR_RETURN(const KeySizes sz, SizesFor(encr, mac));
   // RFC 6043 §5.1.2: C || 0xFF || CSB ID || 0x01/0x02 || RANDRi || RANDRr.
   return DeriveSet(prf, inkey, sz, [&](uint32_t c) {
@@ -64,8 +62,7 @@ Result<MessageKeys> DeriveTicketKeys(PrfFunc tp_prf, InKeyBlocks tpk,
                                      MacAlgorithm mac) {
   KMS_ASSIGN_OR_RETURN(const KeySizes sz, SizesFor(encr, mac));
   // RFC 6043 App. A.2.1: C || 0xFF || 0xFFFFFFFF || 0x05 || len RAND || RAND.
-  return DeriveSet(tp_prf, tpk, sz,
-                   [&](uint32_t c) { return TicketKeyLabel(c, ticket_rand); });
+  return DeriveSet(tp_prf, tpk, sz, [&](uint32_t c) { return TicketKeyLabel(c, ticket_rand); });
 }
 
 Result<SecretBytes> DeriveTicketAuthKey(PrfFunc tp_prf, InKeyBlocks tpk,

@@ -40,9 +40,8 @@ struct MessageLabelInput {
 // PRF = the HDR PRF func, spec §11 A2; also the TRANSFER_INIT/RESP KEMAC keys, §11 A23).
 // 6 Hmac calls (2 per key) for the matched suites of spec §11 A22 (MIKEY-1 + AES-CM-128 +
 // HMAC-SHA-1-160, or the 256-bit triple); a 256-bit key under MIKEY-1 needs 2 more.
-Result<MessageKeys> DeriveMessageKeys(PrfFunc prf, InKeyBlocks inkey,
-                                      const MessageLabelInput& in, EncrAlgorithm encr,
-                                      MacAlgorithm mac);
+Result<MessageKeys> DeriveMessageKeys(PrfFunc prf, InKeyBlocks inkey, const MessageLabelInput& in,
+                                      EncrAlgorithm encr, MacAlgorithm mac);
 // DeriveMessageAuthKey: only the auth_key (messages without KEMAC, e.g. REQUEST_INIT,
 // and for verifying the V payload before decrypting anything). 2 Hmac calls.
 Result<SecretBytes> DeriveMessageAuthKey(PrfFunc prf, InKeyBlocks inkey,

@@ -19,9 +19,8 @@ class OpenSslHmacKey final : public KeyOps {
   // Create: takes ownership of key; an empty key is kInvalidArgument.
   static Result<std::unique_ptr<OpenSslHmacKey>> Create(SecretBytes key);
 
-  Status Hmac(HmacAlg alg, std::span<const uint8_t> data,
-              std::span<uint8_t> out) const override;
-  size_t key_size() const override { return key_.size(); }
+  Status Hmac(HmacAlg alg, std::span<const uint8_t> data, std::span<uint8_t> out) const override;
+  [[nodiscard]] size_t key_size() const override { return key_.size(); }
 
  private:
   explicit OpenSslHmacKey(SecretBytes key) : key_(std::move(key)) {}
@@ -37,9 +36,10 @@ class SoftwareInKey {
   // Create: copies inkey; an empty inkey is kInvalidArgument.
   static Result<SoftwareInKey> Create(const SecretBytes& inkey);
 
-  std::span<const KeyOps* const> blocks() const { return views_; }
-  size_t size() const { return size_; }
+  [[nodiscard]] std::span<const KeyOps* const> blocks() const { return views_; }
+  [[nodiscard]] size_t size() const { return size_; }
 
+  ~SoftwareInKey() = default;
   SoftwareInKey(SoftwareInKey&&) noexcept = default;
   SoftwareInKey& operator=(SoftwareInKey&&) noexcept = default;
   SoftwareInKey(const SoftwareInKey&) = delete;

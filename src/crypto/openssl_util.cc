@@ -40,11 +40,9 @@ Status HmacWithKey(HmacAlg alg, std::span<const uint8_t> key, std::span<const ui
     return OsslError("EVP_MAC_CTX_new");
   }
   // OSSL_PARAM wants a non-const char* for the digest name; it is only read.
-  char sha1[] = "SHA1";
-  char sha256[] = "SHA256";
+  std::string digest = alg == HmacAlg::kSha1 ? "SHA1" : "SHA256";
   const std::array<OSSL_PARAM, 2> params = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                       alg == HmacAlg::kSha1 ? sha1 : sha256, 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
       OSSL_PARAM_construct_end()};
   size_t written = 0;
   if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params.data()) != 1 ||

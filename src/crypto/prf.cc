@@ -29,12 +29,11 @@ Status CheckBlocks(InKeyBlocks inkey) {
 }
 
 // XorP: out ^= P(s, label, m), m = ceil(out.size() / h). 2*m KeyOps calls.
-Status XorP(const KeyOps& s, HmacAlg alg, std::span<const uint8_t> label,
-            std::span<uint8_t> out) {
+Status XorP(const KeyOps& s, HmacAlg alg, std::span<const uint8_t> label, std::span<uint8_t> out) {
   const size_t h = HmacSize(alg);
-  SecureBuffer a(h);                   // A_i
+  SecureBuffer a(h);                       // A_i
   SecureBuffer a_label(h + label.size());  // A_i || label
-  SecureBuffer block(h);               // HMAC(s, A_i || label)
+  SecureBuffer block(h);                   // HMAC(s, A_i || label)
   std::copy(label.begin(), label.end(), a_label.begin() + static_cast<std::ptrdiff_t>(h));
   std::span<const uint8_t> prev = label;  // A_0 = label
   for (size_t off = 0; off < out.size(); off += h) {

@@ -45,8 +45,7 @@ constexpr size_t PrfHmacCallCount(PrfFunc func, size_t n_blocks, size_t out_len)
 // kInvalidArgument for no blocks, a null block, a block of the wrong size (see
 // InKeyBlocks), an empty out or one above kMaxPrfOutputSize; a KeyOps failure is passed
 // through. On any failure out is scrubbed.
-Status Prf(PrfFunc func, InKeyBlocks inkey, std::span<const uint8_t> label,
-           std::span<uint8_t> out);
+Status Prf(PrfFunc func, InKeyBlocks inkey, std::span<const uint8_t> label, std::span<uint8_t> out);
 
 // PrfDerive: Prf into a new SecretBytes of out_len bytes.
 Result<SecretBytes> PrfDerive(PrfFunc func, InKeyBlocks inkey, std::span<const uint8_t> label,

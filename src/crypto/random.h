@@ -15,7 +15,13 @@ namespace kms::crypto {
 
 class Random {
  public:
+  Random() = default;
   virtual ~Random() = default;
+  Random(const Random&) = delete;
+  Random& operator=(const Random&) = delete;
+  Random(Random&&) = delete;
+  Random& operator=(Random&&) = delete;
+
   // Fill: fills out with random bytes; on failure out holds no usable value.
   virtual Status Fill(std::span<uint8_t> out) = 0;
 };

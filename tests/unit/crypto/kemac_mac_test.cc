@@ -58,7 +58,11 @@ TEST(KemacIvTest, LayoutOfSpecSection53) {
   auto iv = KemacIv(salt, 0xA0B0C0D0, 0x1122334455667788);
   ASSERT_TRUE(iv.ok());
   // IV[0..1]=S, IV[2..5]=S^CSB, IV[6..13]=S^T, IV[14..15]=0.
-  EXPECT_EQ(Hex(*iv), "0001" "a2b3c4d5" "17253b4d5f6d7b85" "0000");
+  EXPECT_EQ(Hex(*iv),
+            "0001"
+            "a2b3c4d5"
+            "17253b4d5f6d7b85"
+            "0000");
   EXPECT_FALSE(KemacIv(SecretFromHex("0001"), 0, 0).ok());
 }
 
@@ -74,8 +78,8 @@ TEST(KemacCipherTest, AesCmMatchesReferenceAndRoundTrips) {
     const std::vector<uint8_t> key = Seq(klen, 3);
     for (size_t n : {1u, 15u, 16u, 17u, 50u, 75u, 1000u}) {
       const std::vector<uint8_t> pt = Seq(n, 11);
-      auto ct = KemacEncrypt(alg, SecretBytes::CopyFrom(key), salt, 0x11223344, 0x0102030405060708,
-                             pt);
+      auto ct =
+          KemacEncrypt(alg, SecretBytes::CopyFrom(key), salt, 0x11223344, 0x0102030405060708, pt);
       ASSERT_TRUE(ct.ok()) << ct.status().ToString();
       auto iv = KemacIv(salt, 0x11223344, 0x0102030405060708);
       ASSERT_TRUE(iv.ok());
@@ -83,13 +87,13 @@ TEST(KemacCipherTest, AesCmMatchesReferenceAndRoundTrips) {
       std::copy(iv->Reveal().begin(), iv->Reveal().end(), ctr.begin());
       EXPECT_EQ(Hex(*ct), Hex(RefAesCm(key, ctr, pt))) << "n=" << n;
       EXPECT_NE(Hex(*ct), Hex(pt));
-      auto back = KemacDecrypt(alg, SecretBytes::CopyFrom(key), salt, 0x11223344,
-                               0x0102030405060708, *ct);
+      auto back =
+          KemacDecrypt(alg, SecretBytes::CopyFrom(key), salt, 0x11223344, 0x0102030405060708, *ct);
       ASSERT_TRUE(back.ok());
       EXPECT_EQ(Hex(*back), Hex(pt));
       // Another CSB ID or T gives another keystream.
-      auto other = KemacEncrypt(alg, SecretBytes::CopyFrom(key), salt, 0x11223345,
-                                0x0102030405060708, pt);
+      auto other =
+          KemacEncrypt(alg, SecretBytes::CopyFrom(key), salt, 0x11223345, 0x0102030405060708, pt);
       ASSERT_TRUE(other.ok());
       EXPECT_NE(Hex(*other), Hex(*ct));
     }
@@ -122,20 +126,30 @@ TEST(KemacCipherTest, RefusesWrongKeySizesAndOversizedData) {
   const std::vector<uint8_t> pt(16, 1);
   const SecretBytes salt = SecretBytes::CopyFrom(Seq(14, 0));
   // AES-CM-128 with a 32-byte key, AES-CM-256 with a 16-byte key, 13/15-byte salts.
-  EXPECT_EQ(KemacEncrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(32, 0)), salt, 1,
-                         2, pt).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(KemacDecrypt(EncrAlgorithm::kAesCm256, SecretBytes::CopyFrom(Seq(16, 0)), salt, 1,
-                         2, pt).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      KemacEncrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(32, 0)), salt, 1, 2, pt)
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      KemacDecrypt(EncrAlgorithm::kAesCm256, SecretBytes::CopyFrom(Seq(16, 0)), salt, 1, 2, pt)
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
   EXPECT_FALSE(KemacEncrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(16, 0)),
-                            SecretBytes::CopyFrom(Seq(13, 0)), 1, 2, pt).ok());
+                            SecretBytes::CopyFrom(Seq(13, 0)), 1, 2, pt)
+                   .ok());
   EXPECT_FALSE(KemacDecrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(16, 0)),
-                            SecretBytes::CopyFrom(Seq(15, 0)), 1, 2, pt).ok());
+                            SecretBytes::CopyFrom(Seq(15, 0)), 1, 2, pt)
+                   .ok());
   const std::vector<uint8_t> big(kMaxKemacDataSize + 1, 0);
-  EXPECT_FALSE(KemacEncrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(16, 0)), salt,
-                            1, 2, big).ok());
+  EXPECT_FALSE(
+      KemacEncrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(16, 0)), salt, 1, 2, big)
+          .ok());
   const std::vector<uint8_t> max(kMaxKemacDataSize, 0);
-  EXPECT_TRUE(KemacEncrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(16, 0)), salt,
-                           1, 2, max).ok());
+  EXPECT_TRUE(
+      KemacEncrypt(EncrAlgorithm::kAesCm128, SecretBytes::CopyFrom(Seq(16, 0)), salt, 1, 2, max)
+          .ok());
 }
 
 TEST(MacTest, HmacSha1Rfc2202Case1) {
@@ -182,23 +196,28 @@ TEST(MacTest, VerifyRejectsWrongAndMisSizedMacs) {
   longer.push_back(0);
   EXPECT_EQ(VerifyMac(MacAlgorithm::kHmacSha1_160, key, data, longer).code(),
             StatusCode::kAuthFailed);
-  EXPECT_EQ(VerifyMac(MacAlgorithm::kHmacSha1_160, key, data, {}).code(),
-            StatusCode::kAuthFailed);
+  EXPECT_EQ(VerifyMac(MacAlgorithm::kHmacSha1_160, key, data, {}).code(), StatusCode::kAuthFailed);
 }
 
 TEST(MacTest, RefusesWrongKeySizeAndNullMac) {
   const std::vector<uint8_t> data = Seq(8, 1);
   EXPECT_EQ(ComputeMac(MacAlgorithm::kHmacSha1_160, SecretBytes::CopyFrom(Seq(32, 0)), data)
-                .status().code(), StatusCode::kInvalidArgument);
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(ComputeMac(MacAlgorithm::kHmacSha256_256, SecretBytes::CopyFrom(Seq(20, 0)), data)
-                .status().code(), StatusCode::kInvalidArgument);
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(ComputeMac(MacAlgorithm::kHmacSha1_160, SecretBytes(), data).status().code(),
             StatusCode::kInvalidArgument);
   auto null_mac = ComputeMac(MacAlgorithm::kNull, SecretBytes::CopyFrom(Seq(20, 0)), data);
   ASSERT_FALSE(null_mac.ok());
   EXPECT_EQ(null_mac.status().detail(), std::optional<uint8_t>(kMikeyErrorInvalidMac));
   EXPECT_EQ(VerifyMac(MacAlgorithm::kHmacSha1_160, SecretBytes::CopyFrom(Seq(16, 0)), data,
-                      std::vector<uint8_t>(20, 0)).code(), StatusCode::kInvalidArgument);
+                      std::vector<uint8_t>(20, 0))
+                .code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(AlgorithmsTest, CodePointsAndCheckedConversions) {
@@ -254,10 +273,8 @@ TEST(RandomTest, OpenSslRandomFillsAndDiffers) {
 
 TEST(RandomTest, LimitsAndFailuresPropagate) {
   OpenSslRandom rng;
-  EXPECT_EQ(RandomBytes(rng, kMaxRandomRequest + 1).status().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(RandomSecret(rng, kMaxRandomRequest + 1).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(RandomBytes(rng, kMaxRandomRequest + 1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(RandomSecret(rng, kMaxRandomRequest + 1).status().code(), StatusCode::kInvalidArgument);
   FailingRandom bad;
   EXPECT_EQ(RandomBytes(bad, 16).status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(RandomSecret(bad, 16).status().code(), StatusCode::kUnavailable);

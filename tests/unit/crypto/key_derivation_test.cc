@@ -28,8 +28,7 @@ class CountingOps final : public KeyOps {
  public:
   explicit CountingOps(std::vector<uint8_t> key)
       : inner_(std::move(OpenSslHmacKey::Create(SecretBytes::CopyFrom(key))).value()) {}
-  Status Hmac(HmacAlg alg, std::span<const uint8_t> data,
-              std::span<uint8_t> out) const override {
+  Status Hmac(HmacAlg alg, std::span<const uint8_t> data, std::span<uint8_t> out) const override {
     ++calls_;
     return inner_->Hmac(alg, data, out);
   }
@@ -55,17 +54,16 @@ TEST(KeyDerivationTest, MessageKeysAes128Sha1AreThePrfOfTheirLabels) {
   EXPECT_EQ(keys->encr_key.size(), 16u);
   EXPECT_EQ(keys->salt_key.size(), 14u);
   EXPECT_EQ(keys->auth_key.size(), 20u);
-  for (auto [c, key] : {std::pair{kLabelEncr, &keys->encr_key},
-                        std::pair{kLabelSalt, &keys->salt_key},
-                        std::pair{kLabelAuth, &keys->auth_key}}) {
+  for (auto [c, key] :
+       {std::pair{kLabelEncr, &keys->encr_key}, std::pair{kLabelSalt, &keys->salt_key},
+        std::pair{kLabelAuth, &keys->auth_key}}) {
     auto label = MessageKeyLabel(c, li.csb_id, li.role, kRi, kRr);
     ASSERT_TRUE(label.ok());
     auto ref = PrfDerive(PrfFunc::kMikey1, psk, *label, key->size());
     ASSERT_TRUE(ref.ok());
     EXPECT_TRUE(ref->ConstantTimeEqual(*key));
   }
-  auto auth = DeriveMessageAuthKey(PrfFunc::kMikey1, in->blocks(), li,
-                                   MacAlgorithm::kHmacSha1_160);
+  auto auth = DeriveMessageAuthKey(PrfFunc::kMikey1, in->blocks(), li, MacAlgorithm::kHmacSha1_160);
   ASSERT_TRUE(auth.ok());
   EXPECT_TRUE(auth->ConstantTimeEqual(keys->auth_key));
 }
@@ -73,9 +71,9 @@ TEST(KeyDerivationTest, MessageKeysAes128Sha1AreThePrfOfTheirLabels) {
 TEST(KeyDerivationTest, The256BitSuiteSizes) {
   auto in = SoftwareInKey::Create(SecretBytes::CopyFrom(Seq(32, 5)));
   ASSERT_TRUE(in.ok());
-  auto keys = DeriveMessageKeys(PrfFunc::kHmacSha256, in->blocks(),
-                                {7, MessageRole::kInitial, kRi, {}}, EncrAlgorithm::kAesCm256,
-                                MacAlgorithm::kHmacSha256_256);
+  auto keys =
+      DeriveMessageKeys(PrfFunc::kHmacSha256, in->blocks(), {7, MessageRole::kInitial, kRi, {}},
+                        EncrAlgorithm::kAesCm256, MacAlgorithm::kHmacSha256_256);
   ASSERT_TRUE(keys.ok());
   EXPECT_EQ(keys->encr_key.size(), 32u);
   EXPECT_EQ(keys->salt_key.size(), 14u);
@@ -97,7 +95,8 @@ TEST(KeyDerivationTest, TokenRoundTripsForAMessageKeySet) {
   CountingOps psk2(Seq(32, 5));
   const KeyOps* blocks2[] = {&psk2};
   ASSERT_TRUE(DeriveMessageAuthKey(PrfFunc::kMikey1, blocks2, {1, MessageRole::kInitial, kRi, {}},
-                                   MacAlgorithm::kHmacSha1_160).ok());
+                                   MacAlgorithm::kHmacSha1_160)
+                  .ok());
   EXPECT_EQ(psk2.calls(), 2);
 }
 
@@ -117,7 +116,9 @@ TEST(KeyDerivationTest, RefusesAesKwAndNullWithMikeyErrors) {
                              MacAlgorithm::kNull);
   EXPECT_EQ(k.status().detail(), std::optional<uint8_t>(kMikeyErrorInvalidMac));
   EXPECT_EQ(DeriveMessageAuthKey(PrfFunc::kMikey1, in->blocks(), li, MacAlgorithm::kNull)
-                .status().detail(), std::optional<uint8_t>(3));
+                .status()
+                .detail(),
+            std::optional<uint8_t>(3));
   EXPECT_EQ(DeriveVrAuthKey(PrfFunc::kMikey1, in->blocks(), MacAlgorithm::kNull).status().detail(),
             std::optional<uint8_t>(3));
 }
@@ -127,13 +128,15 @@ TEST(KeyDerivationTest, EmptyInkeyAndBadLabelInputsAreRefused) {
   EXPECT_FALSE(DeriveMpkPair(PrfFunc::kMikey1, none, kRr).ok());
   EXPECT_FALSE(ForkKey(PrfFunc::kMikey1, ForkedKey::kTgk, none, kRi, kRr).ok());
   EXPECT_FALSE(DeriveMessageAuthKey(PrfFunc::kMikey1, none, {1, MessageRole::kInitial, kRi, {}},
-                                    MacAlgorithm::kHmacSha1_160).ok());
+                                    MacAlgorithm::kHmacSha1_160)
+                   .ok());
   auto in = SoftwareInKey::Create(SecretBytes::CopyFrom(Seq(16, 5)));
   ASSERT_TRUE(in.ok());
   const std::vector<uint8_t> too_long(256, 1);
   EXPECT_FALSE(DeriveMessageAuthKey(PrfFunc::kMikey1, in->blocks(),
                                     {1, MessageRole::kInitial, too_long, {}},
-                                    MacAlgorithm::kHmacSha1_160).ok());
+                                    MacAlgorithm::kHmacSha1_160)
+                   .ok());
   EXPECT_FALSE(DeriveMpkPair(PrfFunc::kMikey1, in->blocks(), {}).ok());
   EXPECT_FALSE(ForkKey(PrfFunc::kMikey1, ForkedKey::kMpkr, in->blocks(), {}, kRr).ok());
   EXPECT_FALSE(DeriveTekFromTgk(PrfFunc::kMikey1, in->blocks(), 1, {}, {}, 16, 14).ok());

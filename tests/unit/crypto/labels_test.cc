@@ -31,7 +31,10 @@ TEST(LabelsTest, ConstantsMatchTheRfcTables) {
 TEST(LabelsTest, MessageKeyLabelBothRands) {
   auto l = MessageKeyLabel(kLabelEncr, 0x01020304, MessageRole::kResponse, kRi, kRr);
   ASSERT_TRUE(l.ok());
-  EXPECT_EQ(Hex(*l), "150533e1ff0102030402" "03a1a2a3" "02b1b2");
+  EXPECT_EQ(Hex(*l),
+            "150533e1ff0102030402"
+            "03a1a2a3"
+            "02b1b2");
 }
 
 TEST(LabelsTest, MessageKeyLabelAbsentRandsHaveLengthZero) {
@@ -40,7 +43,10 @@ TEST(LabelsTest, MessageKeyLabelAbsentRandsHaveLengthZero) {
   EXPECT_EQ(Hex(*l), "29b88916ffaabbccdd010000");
   auto r = MessageKeyLabel(kLabelAuth, 1, MessageRole::kInitial, {}, kRr);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(Hex(*r), "2d22ac75ff0000000101" "00" "02b1b2");
+  EXPECT_EQ(Hex(*r),
+            "2d22ac75ff0000000101"
+            "00"
+            "02b1b2");
 }
 
 TEST(LabelsTest, MessageKeyLabelRefusesRandOver255) {
@@ -59,13 +65,22 @@ TEST(LabelsTest, MessageKeyLabelRefusesRandOver255) {
 TEST(LabelsTest, TgkDerivedLabel) {
   auto l = TgkDerivedLabel(kLabelTek, 3, kRi, kRr);
   ASSERT_TRUE(l.ok());
-  EXPECT_EQ(Hex(*l), "2ad01c6403ffffffff03" "03a1a2a3" "02b1b2");
+  EXPECT_EQ(Hex(*l),
+            "2ad01c6403ffffffff03"
+            "03a1a2a3"
+            "02b1b2");
   auto only_ri = TgkDerivedLabel(kLabelTgkSalt, 1, kRi, {});  // G = 0
   ASSERT_TRUE(only_ri.ok());
-  EXPECT_EQ(Hex(*only_ri), "39a2c14b01ffffffff03" "03a1a2a3" "00");
+  EXPECT_EQ(Hex(*only_ri),
+            "39a2c14b01ffffffff03"
+            "03a1a2a3"
+            "00");
   auto only_rr = TgkDerivedLabel(kLabelTek, 1, {}, kRr);  // H = 0
   ASSERT_TRUE(only_rr.ok());
-  EXPECT_EQ(Hex(*only_rr), "2ad01c6401ffffffff03" "00" "02b1b2");
+  EXPECT_EQ(Hex(*only_rr),
+            "2ad01c6401ffffffff03"
+            "00"
+            "02b1b2");
   EXPECT_EQ(TgkDerivedLabel(kLabelTek, 1, {}, {}).status().code(), StatusCode::kInvalidArgument);
 }
 
@@ -73,7 +88,10 @@ TEST(LabelsTest, ForkLabelHasTwoByteIdLength) {
   const std::vector<uint8_t> id = FromHex("6162");
   auto l = ForkLabel(kLabelForkTgk, id, kRr);
   ASSERT_TRUE(l.ok());
-  EXPECT_EQ(Hex(*l), "1512b54affffffffff00" "00026162" "02b1b2");
+  EXPECT_EQ(Hex(*l),
+            "1512b54affffffffff00"
+            "00026162"
+            "02b1b2");
   const std::vector<uint8_t> long_id(300, 0x41);
   auto l2 = ForkLabel(kLabelForkMpkr, long_id, kRr);
   ASSERT_TRUE(l2.ok());
@@ -95,10 +113,14 @@ TEST(LabelsTest, VrTicketAndMpkLabels) {
   EXPECT_EQ(Hex(VrKeyLabel()), "2d22ac75ffffffffff04");
   auto t = TicketKeyLabel(kLabelEncr, kRi);
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ(Hex(*t), "150533e1ffffffffff05" "03a1a2a3");
+  EXPECT_EQ(Hex(*t),
+            "150533e1ffffffffff05"
+            "03a1a2a3");
   auto m = MpkLabel(kLabelMpkr, kRr);
   ASSERT_TRUE(m.ok());
-  EXPECT_EQ(Hex(*m), "1f4d675bffffffffff06" "02b1b2");
+  EXPECT_EQ(Hex(*m),
+            "1f4d675bffffffffff06"
+            "02b1b2");
   EXPECT_FALSE(TicketKeyLabel(kLabelEncr, {}).ok());
   EXPECT_FALSE(MpkLabel(kLabelMpki, {}).ok());
   EXPECT_FALSE(TicketKeyLabel(kLabelEncr, std::vector<uint8_t>(256, 1)).ok());
@@ -106,8 +128,7 @@ TEST(LabelsTest, VrTicketAndMpkLabels) {
 }
 
 TEST(LabelsTest, PlainRfc3830Labels) {
-  EXPECT_EQ(Hex(Rfc3830TransportKeyLabel(kLabelSalt, 0x11223344, kRi)),
-            "29b88916ff11223344a1a2a3");
+  EXPECT_EQ(Hex(Rfc3830TransportKeyLabel(kLabelSalt, 0x11223344, kRi)), "29b88916ff11223344a1a2a3");
   EXPECT_EQ(Hex(Rfc3830TekLabel(kLabelTek, 7, 0x11223344, kRr)), "2ad01c640711223344b1b2");
 }
 

@@ -126,13 +126,12 @@ void CheckPrf(const VectorFile& vf) {
     const char* inkey;
     size_t bits;
   };
-  for (const Case& c : {Case{"PRF MIKEY-1(inkey16,label,160)", PrfFunc::kMikey1, "inkey16", 160},
-                        Case{"PRF MIKEY-1(inkey16,label,336)", PrfFunc::kMikey1, "inkey16", 336},
-                        Case{"PRF MIKEY-1(inkey40,label,128)", PrfFunc::kMikey1, "inkey40", 128},
-                        Case{"PRF HMAC-SHA-256(inkey32,label,256)", PrfFunc::kHmacSha256,
-                             "inkey32", 256},
-                        Case{"PRF HMAC-SHA-256(inkey32,label,512)", PrfFunc::kHmacSha256,
-                             "inkey32", 512}}) {
+  for (const Case& c :
+       {Case{"PRF MIKEY-1(inkey16,label,160)", PrfFunc::kMikey1, "inkey16", 160},
+        Case{"PRF MIKEY-1(inkey16,label,336)", PrfFunc::kMikey1, "inkey16", 336},
+        Case{"PRF MIKEY-1(inkey40,label,128)", PrfFunc::kMikey1, "inkey40", 128},
+        Case{"PRF HMAC-SHA-256(inkey32,label,256)", PrfFunc::kHmacSha256, "inkey32", 256},
+        Case{"PRF HMAC-SHA-256(inkey32,label,512)", PrfFunc::kHmacSha256, "inkey32", 512}}) {
     auto got = PrfDerive(c.f, SB(vf, 1, c.inkey), label, c.bits / 8);
     ASSERT_TRUE(got.ok()) << c.name;
     EXPECT_EQ(Hex(*got), Hex(B(vf, 1, c.name))) << c.name;
@@ -263,10 +262,9 @@ void CheckRequestResp(const VectorFile& vf) {
   const SoftwareInKey psk = InKey(SB(vf, 2, "PSK_A"));
   const EncrAlgorithm encr = KemacAlg(r.kemac);
   // RFC 6043 §5.1.2: response keys, label 0x02, REQUEST_INIT's RANDRi, no RANDRr.
-  auto keys = DeriveMessageKeys(HdrPrf(r.msg), psk.blocks(),
-                                {HdrCsbId(r.msg), MessageRole::kResponse, RequestInitRandRi(vf),
-                                 {}},
-                                encr, r.mac);
+  auto keys = DeriveMessageKeys(
+      HdrPrf(r.msg), psk.blocks(),
+      {HdrCsbId(r.msg), MessageRole::kResponse, RequestInitRandRi(vf), {}}, encr, r.mac);
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
   EXPECT_EQ(Hex(keys->encr_key), Hex(B(vf, 5, "encr_key (label ...02...)")));
   EXPECT_EQ(Hex(keys->salt_key), Hex(B(vf, 5, "salt_key")));
@@ -279,8 +277,8 @@ void CheckRequestResp(const VectorFile& vf) {
   auto ct = KemacEncrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64, pt);
   ASSERT_TRUE(ct.ok());
   EXPECT_EQ(Hex(*ct), Hex(r.kemac.encr_data));
-  auto dec = KemacDecrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64,
-                          r.kemac.encr_data);
+  auto dec =
+      KemacDecrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64, r.kemac.encr_data);
   ASSERT_TRUE(dec.ok());
   EXPECT_EQ(Hex(*dec), Hex(pt));
   // Order: MPKi, MPKr, TGK (spec §4.11).
@@ -315,9 +313,8 @@ void CheckTransferInit(const VectorFile& vf) {
   // RFC 6043 §5.5: the MAC skips the Initiator Data length and data, then IDi || IDr.
   const size_t cut = tpos.off + tv.init_data_len_off;
   const auto without_mac = WithoutMac(msg, 20);
-  const auto covered =
-      Concat({Sub(msg, 0, cut), without_mac.subspan(cut + 2 + tv.init_data_len),
-              B(vf, 2, "IDi"), B(vf, 2, "IDr")});
+  const auto covered = Concat({Sub(msg, 0, cut), without_mac.subspan(cut + 2 + tv.init_data_len),
+                               B(vf, 2, "IDi"), B(vf, 2, "IDr")});
   const auto mac = B(vf, 6, "TRANSFER_INIT MAC (also Vi)");
   EXPECT_EQ(Hex(MacOf(msg, 20)), Hex(mac));
   EXPECT_TRUE(VerifyMac(mac_alg, *auth, covered, mac).ok());
@@ -406,14 +403,14 @@ void CheckResolveResp(const VectorFile& vf) {
   auto keys = ResolveRespKeys(vf, r);
   ASSERT_TRUE(keys.ok());
   const EncrAlgorithm encr = KemacAlg(r.kemac);
-  auto pt = KemacDecrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64,
-                         r.kemac.encr_data);
+  auto pt =
+      KemacDecrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64, r.kemac.encr_data);
   ASSERT_TRUE(pt.ok());
   EXPECT_EQ(Hex(KeyDataValue(pt->Reveal(), 0)), Hex(B(vf, 4, kMpki)));
   EXPECT_EQ(Hex(KeyDataValue(pt->Reveal(), 1)), Hex(*mpkr_f));
   EXPECT_EQ(Hex(KeyDataValue(pt->Reveal(), 2)), Hex(*tgk_f));
-  auto ct = KemacEncrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64,
-                         pt->Reveal());
+  auto ct =
+      KemacEncrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64, pt->Reveal());
   ASSERT_TRUE(ct.ok());
   EXPECT_EQ(Hex(*ct), Hex(r.kemac.encr_data));
   const auto covered = Concat({WithoutMac(r.msg, 20), B(vf, 7, "RESOLVE_INIT_PSK")});
@@ -527,8 +524,8 @@ void CheckAlternativeIv(const VectorFile& vf) {
     auto pt = KemacDecrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), r.t64,
                            r.kemac.encr_data);
     ASSERT_TRUE(pt.ok());
-    auto ct = KemacEncrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), t_init,
-                           pt->Reveal());
+    auto ct =
+        KemacEncrypt(encr, keys->encr_key, keys->salt_key, HdrCsbId(r.msg), t_init, pt->Reveal());
     ASSERT_TRUE(ct.ok());
     EXPECT_EQ(Hex(*ct), Hex(B(vf, 12, "RESOLVE_RESP KEMAC ciphertext, alternative")));
     std::copy(ct->begin(), ct->end(),
@@ -539,11 +536,11 @@ void CheckAlternativeIv(const VectorFile& vf) {
   }
 }
 
-#define KMS_VECTOR_TEST(Name, Fn) \
+#define KMS_VECTOR_TEST(Name, Fn)      \
   TEST(MikeyTicketVectorsTest, Name) { \
-    auto vf = Load();                    \
-    ASSERT_TRUE(vf.has_value());         \
-    Fn(*vf);                             \
+    auto vf = Load();                  \
+    ASSERT_TRUE(vf.has_value());       \
+    Fn(*vf);                           \
   }
 
 KMS_VECTOR_TEST(Section1Prf, CheckPrf)

@@ -62,14 +62,13 @@ std::vector<uint8_t> RefPrf(PrfFunc f, const std::vector<uint8_t>& inkey,
 class CountingKey final : public KeyOps {
  public:
   explicit CountingKey(std::vector<uint8_t> key) : key_(std::move(key)) {}
-  Status Hmac(HmacAlg alg, std::span<const uint8_t> data,
-              std::span<uint8_t> out) const override {
+  Status Hmac(HmacAlg alg, std::span<const uint8_t> data, std::span<uint8_t> out) const override {
     ++calls_;
     if (fail_at_ != 0 && calls_ == fail_at_) {
       return UnavailableError("token gone");
     }
-    const auto r = RefHmac(alg == HmacAlg::kSha1 ? PrfFunc::kMikey1 : PrfFunc::kHmacSha256,
-                           key_, data);
+    const auto r =
+        RefHmac(alg == HmacAlg::kSha1 ? PrfFunc::kMikey1 : PrfFunc::kHmacSha256, key_, data);
     if (r.size() != out.size()) {
       return InvalidArgumentError("size");
     }
@@ -144,10 +143,10 @@ TEST(PrfTest, HmacCallCountIsTwoPerOutputBlockPerInkeyBlock) {
     size_t out;
     int expected;
   };
-  for (const Case& c : {Case{PrfFunc::kMikey1, 1, 16, 2}, Case{PrfFunc::kMikey1, 1, 20, 2},
-                        Case{PrfFunc::kMikey1, 1, 21, 4}, Case{PrfFunc::kMikey1, 2, 42, 12},
-                        Case{PrfFunc::kHmacSha256, 1, 32, 2},
-                        Case{PrfFunc::kHmacSha256, 3, 64, 12}}) {
+  for (const Case& c :
+       {Case{PrfFunc::kMikey1, 1, 16, 2}, Case{PrfFunc::kMikey1, 1, 20, 2},
+        Case{PrfFunc::kMikey1, 1, 21, 4}, Case{PrfFunc::kMikey1, 2, 42, 12},
+        Case{PrfFunc::kHmacSha256, 1, 32, 2}, Case{PrfFunc::kHmacSha256, 3, 64, 12}}) {
     std::vector<std::unique_ptr<CountingKey>> keys;
     std::vector<const KeyOps*> views;
     for (size_t i = 0; i < c.blocks; ++i) {

@@ -131,8 +131,8 @@ inline std::vector<uint8_t> KeyDataValue(std::span<const uint8_t> chain, size_t 
 
 // TicketView: the parts of a TICKET payload (RFC 6043 §6.10) a crypto test needs.
 struct TicketView {
-  uint8_t tp_prf = 0;            // PRF func from the flags byte (bits 7..1)
-  size_t ticket_data_off = 0;    // inside the TICKET payload
+  uint8_t tp_prf = 0;          // PRF func from the flags byte (bits 7..1)
+  size_t ticket_data_off = 0;  // inside the TICKET payload
   size_t ticket_data_len = 0;
   size_t init_data_len_off = 0;  // the 2-byte Initiator Data length
   size_t init_data_len = 0;
