@@ -76,7 +76,7 @@ TEST(KemacCipherTest, AesCmMatchesReferenceAndRoundTrips) {
   for (EncrAlgorithm alg : {EncrAlgorithm::kAesCm128, EncrAlgorithm::kAesCm256}) {
     const size_t klen = alg == EncrAlgorithm::kAesCm128 ? 16 : 32;
     const std::vector<uint8_t> key = Seq(klen, 3);
-    for (size_t n : {1u, 15u, 16u, 17u, 50u, 75u, 1000u}) {
+    for (size_t n : {1U, 15U, 16U, 17U, 50U, 75U, 1000U}) {
       const std::vector<uint8_t> pt = Seq(n, 11);
       auto ct =
           KemacEncrypt(alg, SecretBytes::CopyFrom(key), salt, 0x11223344, 0x0102030405060708, pt);
@@ -235,18 +235,18 @@ TEST(AlgorithmsTest, CodePointsAndCheckedConversions) {
 }
 
 TEST(AlgorithmsTest, KeySizes) {
-  EXPECT_EQ(*EncrKeySize(EncrAlgorithm::kAesCm128), 16u);
-  EXPECT_EQ(*EncrKeySize(EncrAlgorithm::kAesCm256), 32u);
-  EXPECT_EQ(*SaltKeySize(EncrAlgorithm::kAesCm128), 14u);
-  EXPECT_EQ(*SaltKeySize(EncrAlgorithm::kAesCm256), 14u);
-  EXPECT_EQ(*AuthKeySize(MacAlgorithm::kHmacSha1_160), 20u);
-  EXPECT_EQ(*AuthKeySize(MacAlgorithm::kHmacSha256_256), 32u);
+  EXPECT_EQ(*EncrKeySize(EncrAlgorithm::kAesCm128), 16U);
+  EXPECT_EQ(*EncrKeySize(EncrAlgorithm::kAesCm256), 32U);
+  EXPECT_EQ(*SaltKeySize(EncrAlgorithm::kAesCm128), 14U);
+  EXPECT_EQ(*SaltKeySize(EncrAlgorithm::kAesCm256), 14U);
+  EXPECT_EQ(*AuthKeySize(MacAlgorithm::kHmacSha1_160), 20U);
+  EXPECT_EQ(*AuthKeySize(MacAlgorithm::kHmacSha256_256), 32U);
   EXPECT_EQ(EncrKeySize(EncrAlgorithm::kAesKw128).status().detail(), std::optional<uint8_t>(4));
   EXPECT_EQ(SaltKeySize(EncrAlgorithm::kNull).status().detail(), std::optional<uint8_t>(4));
   EXPECT_EQ(AuthKeySize(MacAlgorithm::kNull).status().detail(), std::optional<uint8_t>(3));
-  EXPECT_EQ(MacSize(MacAlgorithm::kNull), 0u);
-  EXPECT_EQ(MacSize(MacAlgorithm::kHmacSha1_160), 20u);
-  EXPECT_EQ(MacSize(MacAlgorithm::kHmacSha256_256), 32u);
+  EXPECT_EQ(MacSize(MacAlgorithm::kNull), 0U);
+  EXPECT_EQ(MacSize(MacAlgorithm::kHmacSha1_160), 20U);
+  EXPECT_EQ(MacSize(MacAlgorithm::kHmacSha256_256), 32U);
   EXPECT_EQ(PrfHmacAlg(PrfFunc::kMikey1), HmacAlg::kSha1);
   EXPECT_EQ(PrfHmacAlg(PrfFunc::kHmacSha256), HmacAlg::kSha256);
 }
@@ -262,11 +262,11 @@ TEST(RandomTest, OpenSslRandomFillsAndDiffers) {
   auto b = RandomBytes(rng, 32);
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(b.ok());
-  EXPECT_EQ(a->size(), 32u);
+  EXPECT_EQ(a->size(), 32U);
   EXPECT_NE(*a, *b);
   auto s = RandomSecret(rng, 16);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->size(), 16u);
+  EXPECT_EQ(s->size(), 16U);
   EXPECT_FALSE(s->ConstantTimeEqual(std::vector<uint8_t>(16, 0)));
   EXPECT_TRUE(rng.Fill({}).ok());
 }

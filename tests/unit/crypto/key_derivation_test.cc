@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -40,8 +41,16 @@ class CountingOps final : public KeyOps {
   mutable int calls_ = 0;
 };
 
-const std::vector<uint8_t> kRi = Seq(32, 1);
-const std::vector<uint8_t> kRr = Seq(16, 9);
+template <size_t N>
+constexpr std::array<uint8_t, N> SeqArray(uint8_t start) {
+  std::array<uint8_t, N> a{};
+  for (size_t i = 0; i < N; ++i) {
+    a[i] = static_cast<uint8_t>(start + 3 * i);
+  }
+  return a;
+}
+constexpr std::array<uint8_t, 32> kRi = SeqArray<32>(1);
+constexpr std::array<uint8_t, 16> kRr = SeqArray<16>(9);
 
 TEST(KeyDerivationTest, MessageKeysAes128Sha1AreThePrfOfTheirLabels) {
   const SecretBytes psk = SecretBytes::CopyFrom(Seq(32, 5));
@@ -51,9 +60,9 @@ TEST(KeyDerivationTest, MessageKeysAes128Sha1AreThePrfOfTheirLabels) {
   auto keys = DeriveMessageKeys(PrfFunc::kMikey1, in->blocks(), li, EncrAlgorithm::kAesCm128,
                                 MacAlgorithm::kHmacSha1_160);
   ASSERT_TRUE(keys.ok());
-  EXPECT_EQ(keys->encr_key.size(), 16u);
-  EXPECT_EQ(keys->salt_key.size(), 14u);
-  EXPECT_EQ(keys->auth_key.size(), 20u);
+  EXPECT_EQ(keys->encr_key.size(), 16U);
+  EXPECT_EQ(keys->salt_key.size(), 14U);
+  EXPECT_EQ(keys->auth_key.size(), 20U);
   for (auto [c, key] :
        {std::pair{kLabelEncr, &keys->encr_key}, std::pair{kLabelSalt, &keys->salt_key},
         std::pair{kLabelAuth, &keys->auth_key}}) {
@@ -75,13 +84,13 @@ TEST(KeyDerivationTest, The256BitSuiteSizes) {
       DeriveMessageKeys(PrfFunc::kHmacSha256, in->blocks(), {7, MessageRole::kInitial, kRi, {}},
                         EncrAlgorithm::kAesCm256, MacAlgorithm::kHmacSha256_256);
   ASSERT_TRUE(keys.ok());
-  EXPECT_EQ(keys->encr_key.size(), 32u);
-  EXPECT_EQ(keys->salt_key.size(), 14u);
-  EXPECT_EQ(keys->auth_key.size(), 32u);
+  EXPECT_EQ(keys->encr_key.size(), 32U);
+  EXPECT_EQ(keys->salt_key.size(), 14U);
+  EXPECT_EQ(keys->auth_key.size(), 32U);
   auto tk = DeriveTicketKeys(PrfFunc::kHmacSha256, in->blocks(), kRr, EncrAlgorithm::kAesCm256,
                              MacAlgorithm::kHmacSha256_256);
   ASSERT_TRUE(tk.ok());
-  EXPECT_EQ(tk->encr_key.size(), 32u);
+  EXPECT_EQ(tk->encr_key.size(), 32U);
   EXPECT_FALSE(tk->encr_key.ConstantTimeEqual(keys->encr_key));
 }
 
@@ -144,7 +153,7 @@ TEST(KeyDerivationTest, EmptyInkeyAndBadLabelInputsAreRefused) {
 }
 
 TEST(KeyDerivationTest, ForkedAndMpkKeysKeepTheInkeyLength) {
-  for (size_t len : {16u, 32u, 48u}) {
+  for (size_t len : {16U, 32U, 48U}) {
     auto in = SoftwareInKey::Create(SecretBytes::CopyFrom(Seq(len, 2)));
     ASSERT_TRUE(in.ok());
     auto pair = DeriveMpkPair(PrfFunc::kHmacSha256, in->blocks(), kRr);

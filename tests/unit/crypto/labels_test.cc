@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "tests/unit/crypto/test_util.h"
 
 namespace kms::crypto {
@@ -11,8 +13,8 @@ namespace {
 using test::FromHex;
 using test::Hex;
 
-const std::vector<uint8_t> kRi = FromHex("a1a2a3");
-const std::vector<uint8_t> kRr = FromHex("b1b2");
+constexpr std::array<uint8_t, 3> kRi = {0xa1, 0xa2, 0xa3};
+constexpr std::array<uint8_t, 2> kRr = {0xb1, 0xb2};
 
 TEST(LabelsTest, ConstantsMatchTheRfcTables) {
   EXPECT_EQ(kLabelEncr, 0x150533E1u);
@@ -58,7 +60,7 @@ TEST(LabelsTest, MessageKeyLabelRefusesRandOver255) {
   const std::vector<uint8_t> max(255, 1);
   auto ok = MessageKeyLabel(kLabelAuth, 1, MessageRole::kInitial, max, {});
   ASSERT_TRUE(ok.ok());
-  EXPECT_EQ(ok->size(), 10u + 1u + 255u + 1u);
+  EXPECT_EQ(ok->size(), 10U + 1U + 255U + 1U);
   EXPECT_EQ((*ok)[10], 0xFF);
 }
 
@@ -97,7 +99,7 @@ TEST(LabelsTest, ForkLabelHasTwoByteIdLength) {
   ASSERT_TRUE(l2.ok());
   EXPECT_EQ((*l2)[10], 0x01);
   EXPECT_EQ((*l2)[11], 0x2C);
-  EXPECT_EQ(l2->size(), 10u + 2u + 300u + 1u + 2u);
+  EXPECT_EQ(l2->size(), 10U + 2U + 300U + 1U + 2U);
 }
 
 TEST(LabelsTest, ForkLabelRefusals) {

@@ -114,8 +114,8 @@ std::vector<uint8_t> TicketTgk(const VectorFile& vf) {
   EXPECT_EQ(type, 0) << "second key of the ticket must be a TGK";
   return tgk;
 }
-const char kMpki[] = "MPKi = PRF(MPK, 220E99A2||FF||FFFFFFFF||06||len||RAND)";
-const char kMpkr[] = "MPKr = PRF(MPK, 1F4D675B||FF||FFFFFFFF||06||len||RAND)";
+constexpr char kMpki[] = "MPKi = PRF(MPK, 220E99A2||FF||FFFFFFFF||06||len||RAND)";
+constexpr char kMpkr[] = "MPKr = PRF(MPK, 1F4D675B||FF||FFFFFFFF||06||len||RAND)";
 
 // ---- Section 1 -------------------------------------------------------------------------
 void CheckPrf(const VectorFile& vf) {
@@ -143,7 +143,7 @@ void CheckRequestInit(const VectorFile& vf) {
   const auto msg = B(vf, 3, "REQUEST_INIT_PSK");
   const auto layout = Layout(vf, 3);
   const auto ri = RequestInitRandRi(vf);
-  EXPECT_EQ(ri.size(), 32u);  // spec §4.4: RANDRi ≥ 32 bytes with a 256-bit PSK
+  EXPECT_EQ(ri.size(), 32U);  // spec §4.4: RANDRi ≥ 32 bytes with a 256-bit PSK
   // RFC 6043 §5.1.2, Ticket Request: RANDRi only.
   auto label = MessageKeyLabel(kLabelAuth, HdrCsbId(msg), MessageRole::kInitial, ri, {});
   ASSERT_TRUE(label.ok());

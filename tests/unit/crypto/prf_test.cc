@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -16,7 +17,6 @@
 namespace kms::crypto {
 namespace {
 
-using test::FromHex;
 using test::Hex;
 
 std::vector<uint8_t> RefHmac(PrfFunc f, std::span<const uint8_t> key,
@@ -33,7 +33,8 @@ std::vector<uint8_t> RefHmac(PrfFunc f, std::span<const uint8_t> key,
 
 // RefPrf: the RFC text, literally: P(s_j, label, m) for every 256-bit block, XORed, truncated.
 std::vector<uint8_t> RefPrf(PrfFunc f, const std::vector<uint8_t>& inkey,
-                            const std::vector<uint8_t>& label, size_t out_len) {
+                            std::span<const uint8_t> label_span, size_t out_len) {
+  const std::vector<uint8_t> label(label_span.begin(), label_span.end());
   const size_t h = f == PrfFunc::kMikey1 ? 20 : 32;
   const size_t m = (out_len + h - 1) / h;
   std::vector<uint8_t> acc(m * h, 0);
@@ -93,12 +94,15 @@ std::vector<uint8_t> Seq(size_t n, uint8_t start = 0) {
   return v;
 }
 
-const std::vector<uint8_t> kLabel = FromHex("2d22ac75ff11223344101112131415161718191a1b1c1d1e1f");
+// RFC 3830-style auth label of the vector file: 2d22ac75 ff 11223344 || 10..1f.
+constexpr std::array<uint8_t, 25> kLabel = {0x2d, 0x22, 0xac, 0x75, 0xff, 0x11, 0x22, 0x33, 0x44,
+                                            0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
+                                            0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
 
 TEST(PrfTest, MatchesReferenceForManyInkeyLengths) {
   for (PrfFunc f : {PrfFunc::kMikey1, PrfFunc::kHmacSha256}) {
-    for (size_t key_len : {1u, 16u, 20u, 31u, 32u, 33u, 40u, 63u, 64u, 65u, 96u}) {
-      for (size_t out_len : {1u, 14u, 16u, 20u, 21u, 32u, 42u, 64u, 100u}) {
+    for (size_t key_len : {1U, 16U, 20U, 31U, 32U, 33U, 40U, 63U, 64U, 65U, 96U}) {
+      for (size_t out_len : {1U, 14U, 16U, 20U, 21U, 32U, 42U, 64U, 100U}) {
         const auto inkey = Seq(key_len, 7);
         auto got = PrfDerive(f, SecretBytes::CopyFrom(inkey), kLabel, out_len);
         ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -115,9 +119,9 @@ TEST(PrfTest, ExactMultipleOf256BitsHasNoEmptyTrailingBlock) {
   const auto inkey = Seq(64);
   auto k = SoftwareInKey::Create(SecretBytes::CopyFrom(inkey));
   ASSERT_TRUE(k.ok());
-  ASSERT_EQ(k->blocks().size(), 2u);
-  EXPECT_EQ(k->blocks()[0]->key_size(), 32u);
-  EXPECT_EQ(k->blocks()[1]->key_size(), 32u);
+  ASSERT_EQ(k->blocks().size(), 2U);
+  EXPECT_EQ(k->blocks()[0]->key_size(), 32U);
+  EXPECT_EQ(k->blocks()[1]->key_size(), 32U);
   auto got = PrfDerive(PrfFunc::kMikey1, k->blocks(), kLabel, 16);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(Hex(*got), Hex(RefPrf(PrfFunc::kMikey1, inkey, kLabel, 16)));
@@ -130,10 +134,10 @@ TEST(PrfTest, ExactMultipleOf256BitsHasNoEmptyTrailingBlock) {
 TEST(PrfTest, SplitsFortyBytesInto32And8) {
   auto k = SoftwareInKey::Create(SecretBytes::CopyFrom(Seq(40)));
   ASSERT_TRUE(k.ok());
-  ASSERT_EQ(k->blocks().size(), 2u);
-  EXPECT_EQ(k->blocks()[1]->key_size(), 8u);
-  EXPECT_EQ(k->size(), 40u);
-  EXPECT_EQ(InKeySize(k->blocks()), 40u);
+  ASSERT_EQ(k->blocks().size(), 2U);
+  EXPECT_EQ(k->blocks()[1]->key_size(), 8U);
+  EXPECT_EQ(k->size(), 40U);
+  EXPECT_EQ(InKeySize(k->blocks()), 40U);
 }
 
 TEST(PrfTest, HmacCallCountIsTwoPerOutputBlockPerInkeyBlock) {

@@ -55,7 +55,7 @@ inline std::vector<uint8_t> RandrValue(std::span<const uint8_t> payload, uint8_t
     return {};
   }
   EXPECT_EQ(payload[1], role);
-  EXPECT_EQ(payload.size(), 3u + payload[2]);
+  EXPECT_EQ(payload.size(), 3U + payload[2]);
   auto v = Sub(payload, 3, payload[2]);
   return {v.begin(), v.end()};
 }
@@ -68,14 +68,14 @@ inline std::vector<uint8_t> IdrData(std::span<const uint8_t> payload, uint8_t ro
   }
   EXPECT_EQ(payload[1], role);
   const uint16_t len = U16At(payload, 3);
-  EXPECT_EQ(payload.size(), 5u + len);
+  EXPECT_EQ(payload.size(), 5U + len);
   auto v = Sub(payload, 5, len);
   return {v.begin(), v.end()};
 }
 
 // TimestampNtp64: T = next | TS type | value; NTP-UTC (type 0) 64-bit value.
 inline uint64_t TimestampNtp64(std::span<const uint8_t> payload) {
-  EXPECT_EQ(payload.size(), 10u);
+  EXPECT_EQ(payload.size(), 10U);
   EXPECT_EQ(payload.size() > 1 ? payload[1] : 0xFF, 0);  // NTP-UTC
   return U64At(payload, 2);
 }
@@ -94,7 +94,7 @@ inline KemacView ParseKemac(std::span<const uint8_t> payload) {
   }
   k.encr_alg = payload[1];
   const uint16_t len = U16At(payload, 2);
-  EXPECT_EQ(payload.size(), 4u + len + 1u);  // MIKEY-TICKET KEMACs carry a NULL MAC
+  EXPECT_EQ(payload.size(), 4U + len + 1U);  // MIKEY-TICKET KEMACs carry a NULL MAC
   EXPECT_EQ(payload[payload.size() - 1], 0);
   auto d = Sub(payload, 4, len);
   k.encr_data.assign(d.begin(), d.end());
@@ -125,7 +125,7 @@ inline std::vector<uint8_t> KeyDataValue(std::span<const uint8_t> chain, size_t 
       }
       return {key.begin(), key.end()};
     }
-    off += 4u + key_len + 1u + spi_len[0];
+    off += 4U + key_len + 1U + spi_len[0];
   }
 }
 
@@ -142,8 +142,8 @@ inline TicketView ParseTicket(std::span<const uint8_t> t) {
   // next(1) type(2) subtype(1) version(1) PRF|D(1) flags(2) TP Data len(2) TP Data ...
   v.tp_prf = static_cast<uint8_t>(Sub(t, 5, 1).empty() ? 0xFF : t[5] >> 1);
   const uint16_t tp_len = U16At(t, 8);
-  v.ticket_data_len = U16At(t, 10u + tp_len);
-  v.ticket_data_off = 12u + tp_len;
+  v.ticket_data_len = U16At(t, 10U + tp_len);
+  v.ticket_data_off = 12U + tp_len;
   v.init_data_len_off = v.ticket_data_off + v.ticket_data_len;
   v.init_data_len = U16At(t, v.init_data_len_off);
   EXPECT_EQ(t.size(), v.init_data_len_off + 2 + v.init_data_len);
@@ -162,20 +162,20 @@ struct TicketDataView {
 inline TicketDataView ParseTicketData(std::span<const uint8_t> td) {
   TicketDataView v;
   const uint16_t thdr_len = U16At(td, 1);  // THDR: next | len16 | data
-  size_t off = 3u + thdr_len;
+  size_t off = 3U + thdr_len;
   v.t64 = TimestampNtp64(Sub(td, off, 10));
   v.walked.push_back({"T", off, 10});
   off += 10;
   const uint8_t rand_len = Sub(td, off + 1, 1).empty() ? 0 : td[off + 1];
   auto r = Sub(td, off + 2, rand_len);
   v.rand.assign(r.begin(), r.end());
-  v.walked.push_back({"RAND", off, 2u + rand_len});
-  off += 2u + rand_len;
-  const size_t kemac_len = 4u + U16At(td, off + 2) + 1u;
+  v.walked.push_back({"RAND", off, 2U + rand_len});
+  off += 2U + rand_len;
+  const size_t kemac_len = 4U + U16At(td, off + 2) + 1U;
   v.kemac = ParseKemac(Sub(td, off, kemac_len));
   v.walked.push_back({"KEMAC", off, kemac_len});
   off += kemac_len;
-  const size_t idr_len = 5u + U16At(td, off + 3);
+  const size_t idr_len = 5U + U16At(td, off + 3);
   v.idr_psk = IdrData(Sub(td, off, idr_len), 4);
   v.walked.push_back({"IDR", off, idr_len});
   off += idr_len;
