@@ -1,0 +1,54 @@
+// TicketService::Exchange: the state of one REQUEST_INIT or RESOLVE_INIT while it is
+// processed. Lives on the stack of one Handle() call; never stored.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/core/suite.h"
+#include "src/core/ticket_service.h"
+#include "src/crypto/prf.h"
+
+namespace kms::core {
+
+struct TicketService::Exchange {
+  Exchange(std::span<const uint8_t> w, const RequestContext& c) : wire(w), ctx(c) {}
+
+  std::span<const uint8_t> wire;  // the request exactly as received
+  const RequestContext& ctx;
+  mikey::Message msg;
+  std::optional<mikey::Hdr> hdr;  // set once the message decoded (copied into errors)
+  std::string action = "UNPARSEABLE";
+  UnixTime received{};
+  UnixTime sent{};
+  SuiteParams suite;
+
+  // Filled by Authenticate().
+  std::string credential_id;
+  std::optional<ports::CredentialInfo> credential;
+  std::optional<ports::UserInfo> user;
+  std::string identity;  // IDRi (request) or IDRr (resolve), bound to the credential
+  mikey::IdType identity_type = mikey::IdType::kUri;
+  ports::KeyRef psk{};
+  size_t psk_size = 0;
+  std::vector<uint8_t> rand;  // RANDRi (request) or RANDRr (resolve)
+
+  // For the audit row.
+  std::string initiator;
+  std::string responders;
+  std::string ticket_id;
+  uint64_t policy_version = 0;
+};
+
+// NtpNow: a Clock reading as NTP-UTC (T payloads are 64-bit NTP-UTC, spec §11 A20).
+Result<uint64_t> NtpNow(const Clock& clock);
+// TimeOf: a received T/TR value as an instant; COUNTER timestamps have none (kInvalidArgument).
+Result<UnixTime> TimeOf(mikey::TsType type, uint64_t value);
+// Text: identity bytes as a string (for policy lookups and audit rows).
+std::string Text(std::span<const uint8_t> bytes);
+// JoinIdentities: IDRr values ';'-separated (audit rows).
+std::string JoinIdentities(const std::vector<std::string>& ids);
+
+}  // namespace kms::core

@@ -1,0 +1,309 @@
+// Ticket Request at the KMS: REQUEST_INIT_PSK -> REQUEST_RESP (RFC 6043 §4.2.1, App. A;
+// spec §2.1, §2.3, §7.1).
+#include <algorithm>
+#include <chrono>
+
+#include "src/base/encoding.h"
+#include "src/core/base_ticket.h"
+#include "src/core/exchange.h"
+#include "src/core/vault_adapters.h"
+#include "src/crypto/digest.h"
+#include "src/crypto/kemac_cipher.h"
+#include "src/crypto/key_derivation.h"
+#include "src/crypto/mac.h"
+#include "src/crypto/openssl_key_ops.h"
+#include "src/crypto/random.h"
+#include "src/mikey/encoder.h"
+#include "src/mikey/key_data.h"
+#include "src/mikey/mac_coverage.h"
+
+namespace kms::core {
+namespace {
+
+constexpr auto kAuthFailure = static_cast<uint8_t>(mikey::ErrorNo::kAuthFailure);
+constexpr auto kInvalidTpPar = static_cast<uint8_t>(mikey::ErrorNo::kInvalidTpPar);
+constexpr size_t kMaxRequestedKeys = 8;
+
+// A key the initiator asked for in the desired policy's KEMAC (spec §4.12.2).
+struct KeyRequest {
+  mikey::KeyDataType type = mikey::KeyDataType::kTgk;
+  size_t key_len = 16;
+  size_t salt_len = 0;
+};
+
+bool IsSessionKeyType(mikey::KeyDataType t) {
+  return t == mikey::KeyDataType::kTgk || t == mikey::KeyDataType::kTgkSalt ||
+         t == mikey::KeyDataType::kTek || t == mikey::KeyDataType::kTekSalt ||
+         t == mikey::KeyDataType::kGtgk || t == mikey::KeyDataType::kGtgkSalt;
+}
+
+// RequestedKeys: the desired KEMAC's key list, or one TGK of the suite's length when the
+// TP has none (RFC 6043 §4.2.1.5). kDecodeError detail 15 for a request this KMS refuses:
+// unknown key types, lengths outside the suite (RFC 6043 §12.1: session keys longer than
+// 128 bits need the 256-bit suite), or too many keys.
+Result<std::vector<KeyRequest>> RequestedKeys(const mikey::TicketPolicy& tp,
+                                              const SuiteParams& suite) {
+  std::vector<KeyRequest> out;
+  const mikey::Kemac* kemac = tp.FindKemac();
+  if (kemac == nullptr) {
+    out.push_back({mikey::KeyDataType::kTgk, suite.key_len, 0});
+    return out;
+  }
+  if (kemac->encr_alg != mikey::EncrAlg::kNull) {
+    return DecodeError("desired KEMAC must use NULL encryption", kInvalidTpPar);
+  }
+  KMS_ASSIGN_OR_RETURN(std::vector<mikey::KeyData> wanted,
+                       mikey::DecodeKeyDataChain(kemac->encr_data, kMaxRequestedKeys));
+  for (const mikey::KeyData& k : wanted) {
+    const size_t len = k.key.size();
+    const bool len_ok = len == 16 || (suite.suite == ports::Suite::k256 && len == 32);
+    if (!IsSessionKeyType(k.type) || !len_ok) {
+      return DecodeError("requested key type or length not supported", kInvalidTpPar);
+    }
+    const size_t salt = k.salt ? k.salt->size() : 0;
+    if (salt > 32) {
+      return DecodeError("requested salt too long", kInvalidTpPar);
+    }
+    out.push_back({k.type, len, salt});
+  }
+  return out;
+}
+
+std::vector<uint8_t> Spi(uint32_t n) {
+  return {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
+          static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
+}
+
+int64_t UnixSeconds(UnixTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+Result<Reply> TicketService::HandleRequestInit(Exchange& ex) {
+  if (auto early = Authenticate(ex)) {
+    return std::move(*early);
+  }
+  ex.initiator = ex.identity;
+  const mikey::Tp* tp = ex.msg.FindTp();
+  if (tp == nullptr) {
+    return Refuse(ex, static_cast<uint8_t>(mikey::ErrorNo::kUnsupportedMessageType),
+                  "tp.missing");
+  }
+  const mikey::TicketPolicy& desired = tp->policy;
+  std::vector<std::string> responders;
+  for (const mikey::Idr* r : desired.Responders()) {
+    responders.push_back(Text(r->id_data));
+  }
+  ex.responders = JoinIdentities(responders);
+  // RFC 6043 §12.1: the ticket's PRF belongs to the message's suite (no mixing).
+  if (desired.prf != ex.msg.hdr.prf) {
+    return Refuse(ex, kInvalidTpPar, "tp.suite_mismatch");
+  }
+  auto requested_keys = RequestedKeys(desired, ex.suite);
+  if (!requested_keys.ok()) {
+    return Refuse(ex, kInvalidTpPar, "tp.keys", requested_keys.status().message());
+  }
+
+  // Validity asked for: TRe - max(TRs, now); 0 when no end was requested.
+  const mikey::TimestampR* trs = desired.FindTr(mikey::TsRole::kStartOfValidity);
+  const mikey::TimestampR* tre = desired.FindTr(mikey::TsRole::kEndOfValidity);
+  UnixTime start = ex.received;
+  if (trs != nullptr) {
+    auto s = TimeOf(trs->ts_type, trs->value);
+    if (!s.ok()) {
+      return Refuse(ex, kInvalidTpPar, "tp.trs");
+    }
+    start = std::max(start, *s);
+  }
+  uint32_t requested_validity = 0;
+  if (tre != nullptr) {
+    auto e = TimeOf(tre->ts_type, tre->value);
+    if (!e.ok() || *e <= start) {
+      return Refuse(ex, kInvalidTpPar, "tp.tre");
+    }
+    requested_validity = static_cast<uint32_t>(
+        std::min<int64_t>(UnixSeconds(*e) - UnixSeconds(start), UINT32_MAX));
+  }
+
+  ports::TicketRequestFacts facts;
+  facts.initiator = ex.identity;
+  facts.responders = responders;
+  facts.requested_validity_s = requested_validity;
+  facts.reuse_requested = desired.flags.j;
+  facts.forking_requested = desired.flags.i;
+  facts.suite = ex.suite.suite;
+  for (const mikey::InnerPayload& p : desired.tp_data) {
+    if (const auto* idr = std::get_if<mikey::Idr>(&p);
+        idr != nullptr && idr->role == mikey::IdRole::kApplication) {
+      facts.apps.push_back(Text(idr->id_data));
+    }
+  }
+  facts.requests_in_last_minute = counter_.Count(ex.user->user_id, ex.received);
+  auto decision = ports_.policy.AuthorizeTicketRequest(ex.user->user_id, facts);
+  if (!decision.ok()) {
+    return Result<Reply>(UnavailableError("policy store: " + decision.status().message()));
+  }
+  if (!decision->allowed()) {
+    return Refuse(ex, kAuthFailure, decision->rule);
+  }
+  if (auto v = ports_.policy.PolicyVersion(); v.ok()) {
+    ex.policy_version = *v;
+  }
+
+  // The granted Ticket Policy (spec §4.12): the KMS generated it (D=1) and must resolve it
+  // (E=1, mode 1); I, J and the validity as the policy decided; K per spec §11 A25.
+  mikey::TicketPolicy granted;
+  granted.ticket_type = mikey::TicketType::kMikeyBaseTicket;
+  granted.prf = desired.prf;
+  granted.flags = desired.flags;
+  granted.flags.d = true;
+  granted.flags.e = true;
+  granted.flags.i = decision->granted_forking;
+  granted.flags.j = decision->granted_reuse;
+  granted.flags.k = decision->k_flag;
+  bool has_tgk = false;
+  for (const KeyRequest& k : *requested_keys) {
+    has_tgk = has_tgk || k.type == mikey::KeyDataType::kTgk || k.type == mikey::KeyDataType::kTgkSalt;
+  }
+  if (granted.flags.i && has_tgk) {
+    granted.flags.f = true;  // RFC 6043 §6.10: forking with a TGK needs TRANSFER_RESP
+  }
+  if (Status s = mikey::CheckTpFlagRules(granted.flags); !s.ok()) {
+    return Refuse(ex, kInvalidTpPar, "tp.flags", s.message());
+  }
+  // TP Data order (spec §4.12.2): IDRkms, IDRi, TRs, TRe, TRr, {IDRapp}, (IDRr).
+  granted.tp_data.emplace_back(mikey::Idr{mikey::IdRole::kKms, mikey::IdType::kUri,
+                                          mikey::Bytes(options_.kms_identity.begin(),
+                                                       options_.kms_identity.end())});
+  granted.tp_data.emplace_back(
+      mikey::Idr{mikey::IdRole::kInitiator, ex.identity_type,
+                 mikey::Bytes(ex.identity.begin(), ex.identity.end())});
+  if (trs != nullptr) {
+    granted.tp_data.emplace_back(*trs);
+  }
+  const uint32_t granted_validity =
+      decision->granted_validity_s != 0 ? decision->granted_validity_s : options_.default_validity_s;
+  if (tre != nullptr && requested_validity <= granted_validity) {
+    granted.tp_data.emplace_back(*tre);
+  } else {
+    KMS_ASSIGN_OR_RETURN(uint32_t end, ToNtp32(start + std::chrono::seconds(granted_validity)));
+    granted.tp_data.emplace_back(
+        mikey::TimestampR{mikey::TsRole::kEndOfValidity, mikey::TsType::kNtpUtc32, end});
+    granted.flags.k = tre != nullptr;  // a requested end was shortened
+  }
+  if (const mikey::TimestampR* trr = desired.FindTr(mikey::TsRole::kRekeyingInterval)) {
+    granted.tp_data.emplace_back(*trr);
+  }
+  for (const std::string& app : decision->granted_apps) {
+    granted.tp_data.emplace_back(mikey::Idr{mikey::IdRole::kApplication, mikey::IdType::kUri,
+                                            mikey::Bytes(app.begin(), app.end())});
+  }
+  for (const mikey::Idr* r : desired.Responders()) {
+    granted.tp_data.emplace_back(*r);
+  }
+
+  // Fresh keys from the token RNG, in a fixed order: ticket RAND, MPK, session keys.
+  KMS_ASSIGN_OR_RETURN(uint32_t tpk_version, ports_.vault.ActiveTicketKeyVersion());
+  KMS_ASSIGN_OR_RETURN(ports::KeyRef tpk, ports_.vault.TicketKey(tpk_version));
+  KMS_ASSIGN_OR_RETURN(size_t tpk_size, ports_.vault.KeySize(tpk));
+  SealParams seal;
+  seal.prf = ex.suite.prf;
+  seal.encr = ex.suite.encr;
+  seal.mac = ex.suite.mac;
+  KMS_ASSIGN_OR_RETURN(seal.issue_time_ntp, ToNtp64(ex.received));
+  // RFC 6043 §12.1: RAND at least as long as the longer of TPK and MPK.
+  KMS_ASSIGN_OR_RETURN(seal.rand, crypto::RandomBytes(ports_.random,
+                                                      std::max(tpk_size, ex.suite.key_len)));
+  const std::string tpk_id = TpkId(tpk_version);
+  seal.psk_id.assign(tpk_id.begin(), tpk_id.end());
+  TicketKeys keys;
+  KMS_ASSIGN_OR_RETURN(keys.mpk, crypto::RandomSecret(ports_.random, ex.suite.key_len));
+  uint32_t spi = 1;
+  for (const KeyRequest& kr : *requested_keys) {
+    mikey::KeyData k;
+    k.type = kr.type;
+    k.kv_type = mikey::KvType::kSpi;  // spec §11 A8
+    KMS_ASSIGN_OR_RETURN(k.key, crypto::RandomSecret(ports_.random, kr.key_len));
+    if (mikey::KeyDataHasSalt(kr.type)) {
+      KMS_ASSIGN_OR_RETURN(SecretBytes salt, crypto::RandomSecret(ports_.random,
+                                                                  kr.salt_len == 0 ? 14 : kr.salt_len));
+      k.salt = std::move(salt);
+    }
+    k.spi = Spi(spi++);
+    keys.session_keys.push_back(std::move(k));
+  }
+
+  VaultKeyOps tpk_ops(ports_.vault, tpk, tpk_size);
+  const crypto::KeyOps* tpk_blocks[] = {&tpk_ops};
+  KMS_ASSIGN_OR_RETURN(SealedTicketDraft draft, DraftBaseTicket(granted, keys, tpk_blocks, seal));
+
+  // Keys for the initiator: MPKi, MPKr (forking only), then the session keys
+  // (RFC 6043 §4.2.1.5; App. A.2.2 for MPKi/MPKr).
+  KMS_ASSIGN_OR_RETURN(crypto::SoftwareInKey mpk_in, crypto::SoftwareInKey::Create(keys.mpk));
+  KMS_ASSIGN_OR_RETURN(crypto::MpkPair mpks,
+                       crypto::DeriveMpkPair(ex.suite.prf, mpk_in.blocks(), seal.rand));
+  std::vector<mikey::KeyData> chain;
+  auto mpk_entry = [](SecretBytes key) {
+    mikey::KeyData k;
+    k.type = mikey::KeyDataType::kMpk;
+    k.kv_type = mikey::KvType::kSpi;
+    k.key = std::move(key);
+    k.spi = {0, 0, 0, 0};
+    return k;
+  };
+  chain.push_back(mpk_entry(std::move(mpks.mpki)));
+  if (granted.flags.i) {
+    chain.push_back(mpk_entry(std::move(mpks.mpkr)));
+  }
+  for (const mikey::KeyData& k : keys.session_keys) {
+    chain.push_back(k.Clone());
+  }
+  KMS_ASSIGN_OR_RETURN(SecretBytes plaintext, mikey::EncodeKeyDataChain(chain));
+
+  // Response keys from the PSK, label 0x02 with RANDRi (RFC 6043 §5.1.2).
+  VaultKeyOps psk_ops(ports_.vault, ex.psk, ex.psk_size);
+  const crypto::KeyOps* psk_blocks[] = {&psk_ops};
+  crypto::MessageLabelInput label{ex.msg.hdr.csb_id, crypto::MessageRole::kResponse, ex.rand, {}};
+  KMS_ASSIGN_OR_RETURN(crypto::MessageKeys resp_keys,
+                       crypto::DeriveMessageKeys(ex.suite.prf, psk_blocks, label, ex.suite.encr,
+                                                 ex.suite.mac));
+  // RFC 6043 §4.2.1.5: a fresh T; the KEMAC IV uses it (spec §11 A3).
+  KMS_ASSIGN_OR_RETURN(uint64_t resp_t, NtpNow(ports_.clock));
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> ciphertext,
+                       crypto::KemacEncrypt(ex.suite.encr, resp_keys.encr_key, resp_keys.salt_key,
+                                            ex.msg.hdr.csb_id, resp_t, plaintext.Reveal()));
+
+  // REQUEST_RESP = HDR, T, IDRkms, TICKET, KEMAC, V (RFC 6043 §4.2.1.5).
+  mikey::Message resp;
+  resp.hdr = ex.msg.hdr;
+  resp.hdr.data_type = mikey::DataType::kRequestResp;
+  resp.hdr.v_flag = false;
+  resp.payloads.emplace_back(mikey::Timestamp{mikey::TsType::kNtpUtc, resp_t});
+  resp.payloads.emplace_back(mikey::Idr{mikey::IdRole::kKms, mikey::IdType::kUri,
+                                        mikey::Bytes(options_.kms_identity.begin(),
+                                                     options_.kms_identity.end())});
+  resp.payloads.emplace_back(draft.ticket);
+  resp.payloads.emplace_back(
+      mikey::Kemac{ex.suite.wire_encr, std::move(ciphertext), mikey::MacAlg::kNull, {}});
+  resp.payloads.emplace_back(
+      mikey::Verification{ex.suite.wire_mac, mikey::Bytes(crypto::MacSize(ex.suite.mac), 0)});
+  KMS_ASSIGN_OR_RETURN(mikey::EncodedMessage enc, mikey::EncodeWithLayout(resp));
+  KMS_RETURN_IF_ERROR(FinishTicketMac(enc.wire, enc.layout, draft));
+  if (enc.layout.ticket) {
+    const auto& r = enc.layout.ticket->payload;
+    const crypto::Sha256Digest id =
+        crypto::Sha256(std::span<const uint8_t>(enc.wire).subspan(r.offset, r.length));
+    ex.ticket_id = HexEncode(id);
+  }
+  // RFC 6043 §5.5: MAC over REQUEST_RESP || REQUEST_INIT.
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> input,
+                       mikey::ResponseMacInput(enc.wire, enc.layout, ex.wire));
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> mac,
+                       crypto::ComputeMac(ex.suite.mac, resp_keys.auth_key, input));
+  KMS_RETURN_IF_ERROR(mikey::PatchMessageMac(enc.wire, enc.layout, mac));
+  return Granted(ex, std::move(enc.wire), decision->verdict == ports::Verdict::kAdjust,
+                 decision->rule);
+}
+
+}  // namespace kms::core

@@ -1,0 +1,74 @@
+// TicketService: the KMS (RFC 6043 §4.2.1 Ticket Request, §4.2.3 Ticket Resolve; spec §7.1,
+// §7.2). Stateless per ticket: everything needed to resolve travels in the ticket, sealed
+// under the ticket protection key in the token; the KMS keeps only a bounded replay cache
+// and a bounded per-user request counter (architecture.md §1 claim 2).
+//
+// Every request is decided and audited before it is answered; if the audit cannot be made
+// durable the request fails (kUnavailable, HTTP 503) and no ticket bytes leave the KMS.
+// Refusals look alike to the client (one unauthenticated MIKEY Error, "Auth failure")
+// whatever their cause (unknown user, bad MAC, policy, ticket not resolvable); the audit
+// row records the true reason.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/base/clock.h"
+#include "src/core/kms_options.h"
+#include "src/core/message_handler.h"
+#include "src/core/ports/audit_sink.h"
+#include "src/core/ports/key_vault.h"
+#include "src/core/ports/policy_store.h"
+#include "src/core/ports/replay_cache.h"
+#include "src/core/request_counter.h"
+#include "src/crypto/random.h"
+#include "src/mikey/message.h"
+
+namespace kms::core {
+
+// ServicePorts: the adapters the service runs on; all must outlive it.
+struct ServicePorts {
+  ports::KeyVault& vault;
+  ports::PolicyStore& policy;
+  ports::AuditSink& audit;
+  ports::ReplayCache& replay;
+  const Clock& clock;
+  crypto::Random& random;  // the token RNG in production (VaultRandom)
+};
+
+class TicketService final : public MessageHandler {
+ public:
+  TicketService(ServicePorts ports, KmsOptions options);
+
+  Result<Reply> Handle(std::span<const uint8_t> body, const RequestContext& context) override;
+  bool Ready(std::string* why) const override;
+
+  // Internal types shared by the request and resolve flows (ticket_service_*.cc).
+  struct Exchange;
+
+ private:
+  Result<Reply> HandleRequestInit(Exchange& ex);
+  Result<Reply> HandleResolveInit(Exchange& ex);
+  // Authenticate: timestamp window, credential, MAC, replay (spec §7.1 steps 3-6). On
+  // success fills the exchange; otherwise returns the reply to send.
+  std::optional<Result<Reply>> Authenticate(Exchange& ex);
+  // Refuse: audits `rule` and answers with an unauthenticated MIKEY Error.
+  Result<Reply> Refuse(Exchange& ex, uint8_t error_no, const std::string& rule,
+                       const std::string& detail = {});
+  Result<Reply> Granted(Exchange& ex, std::vector<uint8_t> wire, bool adjusted,
+                        const std::string& rule);
+  Status AuditDecision(Exchange& ex, ports::AuditOutcome outcome, const std::string& rule,
+                       const std::string& detail);
+  // EqualizeTiming: spends the token work a MAC check would have cost, so that an unknown
+  // credential is not told apart by time (evaluator checklist item 16).
+  void EqualizeTiming(Exchange& ex);
+
+  ServicePorts ports_;
+  KmsOptions options_;
+  RequestCounter counter_;
+};
+
+}  // namespace kms::core
