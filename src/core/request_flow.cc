@@ -291,7 +291,9 @@ Result<Reply> TicketService::HandleRequestInit(Exchange& ex) {
   KMS_ASSIGN_OR_RETURN(mikey::EncodedMessage enc, mikey::EncodeWithLayout(resp));
   KMS_RETURN_IF_ERROR(FinishTicketMac(enc.wire, enc.layout, draft));
   if (enc.layout.ticket) {
-    const auto& r = enc.layout.ticket->payload;
+    // The ticket id: SHA-256 of the Ticket Data, whose MAC seals the policy (the TICKET
+    // payload itself changes with its Next Payload byte and the Initiator Data).
+    const auto& r = enc.layout.ticket->ticket_data;
     const crypto::Sha256Digest id =
         crypto::Sha256(std::span<const uint8_t>(enc.wire).subspan(r.offset, r.length));
     ex.ticket_id = HexEncode(id);

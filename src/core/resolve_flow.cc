@@ -38,7 +38,7 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
                   "ticket.missing");
   }
   {
-    const auto& r = ex.msg.layout.ticket->payload;
+    const auto& r = ex.msg.layout.ticket->ticket_data;  // as in request_flow.cc
     ex.ticket_id = HexEncode(crypto::Sha256(ex.wire.subspan(r.offset, r.length)));
   }
   const mikey::TicketPolicy& tp = ticket->policy;
