@@ -1,0 +1,258 @@
+// Ticket Resolve at the KMS: forking, authorization of the resolver, Initiator Data,
+// validity, groups, mode-3 tickets and TPK rotation.
+#include "src/crypto/key_derivation.h"
+#include "src/crypto/mac.h"
+#include "src/crypto/openssl_key_ops.h"
+#include "src/mikey/encoder.h"
+#include "src/mikey/ticket_data.h"
+#include "src/core/base_ticket.h"
+#include "tests/unit/core/kms_fixture.h"
+
+namespace kms::core::testing {
+namespace {
+
+constexpr uint64_t kT0 = 0xe8fe6f8000000000ULL;  // 1700000000 Unix as NTP-UTC
+constexpr uint64_t kSecond = uint64_t{1} << 32;
+
+class ResolveTest : public KmsFixture {
+ protected:
+  void SetUp() override {
+    KmsFixture::SetUp();
+    random_.set_fallback(true);
+  }
+  // The vector ticket (forking, validity to T0+3600), as carried in TRANSFER_INIT.
+  mikey::Ticket VectorTicket() {
+    auto ti = mikey::Decode(V(6, "TRANSFER_INIT"));
+    EXPECT_TRUE(ti.ok());
+    return *ti->FindTicket();
+  }
+  Result<Reply> Resolve(const UeIdentity& ue, const mikey::Ticket& t, uint64_t now_ntp,
+                        uint8_t seed, std::vector<uint8_t>* request = nullptr) {
+    clock_.Push(Ntp(now_ntp));
+    InitParams p;
+    p.t_ntp = now_ntp;
+    p.csb_id = 0x0badca00u + seed;
+    p.rand = std::vector<uint8_t>(32, seed);
+    auto msg = BuildResolveInit(ue, p, t);
+    EXPECT_TRUE(msg.ok()) << msg.status().ToString();
+    if (request != nullptr) {
+      *request = *msg;
+    }
+    return Send(*msg);
+  }
+  // A fresh ticket for `responders` granted to alice (forking off: no Initiator Data).
+  mikey::Ticket FreshTicket(const std::vector<std::string>& responders, uint8_t seed = 1) {
+    clock_.Push(Ntp(kT0));
+    InitParams p;
+    p.t_ntp = kT0;
+    p.rand = std::vector<uint8_t>(32, static_cast<uint8_t>(0x80 + seed));
+    auto req = BuildRequestInit(alice_, p, DefaultPolicy(responders, kT0, 3600, false));
+    auto r = Send(*req);
+    EXPECT_TRUE(r.ok() && !r->is_error) << LastRule();
+    return *mikey::Decode(r->body)->FindTicket();
+  }
+};
+
+TEST_F(ResolveTest, TwoForkedDevicesGetDifferentKeysNeitherCanComputeTheOther) {
+  const mikey::Ticket t = VectorTicket();
+  std::vector<uint8_t> req1, req2;
+  auto r1 = Resolve(bob_, t, kT0 + 3 * kSecond, 1, &req1);
+  auto r2 = Resolve(bob_, t, kT0 + 4 * kSecond, 2, &req2);
+  ASSERT_FALSE(r1->is_error) << LastRule();
+  ASSERT_FALSE(r2->is_error) << LastRule();
+  auto k1 = OpenResponse(r1->body, req1, bob_);
+  auto k2 = OpenResponse(r2->body, req2, bob_);
+  ASSERT_TRUE(k1.ok() && k2.ok());
+  ASSERT_EQ(k1->size(), 3u);  // MPKi, MPKr', TGK'
+  // MPKi is shared by every resolver; MPKr' and TGK' are unique per device.
+  EXPECT_TRUE((*k1)[0].key.ConstantTimeEqual((*k2)[0].key));
+  EXPECT_FALSE((*k1)[1].key.ConstantTimeEqual((*k2)[1].key));
+  EXPECT_FALSE((*k1)[2].key.ConstantTimeEqual((*k2)[2].key));
+  // Neither device ever sees the un-forked MPKr or TGK of the ticket.
+  const auto mpkr = V(4, "MPKr = PRF(MPK, 1F4D675B||FF||FFFFFFFF||06||len||RAND)");
+  const std::vector<uint8_t> tgk = {0xf6, 0xb7, 0xc3, 0xec, 0xf1, 0xd0, 0x5d, 0x8a,
+                                    0xc6, 0xba, 0xf0, 0x00, 0x3d, 0xd9, 0xc9, 0xdb};
+  for (const auto* k : {&*k1, &*k2}) {
+    EXPECT_FALSE((*k)[1].key.ConstantTimeEqual(mpkr));
+    EXPECT_FALSE((*k)[2].key.ConstantTimeEqual(tgk));
+  }
+  // Device 1 cannot derive device 2's TGK' from its own (the modifier is public).
+  auto resp2 = mikey::Decode(r2->body);
+  const mikey::RandR* rk2 = resp2->FindRandR(mikey::RandRole::kKms);
+  ASSERT_NE(rk2, nullptr);
+  auto in1 = crypto::SoftwareInKey::Create((*k1)[2].key);
+  auto guess = crypto::ForkKey(crypto::PrfFunc::kMikey1, crypto::ForkedKey::kTgk, in1->blocks(),
+                               AsBytes(bob_.identity), rk2->rand);
+  ASSERT_TRUE(guess.ok());
+  EXPECT_FALSE(guess->ConstantTimeEqual((*k2)[2].key));
+  // Only the initiator, holding the un-forked TGK, can: the KMS's TGK' is what it derives.
+  auto master = crypto::SoftwareInKey::Create(SecretBytes::CopyFrom(tgk));
+  auto initiator_view = crypto::ForkKey(crypto::PrfFunc::kMikey1, crypto::ForkedKey::kTgk,
+                                        master->blocks(), AsBytes(bob_.identity), rk2->rand);
+  EXPECT_TRUE(initiator_view->ConstantTimeEqual((*k2)[2].key));
+}
+
+TEST_F(ResolveTest, ThirdPartyWithCapturedTicketCannotResolve) {
+  ExpectError(Resolve(carol_, VectorTicket(), kT0 + 3 * kSecond, 3), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "responder.not_in_ticket");
+}
+
+TEST_F(ResolveTest, TamperedInitiatorDataVrIsRefused) {
+  mikey::Ticket t = VectorTicket();
+  t.initiator_data.back() ^= 0x01;  // last byte of Vr's MAC
+  ExpectError(Resolve(bob_, t, kT0 + 3 * kSecond, 4), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "initiator_data.vr");
+  mikey::Ticket no_id = VectorTicket();
+  no_id.initiator_data.clear();
+  // A forking ticket without Initiator Data does not even parse (RFC 6043 §6.10).
+  ExpectError(Resolve(bob_, no_id, kT0 + 3 * kSecond, 5), mikey::ErrorNo::kUnsupportedMessageType);
+}
+
+TEST_F(ResolveTest, TamperedTicketPolicyBreaksTheTicketMac) {
+  mikey::Ticket t = VectorTicket();
+  // Carol adds herself as a responder: the policy is sealed by the ticket MAC.
+  t.policy.tp_data.emplace_back(mikey::Idr{mikey::IdRole::kResponder, mikey::IdType::kUri,
+                                           mikey::Bytes(carol_.identity.begin(), carol_.identity.end())});
+  ExpectError(Resolve(carol_, t, kT0 + 3 * kSecond, 6), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "ticket.mac");
+}
+
+TEST_F(ResolveTest, ExpiredAndNotYetValidTicketsAreRefused) {
+  ExpectError(Resolve(bob_, VectorTicket(), kT0 + 3601 * kSecond, 7), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "ticket.expired");
+  // A ticket whose TRs lies in the future (build one with a start time).
+  clock_.Push(Ntp(kT0));
+  InitParams p;
+  p.t_ntp = kT0;
+  mikey::TicketPolicy tp = DefaultPolicy({bob_.identity}, kT0, 7200, false);
+  tp.tp_data.insert(tp.tp_data.begin(),
+                    mikey::TimestampR{mikey::TsRole::kStartOfValidity, mikey::TsType::kNtpUtc32,
+                                      (kT0 >> 32) + 600});
+  auto req = BuildRequestInit(alice_, p, tp);
+  auto r = Send(*req);
+  ASSERT_FALSE(r->is_error) << LastRule();
+  const mikey::Ticket later = *mikey::Decode(r->body)->FindTicket();
+  ExpectError(Resolve(bob_, later, kT0 + 10 * kSecond, 8), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "ticket.not_yet_valid");
+  auto ok = Resolve(bob_, later, kT0 + 601 * kSecond, 9);
+  EXPECT_FALSE(ok->is_error) << LastRule();
+}
+
+TEST_F(ResolveTest, NonForkingTicketGivesUnforkedKeysAndNoModifier) {
+  const mikey::Ticket t = FreshTicket({bob_.identity});
+  std::vector<uint8_t> req;
+  auto r = Resolve(bob_, t, kT0 + kSecond, 10, &req);
+  ASSERT_FALSE(r->is_error) << LastRule();
+  auto keys = OpenResponse(r->body, req, bob_);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->size(), 2u);  // MPKi, TGK
+  auto m = mikey::Decode(r->body);
+  EXPECT_EQ(m->FindRandR(mikey::RandRole::kKms), nullptr);
+  EXPECT_EQ(m->FindIdr(mikey::IdRole::kResponder), nullptr);
+}
+
+TEST_F(ResolveTest, GroupTicketResolvesForMembersOnly) {
+  policy_.AddGroupMember("sip:team@example.org", bob_.identity);
+  const mikey::Ticket t = FreshTicket({"sip:team@example.org"});
+  EXPECT_FALSE(Resolve(bob_, t, kT0 + kSecond, 11)->is_error) << LastRule();
+  ExpectError(Resolve(carol_, t, kT0 + kSecond, 12), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "responder.not_in_ticket");
+}
+
+TEST_F(ResolveTest, TpkRotationRetiredResolvesDestroyedIsRefused) {
+  const mikey::Ticket old_ticket = FreshTicket({bob_.identity}, 1);
+  // Rotate: version 2 becomes active, version 1 retired.
+  const ports::KeyRef tpk2 = vault_.AddKey(std::vector<uint8_t>(32, 0x42));
+  vault_.SetTicketKey(2, tpk2, true);
+  policy_.SetKeyState(2, ports::KeyState::kActive);
+  policy_.SetKeyState(1, ports::KeyState::kRetired);
+  const mikey::Ticket new_ticket = FreshTicket({bob_.identity}, 2);
+  auto td = mikey::DecodeBaseTicketData(new_ticket.ticket_data);
+  EXPECT_EQ(Str(td->idr_psk->id_data), "tpk-0002");
+  EXPECT_FALSE(Resolve(bob_, old_ticket, kT0 + kSecond, 13)->is_error) << LastRule();
+  EXPECT_FALSE(Resolve(bob_, new_ticket, kT0 + kSecond, 14)->is_error) << LastRule();
+  policy_.SetKeyState(1, ports::KeyState::kDestroyed);
+  ExpectError(Resolve(bob_, old_ticket, kT0 + 2 * kSecond, 15), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "ticket.tpk_destroyed");
+}
+
+// Mode 3 (spec §1.2): alice builds the ticket herself with her mode-3 key.
+class Mode3Test : public ResolveTest {
+ protected:
+  void SetUp() override {
+    ResolveTest::SetUp();
+    mode3_key_ = std::vector<uint8_t>(32, 0x3a);
+    policy_.AddCredential(alice_id_, "alice-mode3", ports::CredentialKind::kMode3TicketKey);
+    vault_.SetCredential("alice-mode3", vault_.AddKey(mode3_key_));
+  }
+  mikey::Ticket InitiatorTicket(const std::string& idri, const std::string& key_id) {
+    mikey::TicketPolicy tp = DefaultPolicy({bob_.identity}, kT0, 3600, false);
+    tp.flags.d = false;
+    tp.flags.l = true;  // RFC 6043 §6.10: ¬D ⇒ L
+    tp.tp_data.erase(tp.tp_data.begin() + 1);  // no desired-keys KEMAC in a created ticket
+    tp.tp_data.insert(tp.tp_data.begin(),
+                      mikey::Idr{mikey::IdRole::kInitiator, mikey::IdType::kUri,
+                                 mikey::Bytes(idri.begin(), idri.end())});
+    TicketKeys keys;
+    keys.mpk = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x01));
+    mikey::KeyData tgk;
+    tgk.type = mikey::KeyDataType::kTgk;
+    tgk.key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x02));
+    tgk.spi = {0, 0, 0, 1};
+    keys.session_keys.push_back(std::move(tgk));
+    auto in = crypto::SoftwareInKey::Create(SecretBytes::CopyFrom(mode3_key_));
+    SealParams sp;
+    sp.issue_time_ntp = kT0;
+    sp.rand = std::vector<uint8_t>(32, 0x99);
+    sp.psk_id.assign(key_id.begin(), key_id.end());
+    auto draft = DraftBaseTicket(tp, keys, in->blocks(), sp);
+    EXPECT_TRUE(draft.ok()) << draft.status().ToString();
+    // Seal: encode inside a throwaway message to get the layout, patch the ticket MAC.
+    mikey::Message carrier;
+    carrier.hdr.data_type = mikey::DataType::kRequestResp;
+    carrier.payloads.emplace_back(mikey::Timestamp{mikey::TsType::kNtpUtc, kT0});
+    carrier.payloads.emplace_back(draft->ticket);
+    carrier.payloads.emplace_back(mikey::Verification{mikey::MacAlg::kHmacSha1_160, mikey::Bytes(20, 0)});
+    auto enc = mikey::EncodeWithLayout(carrier);
+    EXPECT_TRUE(enc.ok()) << enc.status().ToString();
+    EXPECT_TRUE(FinishTicketMac(enc->wire, enc->layout, *draft).ok());
+    mikey::Ticket sealed = draft->ticket;
+    const auto& r = enc->layout.ticket->ticket_data;
+    sealed.ticket_data.assign(enc->wire.begin() + static_cast<std::ptrdiff_t>(r.offset),
+                              enc->wire.begin() + static_cast<std::ptrdiff_t>(r.end()));
+    return sealed;
+  }
+  std::vector<uint8_t> mode3_key_;
+};
+
+TEST_F(Mode3Test, ResolvesOnlyWhenPolicyAllowsTheInitiator) {
+  const mikey::Ticket t = InitiatorTicket(alice_.identity, "alice-mode3");
+  ExpectError(Resolve(bob_, t, kT0 + kSecond, 20), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "mode3.not_allowed");
+  FakePolicyStore::Rules r;
+  r.mode3_allowed = true;
+  policy_.SetRules(alice_id_, r);
+  std::vector<uint8_t> req;
+  auto ok = Resolve(bob_, t, kT0 + 2 * kSecond, 21, &req);
+  ASSERT_FALSE(ok->is_error) << LastRule();
+  auto keys = OpenResponse(ok->body, req, bob_);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_TRUE(keys->back().key.ConstantTimeEqual(std::vector<uint8_t>(16, 0x02)));
+}
+
+TEST_F(Mode3Test, KeyMustBelongToTheInitiatorNamedInTheTicket) {
+  FakePolicyStore::Rules r;
+  r.mode3_allowed = true;
+  policy_.SetRules(alice_id_, r);
+  // Alice's key, but the ticket claims carol created it.
+  const mikey::Ticket t = InitiatorTicket(carol_.identity, "alice-mode3");
+  ExpectError(Resolve(bob_, t, kT0 + kSecond, 22), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "mode3.key_not_initiators");
+  // A UE PSK is not a mode-3 key.
+  const mikey::Ticket t2 = InitiatorTicket(alice_.identity, alice_.btid);
+  ExpectError(Resolve(bob_, t2, kT0 + kSecond, 23), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "mode3.credential");
+}
+
+}  // namespace
+}  // namespace kms::core::testing
