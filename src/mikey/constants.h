@@ -64,8 +64,8 @@ enum class PayloadType : uint8_t {
 
 // HDR / TP PRF func (7 bits). RFC 3830 §6.1; RFC 6043 Table 6.3.
 enum class PrfFunc : uint8_t {
-  kMikey1 = 0,          // HMAC-SHA-1 based
-  kPrfHmacSha256 = 1,   // RFC 6043
+  kMikey1 = 0,         // HMAC-SHA-1 based
+  kPrfHmacSha256 = 1,  // RFC 6043
 };
 
 // CS ID map type. RFC 3830 §6.1; RFC 4563 §5; RFC 6043 §6.1.1.
@@ -93,9 +93,12 @@ enum class MacAlg : uint8_t {
 // MacLength: MAC length in bytes for a known algorithm, nullopt for an unknown one.
 constexpr std::optional<size_t> MacLength(MacAlg alg) {
   switch (alg) {
-    case MacAlg::kNull: return 0;
-    case MacAlg::kHmacSha1_160: return 20;
-    case MacAlg::kHmacSha256_256: return 32;
+    case MacAlg::kNull:
+      return 0;
+    case MacAlg::kHmacSha1_160:
+      return 20;
+    case MacAlg::kHmacSha256_256:
+      return 32;
   }
   return std::nullopt;
 }
@@ -112,9 +115,11 @@ enum class TsType : uint8_t {
 constexpr std::optional<size_t> TsValueLength(TsType type) {
   switch (type) {
     case TsType::kNtpUtc:
-    case TsType::kNtp: return 8;
+    case TsType::kNtp:
+      return 8;
     case TsType::kCounter:
-    case TsType::kNtpUtc32: return 4;
+    case TsType::kNtpUtc32:
+      return 4;
   }
   return std::nullopt;
 }
@@ -144,9 +149,12 @@ enum class HashFunc : uint8_t {
 // HashLength: digest length in bytes for a known hash function.
 constexpr std::optional<size_t> HashLength(HashFunc f) {
   switch (f) {
-    case HashFunc::kSha1: return 20;
-    case HashFunc::kMd5: return 16;
-    case HashFunc::kSha256: return 32;
+    case HashFunc::kSha1:
+      return 20;
+    case HashFunc::kMd5:
+      return 16;
+    case HashFunc::kSha256:
+      return 32;
   }
   return std::nullopt;
 }
@@ -161,9 +169,12 @@ enum class DhGroup : uint8_t {
 // DhValueLength: bytes of the DH value (the group's modulus size).
 constexpr std::optional<size_t> DhValueLength(DhGroup g) {
   switch (g) {
-    case DhGroup::kOakley5: return 192;
-    case DhGroup::kOakley1: return 96;
-    case DhGroup::kOakley2: return 128;
+    case DhGroup::kOakley5:
+      return 192;
+    case DhGroup::kOakley1:
+      return 96;
+    case DhGroup::kOakley2:
+      return 128;
   }
   return std::nullopt;
 }
@@ -219,8 +230,7 @@ enum class KeyDataType : uint8_t {
 
 // KeyDataHasSalt: whether the sub-payload carries Salt len + Salt data (RFC 6043 §6.2.1).
 constexpr bool KeyDataHasSalt(KeyDataType t) {
-  return t == KeyDataType::kTgkSalt || t == KeyDataType::kTekSalt ||
-         t == KeyDataType::kGtgkSalt;
+  return t == KeyDataType::kTgkSalt || t == KeyDataType::kTekSalt || t == KeyDataType::kGtgkSalt;
 }
 
 // Key validity type (4 bits). RFC 3830 Table 6.13.b.
@@ -232,21 +242,21 @@ enum class KvType : uint8_t {
 
 // TR TS Role. RFC 6043 Table 6.9.
 enum class TsRole : uint8_t {
-  kTimeOfIssue = 1,     // TRi
-  kStartOfValidity = 2, // TRs
-  kEndOfValidity = 3,   // TRe
-  kRekeyingInterval = 4 // TRr
+  kTimeOfIssue = 1,      // TRi
+  kStartOfValidity = 2,  // TRs
+  kEndOfValidity = 3,    // TRe
+  kRekeyingInterval = 4  // TRr
 };
 
 // IDR ID Role. RFC 6043 Table 6.11; RFC 6509.
 enum class IdRole : uint8_t {
-  kInitiator = 1,      // IDRi
-  kResponder = 2,      // IDRr
-  kKms = 3,            // IDRkms
-  kPreSharedKey = 4,   // IDRpsk
-  kApplication = 5,    // IDRapp
-  kInitiatorKms = 6,   // RFC 6509
-  kResponderKms = 7,   // RFC 6509
+  kInitiator = 1,     // IDRi
+  kResponder = 2,     // IDRr
+  kKms = 3,           // IDRkms
+  kPreSharedKey = 4,  // IDRpsk
+  kApplication = 5,   // IDRapp
+  kInitiatorKms = 6,  // RFC 6509
+  kResponderKms = 7,  // RFC 6509
 };
 
 // RANDR RAND Role. RFC 6043 Table 6.13.
@@ -308,8 +318,8 @@ inline constexpr uint8_t kBaseTicketVersion = 0x01;
 
 // TP / TICKET flag bits (RFC 6043 §6.10). Byte 5: b7..b1 PRF func, b0 D. Byte 6: E..L.
 // Byte 7: M, N, O, b4..b0 reserved.
-inline constexpr uint8_t kTpFlagD = 0x01;   // byte 5
-inline constexpr uint8_t kTpFlagE = 0x80;   // byte 6
+inline constexpr uint8_t kTpFlagD = 0x01;  // byte 5
+inline constexpr uint8_t kTpFlagE = 0x80;  // byte 6
 inline constexpr uint8_t kTpFlagF = 0x40;
 inline constexpr uint8_t kTpFlagG = 0x20;
 inline constexpr uint8_t kTpFlagH = 0x10;
@@ -317,7 +327,7 @@ inline constexpr uint8_t kTpFlagI = 0x08;
 inline constexpr uint8_t kTpFlagJ = 0x04;
 inline constexpr uint8_t kTpFlagK = 0x02;
 inline constexpr uint8_t kTpFlagL = 0x01;
-inline constexpr uint8_t kTpFlagM = 0x80;   // byte 7
+inline constexpr uint8_t kTpFlagM = 0x80;  // byte 7
 inline constexpr uint8_t kTpFlagN = 0x40;
 inline constexpr uint8_t kTpFlagO = 0x20;
 inline constexpr uint8_t kTpReservedMask = 0x1f;  // byte 7 reserved bits

@@ -40,8 +40,8 @@ Status CheckTpDataRules(const std::vector<InnerPayload>& tp_data) {
   return Status::Ok();
 }
 
-Status ParseTicketPolicy(ByteReader& r, ParseBudget& budget, TicketPolicy* out,
-                         ByteRange* tp_data, std::vector<PayloadSpan>* spans) {
+Status ParseTicketPolicy(ByteReader& r, ParseBudget& budget, TicketPolicy* out, ByteRange* tp_data,
+                         std::vector<PayloadSpan>* spans) {
   // RFC 6043 §6.10: Ticket Type (16) | Subtype | Version | PRF(7) D | E..L | M N O rsv |
   // TP Data length (16) | TP Data.
   uint16_t type = 0;
@@ -49,8 +49,8 @@ Status ParseTicketPolicy(ByteReader& r, ParseBudget& budget, TicketPolicy* out,
   uint8_t b6 = 0;
   uint8_t b7 = 0;
   ByteReader data;
-  if (!r.U16(&type) || !r.U8(&out->subtype) || !r.U8(&out->version) || !r.U8(&b5) ||
-      !r.U8(&b6) || !r.U8(&b7) || !r.Prefixed16(&data)) {
+  if (!r.U16(&type) || !r.U8(&out->subtype) || !r.U8(&out->version) || !r.U8(&b5) || !r.U8(&b6) ||
+      !r.U8(&b7) || !r.Prefixed16(&data)) {
     return Unparseable("ticket policy truncated or overruns its payload");
   }
   out->ticket_type = static_cast<TicketType>(type);
@@ -167,8 +167,8 @@ Status ParseHdr(ByteReader& r, Hdr* h, uint8_t* next) {
   return Unparseable("CS ID map type not supported");
 }
 
-Result<Ticket> ParseTicket(ByteReader& r, ParseBudget& budget, uint8_t* next,
-                           PayloadSpan* span, TicketLayout* layout) {
+Result<Ticket> ParseTicket(ByteReader& r, ParseBudget& budget, uint8_t* next, PayloadSpan* span,
+                           TicketLayout* layout) {
   // RFC 6043 §6.10: policy | Ticket Data len (16) | Ticket Data | Init Data len | Init Data.
   Ticket t;
   if (!r.U8(next)) {
@@ -251,16 +251,33 @@ Status CheckMessageRules(const Message& m) {
   const bool randrr = m.FindRandR(RandRole::kResponder) != nullptr;
   bool ok = t;
   switch (dt) {
-    case DataType::kError: ok = t && !m.Errors().empty(); break;
-    case DataType::kRequestInitPsk: ok = t && randri && m.FindTp() && v; break;
-    case DataType::kRequestInitPk: ok = t && randri && m.FindTp() && pke && sign; break;
-    case DataType::kRequestResp: ok = t && m.FindTicket() && m.FindKemac() && v; break;
+    case DataType::kError:
+      ok = t && !m.Errors().empty();
+      break;
+    case DataType::kRequestInitPsk:
+      ok = t && randri && m.FindTp() && v;
+      break;
+    case DataType::kRequestInitPk:
+      ok = t && randri && m.FindTp() && pke && sign;
+      break;
+    case DataType::kRequestResp:
+      ok = t && m.FindTicket() && m.FindKemac() && v;
+      break;
     case DataType::kTransferInit:
-    case DataType::kTransferResp: ok = t && v; break;
-    case DataType::kResolveInitPsk: ok = t && randrr && m.FindTicket() && v; break;
-    case DataType::kResolveInitPk: ok = t && randrr && m.FindTicket() && pke && sign; break;
-    case DataType::kResolveResp: ok = t && m.FindKemac() && v; break;
-    default: break;
+    case DataType::kTransferResp:
+      ok = t && v;
+      break;
+    case DataType::kResolveInitPsk:
+      ok = t && randrr && m.FindTicket() && v;
+      break;
+    case DataType::kResolveInitPk:
+      ok = t && randrr && m.FindTicket() && pke && sign;
+      break;
+    case DataType::kResolveResp:
+      ok = t && m.FindKemac() && v;
+      break;
+    default:
+      break;
   }
   if (!ok) {
     return Unparseable("mandatory payload missing for the data type");
@@ -340,8 +357,8 @@ Result<Message> Decode(std::span<const uint8_t> wire, const DecodeLimits& limits
       }
       default: {
         KMS_ASSIGN_OR_RETURN(InnerPayload p, internal::ParseInnerPayload(type, r, &next));
-        m.payloads.push_back(std::visit([](auto&& x) -> Payload { return std::move(x); },
-                                        std::move(p)));
+        m.payloads.push_back(
+            std::visit([](auto&& x) -> Payload { return std::move(x); }, std::move(p)));
         break;
       }
     }

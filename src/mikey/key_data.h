@@ -21,9 +21,9 @@ struct KeyData {
   SecretBytes key;                // at most 0xffff bytes
   // salt: present iff KeyDataHasSalt(type) (TGK+SALT, TEK+SALT, GTGK+SALT).
   std::optional<SecretBytes> salt;
-  Bytes spi;          // KV = SPI: the SPI / SRTP MKI (at most 255 bytes)
-  Bytes valid_from;   // KV = Interval: VF (e.g. 6-byte SRTP index), at most 255 bytes
-  Bytes valid_to;     // KV = Interval: VT
+  Bytes spi;         // KV = SPI: the SPI / SRTP MKI (at most 255 bytes)
+  Bytes valid_from;  // KV = Interval: VF (e.g. 6-byte SRTP index), at most 255 bytes
+  Bytes valid_to;    // KV = Interval: VT
 
   // Clone: an explicit deep copy (secrets included).
   KeyData Clone() const;

@@ -137,14 +137,13 @@ Result<std::vector<uint8_t>> TicketMacInput(std::span<const uint8_t> wire,
   const TicketLayout& t = *layout.ticket;
   // RFC 6043 App. A.1: TICKET minus Next Payload, minus Initiator Data len + data, minus MAC.
   const ByteRange covered{t.payload.offset + 1, t.payload.length - 1};
-  return Gather(wire, covered,
-                {t.base_ticket->v_mac,
-                 ByteRange{t.initiator_data_length_field, 2 + t.initiator_data.length}},
-                {});
+  return Gather(
+      wire, covered,
+      {t.base_ticket->v_mac, ByteRange{t.initiator_data_length_field, 2 + t.initiator_data.length}},
+      {});
 }
 
-Result<std::vector<uint8_t>> VrMacInput(std::span<const uint8_t> wire,
-                                        const WireLayout& layout) {
+Result<std::vector<uint8_t>> VrMacInput(std::span<const uint8_t> wire, const WireLayout& layout) {
   KMS_RETURN_IF_ERROR(CheckLayout(wire, layout));
   if (!layout.ticket || !layout.ticket->initiator) {
     return FailedPreconditionError("no Initiator Data in this message");

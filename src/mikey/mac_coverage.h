@@ -51,8 +51,7 @@ Result<std::vector<uint8_t>> ResponseMacInput(std::span<const uint8_t> wire,
                                               const WireLayout& layout,
                                               std::span<const uint8_t> initial_message);
 // ErrorMacInput: an Error message's own msg (RFC 6043 §5.4).
-Result<std::vector<uint8_t>> ErrorMacInput(std::span<const uint8_t> wire,
-                                           const WireLayout& layout);
+Result<std::vector<uint8_t>> ErrorMacInput(std::span<const uint8_t> wire, const WireLayout& layout);
 
 // TicketMacInput: base ticket V (RFC 6043 App. A.1): the TICKET payload without its Next
 // Payload byte, without the Initiator Data length + data, and without the V MAC bytes.
@@ -76,8 +75,7 @@ Result<std::vector<uint8_t>> MessageMacInput(DataType type, std::span<const uint
 // MessageMac / TicketMac: views of the MAC bytes in `wire` (for constant-time compare).
 Result<std::span<const uint8_t>> MessageMac(std::span<const uint8_t> wire,
                                             const WireLayout& layout);
-Result<std::span<const uint8_t>> TicketMac(std::span<const uint8_t> wire,
-                                           const WireLayout& layout);
+Result<std::span<const uint8_t>> TicketMac(std::span<const uint8_t> wire, const WireLayout& layout);
 
 // Patch*: overwrite MAC bytes in an encoded message; kInvalidArgument if the MAC length
 // differs from the placeholder's, kFailedPrecondition if the layout lacks that MAC.

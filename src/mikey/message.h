@@ -45,14 +45,14 @@ struct InitiatorDataLayout {
 
 // TICKET payload layout (RFC 6043 §6.10).
 struct TicketLayout {
-  ByteRange payload;                   // whole TICKET payload, from its Next Payload byte
-  ByteRange tp_data;                   // TP Data (from its First Payload byte)
-  size_t ticket_data_length_field = 0; // offset of the 2-byte Ticket Data length
+  ByteRange payload;                    // whole TICKET payload, from its Next Payload byte
+  ByteRange tp_data;                    // TP Data (from its First Payload byte)
+  size_t ticket_data_length_field = 0;  // offset of the 2-byte Ticket Data length
   ByteRange ticket_data;
   size_t initiator_data_length_field = 0;  // offset of the 2-byte Initiator Data length
   ByteRange initiator_data;
-  std::optional<BaseTicketLayout> base_ticket;       // Ticket Type 1
-  std::optional<InitiatorDataLayout> initiator;      // iff Initiator Data is non-empty
+  std::optional<BaseTicketLayout> base_ticket;   // Ticket Type 1
+  std::optional<InitiatorDataLayout> initiator;  // iff Initiator Data is non-empty
 };
 
 // WireLayout: filled by Decode (offsets in the received bytes) and by EncodeWithLayout

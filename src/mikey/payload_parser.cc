@@ -297,7 +297,9 @@ Status Unparseable(std::string what) {
   return DecodeError(std::move(what), ErrorDetail(ErrorNo::kUnsupportedMessageType));
 }
 
-Status DecodeFail(std::string what, ErrorNo e) { return DecodeError(std::move(what), ErrorDetail(e)); }
+Status DecodeFail(std::string what, ErrorNo e) {
+  return DecodeError(std::move(what), ErrorDetail(e));
+}
 
 Status ParseBudget::Take() {
   if (++used > max_payloads) {
@@ -331,21 +333,36 @@ bool IsInnerType(uint8_t type) {
 
 Result<InnerPayload> ParseInnerPayload(uint8_t type, ByteReader& r, uint8_t* next) {
   switch (static_cast<PayloadType>(type)) {
-    case PayloadType::kKemac: return Widen(ParseKemac(r, next));
-    case PayloadType::kPke: return Widen(ParsePke(r, next));
-    case PayloadType::kDh: return Widen(ParseDh(r, next));
-    case PayloadType::kT: return Widen(ParseT(r, next));
-    case PayloadType::kId: return Widen(ParseId(r, next));
-    case PayloadType::kCert: return Widen(ParseCert(r, next));
-    case PayloadType::kChash: return Widen(ParseChash(r, next));
-    case PayloadType::kV: return Widen(ParseV(r, next));
-    case PayloadType::kSp: return Widen(ParseSp(r, next));
-    case PayloadType::kRand: return Widen(ParseRand(r, next));
-    case PayloadType::kErr: return Widen(ParseErr(r, next));
-    case PayloadType::kTr: return Widen(ParseTr(r, next));
-    case PayloadType::kIdr: return Widen(ParseIdr(r, next));
-    case PayloadType::kRandr: return Widen(ParseRandR(r, next));
-    case PayloadType::kGeneralExtension: return Widen(ParseGenExt(r, next));
+    case PayloadType::kKemac:
+      return Widen(ParseKemac(r, next));
+    case PayloadType::kPke:
+      return Widen(ParsePke(r, next));
+    case PayloadType::kDh:
+      return Widen(ParseDh(r, next));
+    case PayloadType::kT:
+      return Widen(ParseT(r, next));
+    case PayloadType::kId:
+      return Widen(ParseId(r, next));
+    case PayloadType::kCert:
+      return Widen(ParseCert(r, next));
+    case PayloadType::kChash:
+      return Widen(ParseChash(r, next));
+    case PayloadType::kV:
+      return Widen(ParseV(r, next));
+    case PayloadType::kSp:
+      return Widen(ParseSp(r, next));
+    case PayloadType::kRand:
+      return Widen(ParseRand(r, next));
+    case PayloadType::kErr:
+      return Widen(ParseErr(r, next));
+    case PayloadType::kTr:
+      return Widen(ParseTr(r, next));
+    case PayloadType::kIdr:
+      return Widen(ParseIdr(r, next));
+    case PayloadType::kRandr:
+      return Widen(ParseRandR(r, next));
+    case PayloadType::kGeneralExtension:
+      return Widen(ParseGenExt(r, next));
     default:
       // RFC 3830 §6: a payload of unknown type cannot be sized (spec §3).
       return Unparseable("unknown or misplaced payload type " + std::to_string(type));
@@ -398,8 +415,8 @@ Status ParseKvData(KvType kv, ByteReader& r, Bytes* out) {
   return Status::Ok();
 }
 
-Status ParseChain(uint8_t first, ByteReader& r, ParseBudget& budget,
-                  std::vector<InnerPayload>* out, std::vector<PayloadSpan>* spans) {
+Status ParseChain(uint8_t first, ByteReader& r, ParseBudget& budget, std::vector<InnerPayload>* out,
+                  std::vector<PayloadSpan>* spans) {
   uint8_t type = first;
   while (type != static_cast<uint8_t>(PayloadType::kLast)) {
     KMS_RETURN_IF_ERROR(budget.Take());

@@ -8,11 +8,6 @@
 namespace kms::mikey::internal {
 namespace {
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-
 Status TooLong(const char* what) {
   return InvalidArgumentError(std::string(what) + " does not fit its length field");
 }
@@ -46,7 +41,9 @@ Status CheckMac(MacAlg alg, const Bytes& mac) {
 }
 
 Status WriteOne(ByteWriter& w, const Kemac& k, uint8_t next) {
-  if (k.encr_data.size() > 0xffff) return TooLong("KEMAC encrypted data");
+  if (k.encr_data.size() > 0xffff) {
+    return TooLong("KEMAC encrypted data");
+  }
   KMS_RETURN_IF_ERROR(CheckMac(k.mac_alg, k.mac));
   w.U8(next);
   w.U8(static_cast<uint8_t>(k.encr_alg));
@@ -58,10 +55,14 @@ Status WriteOne(ByteWriter& w, const Kemac& k, uint8_t next) {
 }
 
 Status WriteOne(ByteWriter& w, const Pke& p, uint8_t next) {
-  if (p.data.size() > kPkeLengthMask) return TooLong("PKE data");
-  if (p.c > 3) return InvalidArgumentError("PKE C field is 2 bits");
+  if (p.data.size() > kPkeLengthMask) {
+    return TooLong("PKE data");
+  }
+  if (p.c > 3) {
+    return InvalidArgumentError("PKE C field is 2 bits");
+  }
   w.U8(next);
-  w.U16(static_cast<uint16_t>((p.c << 14) | p.data.size()));
+  w.U16(static_cast<uint16_t>((static_cast<size_t>(p.c) << 14) | p.data.size()));
   w.Bytes(p.data);
   return Status::Ok();
 }
@@ -78,7 +79,9 @@ Status WriteOne(ByteWriter& w, const Dh& d, uint8_t next) {
   ByteReader kv(d.kv_data);
   Bytes check;
   KMS_RETURN_IF_ERROR(ParseKvData(d.kv_type, kv, &check));
-  if (!kv.empty()) return InvalidArgumentError("DH KV data has trailing bytes");
+  if (!kv.empty()) {
+    return InvalidArgumentError("DH KV data has trailing bytes");
+  }
   w.U8(next);
   w.U8(static_cast<uint8_t>(d.group));
   w.Bytes(d.value);
@@ -107,7 +110,9 @@ Status WriteOne(ByteWriter& w, const TimestampR& t, uint8_t next) {
 }
 
 Status WriteOne(ByteWriter& w, const Id& id, uint8_t next) {
-  if (id.id_data.size() > 0xffff) return TooLong("ID data");
+  if (id.id_data.size() > 0xffff) {
+    return TooLong("ID data");
+  }
   w.U8(next);
   w.U8(static_cast<uint8_t>(id.id_type));
   w.U16(static_cast<uint16_t>(id.id_data.size()));
@@ -116,7 +121,9 @@ Status WriteOne(ByteWriter& w, const Id& id, uint8_t next) {
 }
 
 Status WriteOne(ByteWriter& w, const Cert& c, uint8_t next) {
-  if (c.cert_data.size() > 0xffff) return TooLong("certificate");
+  if (c.cert_data.size() > 0xffff) {
+    return TooLong("certificate");
+  }
   w.U8(next);
   w.U8(static_cast<uint8_t>(c.cert_type));
   w.U16(static_cast<uint16_t>(c.cert_data.size()));
@@ -125,7 +132,9 @@ Status WriteOne(ByteWriter& w, const Cert& c, uint8_t next) {
 }
 
 Status WriteOne(ByteWriter& w, const Idr& id, uint8_t next) {
-  if (id.id_data.size() > 0xffff) return TooLong("IDR data");
+  if (id.id_data.size() > 0xffff) {
+    return TooLong("IDR data");
+  }
   w.U8(next);
   w.U8(static_cast<uint8_t>(id.role));
   w.U8(static_cast<uint8_t>(id.id_type));
@@ -159,7 +168,9 @@ Status WriteOne(ByteWriter& w, const SecurityPolicy& sp, uint8_t next) {
   w.U8(static_cast<uint8_t>(sp.prot_type));
   const auto len = w.Reserve16();
   for (const SpParam& p : sp.params) {
-    if (p.value.size() > 0xff) return TooLong("SP parameter");
+    if (p.value.size() > 0xff) {
+      return TooLong("SP parameter");
+    }
     w.U8(p.type);
     w.U8(static_cast<uint8_t>(p.value.size()));
     w.Bytes(p.value);
@@ -169,7 +180,9 @@ Status WriteOne(ByteWriter& w, const SecurityPolicy& sp, uint8_t next) {
 }
 
 Status WriteOne(ByteWriter& w, const Rand& r, uint8_t next) {
-  if (r.rand.size() > 0xff) return TooLong("RAND");
+  if (r.rand.size() > 0xff) {
+    return TooLong("RAND");
+  }
   w.U8(next);
   w.U8(static_cast<uint8_t>(r.rand.size()));
   w.Bytes(r.rand);
@@ -177,7 +190,9 @@ Status WriteOne(ByteWriter& w, const Rand& r, uint8_t next) {
 }
 
 Status WriteOne(ByteWriter& w, const RandR& r, uint8_t next) {
-  if (r.rand.size() > 0xff) return TooLong("RANDR");
+  if (r.rand.size() > 0xff) {
+    return TooLong("RANDR");
+  }
   w.U8(next);
   w.U8(static_cast<uint8_t>(r.role));
   w.U8(static_cast<uint8_t>(r.rand.size()));
@@ -193,7 +208,9 @@ Status WriteOne(ByteWriter& w, const ErrorPayload& e, uint8_t next) {
 }
 
 Status WriteOne(ByteWriter& w, const GeneralExtension& g, uint8_t next) {
-  if (g.data.size() > 0xffff) return TooLong("General Extension data");
+  if (g.data.size() > 0xffff) {
+    return TooLong("General Extension data");
+  }
   w.U8(next);
   w.U8(static_cast<uint8_t>(g.type));
   w.U16(static_cast<uint16_t>(g.data.size()));
@@ -208,8 +225,12 @@ Status WriteInnerPayload(ByteWriter& w, const InnerPayload& p, uint8_t next) {
 }
 
 Status WriteSign(ByteWriter& w, const Sign& s) {
-  if (s.signature.size() > kSignLengthMask) return TooLong("signature");
-  if (static_cast<uint8_t>(s.s_type) > 0x0f) return InvalidArgumentError("S type is 4 bits");
+  if (s.signature.size() > kSignLengthMask) {
+    return TooLong("signature");
+  }
+  if (static_cast<uint8_t>(s.s_type) > 0x0f) {
+    return InvalidArgumentError("S type is 4 bits");
+  }
   w.U16(static_cast<uint16_t>((static_cast<unsigned>(s.s_type) << 12) | s.signature.size()));
   w.Bytes(s.signature);
   return Status::Ok();
@@ -246,12 +267,11 @@ Status WriteTicketPolicy(ByteWriter& w, const TicketPolicy& tp, ByteRange* tp_da
   w.U8(tp.subtype);
   w.U8(tp.version);
   w.U8(static_cast<uint8_t>((static_cast<uint8_t>(tp.prf) << 1) | (f.d ? kTpFlagD : 0)));
-  w.U8(static_cast<uint8_t>((f.e ? kTpFlagE : 0) | (f.f ? kTpFlagF : 0) |
-                            (f.g ? kTpFlagG : 0) | (f.h ? kTpFlagH : 0) |
-                            (f.i ? kTpFlagI : 0) | (f.j ? kTpFlagJ : 0) |
+  w.U8(static_cast<uint8_t>((f.e ? kTpFlagE : 0) | (f.f ? kTpFlagF : 0) | (f.g ? kTpFlagG : 0) |
+                            (f.h ? kTpFlagH : 0) | (f.i ? kTpFlagI : 0) | (f.j ? kTpFlagJ : 0) |
                             (f.k ? kTpFlagK : 0) | (f.l ? kTpFlagL : 0)));
-  w.U8(static_cast<uint8_t>((f.m ? kTpFlagM : 0) | (f.n ? kTpFlagN : 0) |
-                            (f.o ? kTpFlagO : 0) | tp.reserved));
+  w.U8(static_cast<uint8_t>((f.m ? kTpFlagM : 0) | (f.n ? kTpFlagN : 0) | (f.o ? kTpFlagO : 0) |
+                            tp.reserved));
   const auto len = w.Reserve16();
   tp_data->offset = w.size();
   KMS_RETURN_IF_ERROR(WriteChain(w, tp.tp_data, spans));

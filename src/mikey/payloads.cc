@@ -18,31 +18,32 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;  // needed by clang 14
 
 template <typename V>
 PayloadType TypeOfImpl(const V& v) {
-  return std::visit(
-      Overloaded{
-          [](const Kemac&) { return PayloadType::kKemac; },
-          [](const Pke&) { return PayloadType::kPke; },
-          [](const Dh&) { return PayloadType::kDh; },
-          [](const Timestamp&) { return PayloadType::kT; },
-          [](const Id&) { return PayloadType::kId; },
-          [](const Cert&) { return PayloadType::kCert; },
-          [](const Chash&) { return PayloadType::kChash; },
-          [](const Verification&) { return PayloadType::kV; },
-          [](const SecurityPolicy&) { return PayloadType::kSp; },
-          [](const Rand&) { return PayloadType::kRand; },
-          [](const ErrorPayload&) { return PayloadType::kErr; },
-          [](const TimestampR&) { return PayloadType::kTr; },
-          [](const Idr&) { return PayloadType::kIdr; },
-          [](const RandR&) { return PayloadType::kRandr; },
-          [](const GeneralExtension&) { return PayloadType::kGeneralExtension; },
-          [](const Sign&) { return PayloadType::kSign; },
-          [](const Tp&) { return PayloadType::kTp; },
-          [](const Ticket&) { return PayloadType::kTicket; },
-      },
-      v);
+  return std::visit(Overloaded{
+                        [](const Kemac&) { return PayloadType::kKemac; },
+                        [](const Pke&) { return PayloadType::kPke; },
+                        [](const Dh&) { return PayloadType::kDh; },
+                        [](const Timestamp&) { return PayloadType::kT; },
+                        [](const Id&) { return PayloadType::kId; },
+                        [](const Cert&) { return PayloadType::kCert; },
+                        [](const Chash&) { return PayloadType::kChash; },
+                        [](const Verification&) { return PayloadType::kV; },
+                        [](const SecurityPolicy&) { return PayloadType::kSp; },
+                        [](const Rand&) { return PayloadType::kRand; },
+                        [](const ErrorPayload&) { return PayloadType::kErr; },
+                        [](const TimestampR&) { return PayloadType::kTr; },
+                        [](const Idr&) { return PayloadType::kIdr; },
+                        [](const RandR&) { return PayloadType::kRandr; },
+                        [](const GeneralExtension&) { return PayloadType::kGeneralExtension; },
+                        [](const Sign&) { return PayloadType::kSign; },
+                        [](const Tp&) { return PayloadType::kTp; },
+                        [](const Ticket&) { return PayloadType::kTicket; },
+                    },
+                    v);
 }
 
 }  // namespace
@@ -167,13 +168,27 @@ Status CheckTpFlagRules(const TpFlags& f) {
     return DecodeError(std::string("TP flags violate ") + rule,
                        ErrorDetail(ErrorNo::kInvalidTpPar));
   };
-  if (!f.d && !f.l) return fail("not D => L");
-  if (f.g && !f.f) return fail("G => F");
-  if (!f.g && !f.h) return fail("not G => H");
-  if (!f.h && !f.g) return fail("not H => G");
-  if (f.i && !f.e) return fail("I => E");
-  if (f.k && !f.d) return fail("K => D");
-  if (f.m && !f.f) return fail("M => F");
+  if (!f.d && !f.l) {
+    return fail("not D => L");
+  }
+  if (f.g && !f.f) {
+    return fail("G => F");
+  }
+  if (!f.g && !f.h) {
+    return fail("not G => H");
+  }
+  if (!f.h && !f.g) {
+    return fail("not H => G");
+  }
+  if (f.i && !f.e) {
+    return fail("I => E");
+  }
+  if (f.k && !f.d) {
+    return fail("K => D");
+  }
+  if (f.m && !f.f) {
+    return fail("M => F");
+  }
   return Status::Ok();
 }
 
@@ -219,27 +234,48 @@ PayloadType TypeOf(const InnerPayload& p) { return TypeOfImpl(p); }
 
 const char* PayloadTypeName(PayloadType t) {
   switch (t) {
-    case PayloadType::kLast: return "LAST";
-    case PayloadType::kKemac: return "KEMAC";
-    case PayloadType::kPke: return "PKE";
-    case PayloadType::kDh: return "DH";
-    case PayloadType::kSign: return "SIGN";
-    case PayloadType::kT: return "T";
-    case PayloadType::kId: return "ID";
-    case PayloadType::kCert: return "CERT";
-    case PayloadType::kChash: return "CHASH";
-    case PayloadType::kV: return "V";
-    case PayloadType::kSp: return "SP";
-    case PayloadType::kRand: return "RAND";
-    case PayloadType::kErr: return "ERR";
-    case PayloadType::kTr: return "TR";
-    case PayloadType::kIdr: return "IDR";
-    case PayloadType::kRandr: return "RANDR";
-    case PayloadType::kTp: return "TP";
-    case PayloadType::kTicket: return "TICKET";
-    case PayloadType::kKeyData: return "KEYDATA";
-    case PayloadType::kGeneralExtension: return "GENEXT";
-    case PayloadType::kSakke: return "SAKKE";
+    case PayloadType::kLast:
+      return "LAST";
+    case PayloadType::kKemac:
+      return "KEMAC";
+    case PayloadType::kPke:
+      return "PKE";
+    case PayloadType::kDh:
+      return "DH";
+    case PayloadType::kSign:
+      return "SIGN";
+    case PayloadType::kT:
+      return "T";
+    case PayloadType::kId:
+      return "ID";
+    case PayloadType::kCert:
+      return "CERT";
+    case PayloadType::kChash:
+      return "CHASH";
+    case PayloadType::kV:
+      return "V";
+    case PayloadType::kSp:
+      return "SP";
+    case PayloadType::kRand:
+      return "RAND";
+    case PayloadType::kErr:
+      return "ERR";
+    case PayloadType::kTr:
+      return "TR";
+    case PayloadType::kIdr:
+      return "IDR";
+    case PayloadType::kRandr:
+      return "RANDR";
+    case PayloadType::kTp:
+      return "TP";
+    case PayloadType::kTicket:
+      return "TICKET";
+    case PayloadType::kKeyData:
+      return "KEYDATA";
+    case PayloadType::kGeneralExtension:
+      return "GENEXT";
+    case PayloadType::kSakke:
+      return "SAKKE";
   }
   return "?";
 }

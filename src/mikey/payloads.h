@@ -219,14 +219,14 @@ struct GeneralExtension {
 };
 
 // A payload that may appear inside nested chains (TP Data) as well as at message level.
-using InnerPayload = std::variant<Kemac, Pke, Dh, Timestamp, Id, Cert, Chash, Verification,
-                                  SecurityPolicy, Rand, ErrorPayload, TimestampR, Idr, RandR,
-                                  GeneralExtension>;
+using InnerPayload =
+    std::variant<Kemac, Pke, Dh, Timestamp, Id, Cert, Chash, Verification, SecurityPolicy, Rand,
+                 ErrorPayload, TimestampR, Idr, RandR, GeneralExtension>;
 
 // TP flags (RFC 6043 §6.10, spec §4.12.1).
 struct TpFlags {
-  bool d = false, e = false, f = false, g = false, h = false, i = false, j = false,
-       k = false, l = false, m = false, n = false, o = false;
+  bool d = false, e = false, f = false, g = false, h = false, i = false, j = false, k = false,
+       l = false, m = false, n = false, o = false;
   friend bool operator==(const TpFlags&, const TpFlags&) = default;
 };
 
@@ -241,8 +241,8 @@ struct TicketPolicy {
   uint8_t version = kBaseTicketVersion;
   PrfFunc prf = PrfFunc::kMikey1;
   TpFlags flags;
-  uint8_t reserved = 0;                // byte 7 b4..b0, kept for exact re-encoding
-  std::vector<InnerPayload> tp_data;   // TP Data chain (spec §4.12.2), in wire order
+  uint8_t reserved = 0;               // byte 7 b4..b0, kept for exact re-encoding
+  std::vector<InnerPayload> tp_data;  // TP Data chain (spec §4.12.2), in wire order
 
   // FindIdr: the first TP Data IDR with this role (IDRkms, IDRi), or nullptr.
   const Idr* FindIdr(IdRole role) const;
@@ -272,8 +272,8 @@ struct Ticket {
 
 // Any payload that follows the HDR of a message.
 using Payload =
-    std::variant<Kemac, Pke, Dh, Timestamp, Id, Cert, Chash, Verification, SecurityPolicy,
-                 Rand, ErrorPayload, TimestampR, Idr, RandR, GeneralExtension, Sign, Tp, Ticket>;
+    std::variant<Kemac, Pke, Dh, Timestamp, Id, Cert, Chash, Verification, SecurityPolicy, Rand,
+                 ErrorPayload, TimestampR, Idr, RandR, GeneralExtension, Sign, Tp, Ticket>;
 
 // TypeOf: the payload type code of a payload.
 PayloadType TypeOf(const Payload& p);

@@ -41,10 +41,8 @@ Status ParseBaseTicket(ByteReader r, BaseTicketData* out, BaseTicketLayout* layo
   layout->thdr = RangeFrom(thdr_start, r);
   // Fixed order: T, RAND, KEMAC, [IDRpsk], V.
   KMS_RETURN_IF_ERROR(ReadExpected(PayloadType::kT, &type, r, &out->t, &layout->payloads));
-  KMS_RETURN_IF_ERROR(
-      ReadExpected(PayloadType::kRand, &type, r, &out->rand, &layout->payloads));
-  KMS_RETURN_IF_ERROR(
-      ReadExpected(PayloadType::kKemac, &type, r, &out->kemac, &layout->payloads));
+  KMS_RETURN_IF_ERROR(ReadExpected(PayloadType::kRand, &type, r, &out->rand, &layout->payloads));
+  KMS_RETURN_IF_ERROR(ReadExpected(PayloadType::kKemac, &type, r, &out->kemac, &layout->payloads));
   if (type == static_cast<uint8_t>(PayloadType::kIdr)) {
     Idr idr;
     KMS_RETURN_IF_ERROR(ReadExpected(PayloadType::kIdr, &type, r, &idr, &layout->payloads));

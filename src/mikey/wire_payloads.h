@@ -40,14 +40,14 @@ Result<Sign> ParseSign(ByteReader& r, ByteRange* sig);
 
 // ParseChain: reads a chain of inner payloads starting with `first` until Next Payload 0;
 // the reader must then be empty. Spans get absolute offsets.
-Status ParseChain(uint8_t first, ByteReader& r, ParseBudget& budget,
-                  std::vector<InnerPayload>* out, std::vector<PayloadSpan>* spans);
+Status ParseChain(uint8_t first, ByteReader& r, ParseBudget& budget, std::vector<InnerPayload>* out,
+                  std::vector<PayloadSpan>* spans);
 
 // ParseTicketPolicy: reads the fields common to TP and TICKET after the Next Payload byte
 // up to and including TP Data, and checks ticket type (14), PRF (2), flags (15) and the
 // TP Data rules of RFC 6043 §6.10.
-Status ParseTicketPolicy(ByteReader& r, ParseBudget& budget, TicketPolicy* out,
-                         ByteRange* tp_data, std::vector<PayloadSpan>* spans);
+Status ParseTicketPolicy(ByteReader& r, ParseBudget& budget, TicketPolicy* out, ByteRange* tp_data,
+                         std::vector<PayloadSpan>* spans);
 
 // ParseKvData: validates KV data of `kv` at r and returns its raw bytes.
 Status ParseKvData(KvType kv, ByteReader& r, Bytes* out);

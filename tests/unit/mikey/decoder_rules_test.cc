@@ -1,8 +1,8 @@
 // Negative tests: every decoder rule (spec mikey-ticket.md §3, §4.12.1, §9.3) fails with
 // kDecodeError and the exact MIKEY error number to send back.
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "src/mikey/decoder.h"
 #include "src/mikey/encoder.h"
@@ -15,7 +15,7 @@ using testing::ExpectDecodeError;
 using testing::VectorBytes;
 
 // Offsets in the REQUEST_INIT_PSK vector (layout line of section 3).
-constexpr size_t kRiTp = 109;        // TP payload
+constexpr size_t kRiTp = 109;          // TP payload
 constexpr size_t kRiTpB5 = kRiTp + 5;  // PRF | D
 constexpr size_t kRiTpB6 = kRiTp + 6;  // E F G H I J K L
 constexpr size_t kRiTpB7 = kRiTp + 7;  // M N O
@@ -49,9 +49,9 @@ TEST(DecoderRules, VectorsDecodeUnmodified) {
 }
 
 TEST(DecoderRules, UnknownPayloadTypeIs13) {
-  ExpectDecodeError(Patched(RequestInit(), 2, 18), 13);   // HDR next = unassigned 18
-  ExpectDecodeError(Patched(RequestInit(), 2, 20), 13);   // key data outside a KEMAC
-  ExpectDecodeError(Patched(RequestInit(), 2, 26), 13);   // SAKKE: not supported
+  ExpectDecodeError(Patched(RequestInit(), 2, 18), 13);  // HDR next = unassigned 18
+  ExpectDecodeError(Patched(RequestInit(), 2, 20), 13);  // key data outside a KEMAC
+  ExpectDecodeError(Patched(RequestInit(), 2, 26), 13);  // SAKKE: not supported
   ExpectDecodeError(Patched(RequestInit(), kRiIdri, 0xff), 13);
 }
 
@@ -65,31 +65,26 @@ TEST(DecoderRules, TrailingBytesAndSecondHdrAre13) {
 }
 
 TEST(DecoderRules, DuplicateSingletonsAre13) {
-  ExpectDecodeError(ReEncoded(RequestInit(),
-                              [](Message& m) {
-                                m.payloads.insert(m.payloads.begin(), *m.FindT());
-                              }),
-                    13);
-  ExpectDecodeError(ReEncoded(RequestInit(),
-                              [](Message& m) {
-                                m.payloads.insert(m.payloads.end() - 1, *m.FindV());
-                              }),
-                    13);
-  ExpectDecodeError(ReEncoded(RequestInit(),
-                              [](Message& m) {
-                                m.payloads.insert(m.payloads.end() - 1, *m.FindTp());
-                              }),
-                    13);
-  ExpectDecodeError(ReEncoded(VectorBytes(5, "REQUEST_RESP"),
-                              [](Message& m) {
-                                m.payloads.insert(m.payloads.end() - 1, *m.FindKemac());
-                              }),
-                    13);
-  ExpectDecodeError(ReEncoded(VectorBytes(5, "REQUEST_RESP"),
-                              [](Message& m) {
-                                m.payloads.insert(m.payloads.end() - 1, *m.FindTicket());
-                              }),
-                    13);
+  ExpectDecodeError(
+      ReEncoded(RequestInit(),
+                [](Message& m) { m.payloads.insert(m.payloads.begin(), *m.FindT()); }),
+      13);
+  ExpectDecodeError(
+      ReEncoded(RequestInit(),
+                [](Message& m) { m.payloads.insert(m.payloads.end() - 1, *m.FindV()); }),
+      13);
+  ExpectDecodeError(
+      ReEncoded(RequestInit(),
+                [](Message& m) { m.payloads.insert(m.payloads.end() - 1, *m.FindTp()); }),
+      13);
+  ExpectDecodeError(
+      ReEncoded(VectorBytes(5, "REQUEST_RESP"),
+                [](Message& m) { m.payloads.insert(m.payloads.end() - 1, *m.FindKemac()); }),
+      13);
+  ExpectDecodeError(
+      ReEncoded(VectorBytes(5, "REQUEST_RESP"),
+                [](Message& m) { m.payloads.insert(m.payloads.end() - 1, *m.FindTicket()); }),
+      13);
 }
 
 TEST(DecoderRules, RepeatedIdrOrRandrRoleIs13) {
@@ -115,11 +110,10 @@ TEST(DecoderRules, RepeatedIdrOrRandrRoleIs13) {
 }
 
 TEST(DecoderRules, MissingMandatoryPayloadIs13) {
-  ExpectDecodeError(ReEncoded(RequestInit(),
-                              [](Message& m) { m.payloads.erase(m.payloads.begin() + 1); }),
-                    13);  // no RANDRi
-  ExpectDecodeError(ReEncoded(RequestInit(),
-                              [](Message& m) { m.payloads.pop_back(); }),
+  ExpectDecodeError(
+      ReEncoded(RequestInit(), [](Message& m) { m.payloads.erase(m.payloads.begin() + 1); }),
+      13);  // no RANDRi
+  ExpectDecodeError(ReEncoded(RequestInit(), [](Message& m) { m.payloads.pop_back(); }),
                     13);  // no V
   ExpectDecodeError(ReEncoded(VectorBytes(8, "RESOLVE_RESP"),
                               [](Message& m) { m.payloads.erase(m.payloads.begin() + 2); }),
@@ -196,21 +190,19 @@ TEST(DecoderRules, InitiatorDataRulesAre13) {
   });
   ExpectDecodeError(rr, 13);
   ExpectDecodeError(ReEncoded(TransferInit(),
-                              [](Message& m) {
-                                m.FindMutable<Ticket>()->initiator_data.clear();
-                              }),
+                              [](Message& m) { m.FindMutable<Ticket>()->initiator_data.clear(); }),
                     13);
 }
 
 TEST(DecoderRules, TpFlagViolationsAre15) {
   const auto w = RequestInit();
-  ASSERT_EQ(w[kRiTpB5], 0x01);  // PRF 0, D=1
-  ASSERT_EQ(w[kRiTpB6], 0xf8);  // E F G H I
-  ASSERT_EQ(w[kRiTpB7], 0x60);  // N O
-  ExpectDecodeError(Patched(w, kRiTpB5, 0x00), 15);                 // not D => L
-  ExpectDecodeError(Patched(w, kRiTpB6, 0xb8), 15);                 // G => F
-  ExpectDecodeError(Patched(w, kRiTpB6, 0xc8), 15);                 // not G and not H
-  ExpectDecodeError(Patched(w, kRiTpB6, 0x78), 15);                 // I => E
+  ASSERT_EQ(w[kRiTpB5], 0x01);                                               // PRF 0, D=1
+  ASSERT_EQ(w[kRiTpB6], 0xf8);                                               // E F G H I
+  ASSERT_EQ(w[kRiTpB7], 0x60);                                               // N O
+  ExpectDecodeError(Patched(w, kRiTpB5, 0x00), 15);                          // not D => L
+  ExpectDecodeError(Patched(w, kRiTpB6, 0xb8), 15);                          // G => F
+  ExpectDecodeError(Patched(w, kRiTpB6, 0xc8), 15);                          // not G and not H
+  ExpectDecodeError(Patched(w, kRiTpB6, 0x78), 15);                          // I => E
   ExpectDecodeError(Patched(Patched(w, kRiTpB5, 0x00), kRiTpB6, 0xfb), 15);  // K => D
   ExpectDecodeError(Patched(Patched(w, kRiTpB6, 0x98), kRiTpB7, 0xe0), 15);  // M => F
   // Consistent alternatives decode: no F/G (H only), and D=0 with L=1.
@@ -241,15 +233,15 @@ TEST(DecoderRules, UnsupportedTicketTypeIs14) {
 }
 
 TEST(DecoderRules, UnsupportedAlgorithmsAndTypesHaveTheirErrorNumbers) {
-  ExpectDecodeError(Patched(RequestInit(), 3, 0x82), 2);        // HDR PRF 2
-  ExpectDecodeError(Patched(RequestInit(), kRiTpB5, 0x05), 2);  // TP PRF 2
-  ExpectDecodeError(Patched(RequestInit(), kRiV + 1, 0x03), 3); // V MAC alg 3
+  ExpectDecodeError(Patched(RequestInit(), 3, 0x82), 2);                        // HDR PRF 2
+  ExpectDecodeError(Patched(RequestInit(), kRiTpB5, 0x05), 2);                  // TP PRF 2
+  ExpectDecodeError(Patched(RequestInit(), kRiV + 1, 0x03), 3);                 // V MAC alg 3
   ExpectDecodeError(Patched(VectorBytes(8, "RESOLVE_RESP"), 48 + 1, 0x04), 4);  // encr alg
-  ExpectDecodeError(Patched(RequestInit(), 1, 19), 11);         // data type 19
-  ExpectDecodeError(Patched(RequestInit(), 1, 26), 11);         // SAKKE data type
-  ExpectDecodeError(Patched(RequestInit(), 10 + 1, 0x04), 1);   // T type 4
-  ExpectDecodeError(Patched(RequestInit(), kRiIdri + 2, 0x03), 7);  // ID type 3
-  ExpectDecodeError(Patched(RequestInit(), 0, 0x02), 13);       // version 2
+  ExpectDecodeError(Patched(RequestInit(), 1, 19), 11);                         // data type 19
+  ExpectDecodeError(Patched(RequestInit(), 1, 26), 11);                         // SAKKE data type
+  ExpectDecodeError(Patched(RequestInit(), 10 + 1, 0x04), 1);                   // T type 4
+  ExpectDecodeError(Patched(RequestInit(), kRiIdri + 2, 0x03), 7);              // ID type 3
+  ExpectDecodeError(Patched(RequestInit(), 0, 0x02), 13);                       // version 2
 }
 
 TEST(DecoderRules, LimitsAre13) {
@@ -276,7 +268,7 @@ TEST(DecoderRules, LimitsAre13) {
 TEST(DecoderRules, BadMapInfoLengthsAre13) {
   const auto w = TransferInit();  // GENERIC-ID map, #CS = 2, HDR 32 bytes
   ASSERT_EQ(w[8], 0x02);
-  ExpectDecodeError(Patched(w, 8, 0x03), 13);       // one block more than present
+  ExpectDecodeError(Patched(w, 8, 0x03), 13);          // one block more than present
   ExpectDecodeError(Patched(w, 8 + 2 + 2, 0x7f), 13);  // #P = 127 runs into the payloads
   ExpectDecodeError(Patched(w, 8 + 2 + 4, 0xff), 13);  // Session Data length overrun
   // SRTP-ID map in a TRANSFER_INIT is forbidden (RFC 6043 §4.2.2.1).
@@ -295,9 +287,9 @@ TEST(DecoderRules, SpWithEmptyMapIs13) {
   ASSERT_TRUE(ti.ok());
   ASSERT_NE(ti->Find<SecurityPolicy>(), nullptr);
   SecurityPolicy copy = *ti->Find<SecurityPolicy>();
-  ExpectDecodeError(ReEncoded(RequestInit(),
-                              [&](Message& m) { m.payloads.insert(m.payloads.begin(), copy); }),
-                    13);
+  ExpectDecodeError(
+      ReEncoded(RequestInit(), [&](Message& m) { m.payloads.insert(m.payloads.begin(), copy); }),
+      13);
 }
 
 TEST(DecoderRules, GenericIdAndSrtpAccessors) {

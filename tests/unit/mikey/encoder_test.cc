@@ -1,11 +1,12 @@
 // Encoder and sender-side MAC flow: build messages from the model, compute MAC inputs on the
 // encoded bytes, patch MACs in, and compare with the independent vectors.
-#include <vector>
+#include "src/mikey/encoder.h"
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "src/mikey/decoder.h"
-#include "src/mikey/encoder.h"
 #include "src/mikey/key_data.h"
 #include "src/mikey/mac_coverage.h"
 #include "src/mikey/ticket_data.h"
@@ -15,7 +16,6 @@ namespace kms::mikey {
 namespace {
 
 using testing::VectorBytes;
-
 
 // RequestInitModel: REQUEST_INIT_PSK of vector section 3, built field by field from the
 // annotated layout in spec §10.2, with a zero MAC.
@@ -34,8 +34,8 @@ Message RequestInitModel() {
   m.payloads.emplace_back(Idr{IdRole::kKms, IdType::kUri, VectorBytes(2, "IDkms")});
   Tp tp;
   tp.policy.prf = PrfFunc::kMikey1;
-  tp.policy.flags = TpFlags{.d = true, .e = true, .f = true, .g = true, .h = true, .i = true,
-                            .n = true, .o = true};
+  tp.policy.flags = TpFlags{
+      .d = true, .e = true, .f = true, .g = true, .h = true, .i = true, .n = true, .o = true};
   tp.policy.tp_data.emplace_back(TimestampR{TsRole::kEndOfValidity, TsType::kNtpUtc32, 0xe8fe7d90});
   // Desired keys: one 128-bit TGK with zero key bytes and a zero SPI (spec §4.12.2).
   std::vector<KeyData> desired(1);
@@ -45,12 +45,12 @@ Message RequestInitModel() {
   desired[0].spi = Bytes(4, 0);
   auto chain = EncodeKeyDataChain(desired);
   EXPECT_TRUE(chain.ok());
-  tp.policy.tp_data.emplace_back(Kemac{EncrAlg::kNull,
-                                       Bytes(chain->Reveal().begin(), chain->Reveal().end()),
-                                       MacAlg::kNull, {}});
+  tp.policy.tp_data.emplace_back(Kemac{
+      EncrAlg::kNull, Bytes(chain->Reveal().begin(), chain->Reveal().end()), MacAlg::kNull, {}});
   tp.policy.tp_data.emplace_back(Idr{IdRole::kResponder, IdType::kUri, VectorBytes(2, "IDr")});
   m.payloads.emplace_back(std::move(tp));
-  m.payloads.emplace_back(Idr{IdRole::kPreSharedKey, IdType::kByteString, VectorBytes(2, "B-TID(A)")});
+  m.payloads.emplace_back(
+      Idr{IdRole::kPreSharedKey, IdType::kByteString, VectorBytes(2, "B-TID(A)")});
   m.payloads.emplace_back(Verification{MacAlg::kHmacSha1_160, Bytes(20, 0)});
   return m;
 }
@@ -61,8 +61,8 @@ TEST(Encoder, BuildsRequestInitAndPatchesTheMac) {
   const auto expected = VectorBytes(3, "REQUEST_INIT_PSK");
   ASSERT_EQ(enc->wire.size(), expected.size());
   // The MAC input does not depend on the placeholder MAC.
-  auto input = RequestInitMacInput(enc->wire, enc->layout, VectorBytes(2, "IDi"),
-                                   VectorBytes(2, "IDkms"));
+  auto input =
+      RequestInitMacInput(enc->wire, enc->layout, VectorBytes(2, "IDi"), VectorBytes(2, "IDkms"));
   ASSERT_TRUE(input.ok());
   EXPECT_EQ(*input, VectorBytes(3, "MAC input = msg-without-MAC || IDi || IDkms"));
   ASSERT_TRUE(PatchMessageMac(enc->wire, enc->layout, VectorBytes(3, "MAC")).ok());
@@ -104,8 +104,8 @@ TEST(Encoder, RebuildsTransferInitFromZeroedMacs) {
               enc->layout.ticket->initiator);
   // Sender order: ticket MAC (KMS, earlier), then message MAC, then Vi = V MAC and Vr.
   ASSERT_TRUE(PatchTicketMac(enc->wire, enc->layout, ticket_mac).ok());
-  auto input = TransferInitMacInput(enc->wire, enc->layout, VectorBytes(2, "IDi"),
-                                    VectorBytes(2, "IDr"));
+  auto input =
+      TransferInitMacInput(enc->wire, enc->layout, VectorBytes(2, "IDi"), VectorBytes(2, "IDr"));
   ASSERT_TRUE(input.ok());
   EXPECT_EQ(*input, *vector_input);  // Initiator Data (zeroed here) is not covered
   ASSERT_TRUE(PatchMessageMac(enc->wire, enc->layout, v_mac).ok());

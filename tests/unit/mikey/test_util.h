@@ -1,13 +1,13 @@
 // Helpers shared by the kms::mikey unit tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <regex>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "src/mikey/decoder.h"
 #include "tests/testing/vector_file.h"
@@ -22,16 +22,16 @@ struct VectorMessage {
 
 inline const std::vector<VectorMessage>& VectorMessages() {
   static const std::vector<VectorMessage> kMessages = {
-      {3, "REQUEST_INIT_PSK"}, {5, "REQUEST_RESP"},  {6, "TRANSFER_INIT"},
-      {7, "RESOLVE_INIT_PSK"}, {8, "RESOLVE_RESP"},  {9, "TRANSFER_RESP"},
+      {3, "REQUEST_INIT_PSK"}, {5, "REQUEST_RESP"}, {6, "TRANSFER_INIT"},
+      {7, "RESOLVE_INIT_PSK"}, {8, "RESOLVE_RESP"}, {9, "TRANSFER_RESP"},
   };
   return kMessages;
 }
 
 inline const kms::testing::VectorFile& Vectors() {
   static const kms::testing::VectorFile* vf = [] {
-    auto r = kms::testing::VectorFile::Load(
-        kms::testing::VectorPath("mikey-ticket-mode1-fork.txt"));
+    auto r =
+        kms::testing::VectorFile::Load(kms::testing::VectorPath("mikey-ticket-mode1-fork.txt"));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return new kms::testing::VectorFile(std::move(r).value());
   }();

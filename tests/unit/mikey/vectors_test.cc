@@ -1,9 +1,9 @@
 // Known-answer tests: the six messages of tests/vectors/mikey-ticket-mode1-fork.txt (made by
 // an implementation independent of this code) and the RFC 4567 §5.1 examples.
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "src/base/encoding.h"
 #include "src/mikey/decoder.h"
@@ -121,9 +121,9 @@ TEST(VectorMacCoverage, RequestInitMacInputMatchesVector) {
   EXPECT_EQ(std::vector<uint8_t>(IdentityData(*m, IdRole::kKms).begin(),
                                  IdentityData(*m, IdRole::kKms).end()),
             VectorBytes(2, "IDkms"));
-  auto dispatched = MessageMacInput(m->hdr.data_type, wire, m->layout,
-                                    MacContext{IdentityData(*m, IdRole::kInitiator), {},
-                                               IdentityData(*m, IdRole::kKms), {}});
+  auto dispatched = MessageMacInput(
+      m->hdr.data_type, wire, m->layout,
+      MacContext{IdentityData(*m, IdRole::kInitiator), {}, IdentityData(*m, IdRole::kKms), {}});
   ASSERT_TRUE(dispatched.ok());
   EXPECT_EQ(*dispatched, *input);
   auto mac = MessageMac(wire, m->layout);
@@ -132,8 +132,9 @@ TEST(VectorMacCoverage, RequestInitMacInputMatchesVector) {
 }
 
 TEST(VectorMacCoverage, TicketMacInputMatchesVectorInEveryCarrier) {
-  const auto expected = VectorBytes(4, "ticket MAC input (TICKET minus Next Payload, minus "
-                                       "Initiator Data len/data, minus MAC)");
+  const auto expected = VectorBytes(4,
+                                    "ticket MAC input (TICKET minus Next Payload, minus "
+                                    "Initiator Data len/data, minus MAC)");
   ASSERT_EQ(expected.size(), 198u);
   // The same ticket travels in REQUEST_RESP (no Initiator Data), TRANSFER_INIT and
   // RESOLVE_INIT (with Initiator Data): the ticket MAC input is the same in all three.
@@ -170,8 +171,8 @@ TEST(VectorTicket, PolicyTicketDataAndInitiatorDataLayouts) {
   const Ticket* t = m->FindTicket();
   ASSERT_NE(t, nullptr);
   EXPECT_TRUE(t->initiator_data.empty());
-  EXPECT_TRUE(t->policy.flags.d && t->policy.flags.e && t->policy.flags.f &&
-              t->policy.flags.g && t->policy.flags.h && t->policy.flags.i);
+  EXPECT_TRUE(t->policy.flags.d && t->policy.flags.e && t->policy.flags.f && t->policy.flags.g &&
+              t->policy.flags.h && t->policy.flags.i);
   EXPECT_FALSE(t->policy.flags.k);
   EXPECT_EQ(t->policy.Responders().size(), 1u);
   ASSERT_NE(t->policy.FindIdr(IdRole::kInitiator), nullptr);
@@ -238,10 +239,9 @@ TEST(VectorMacCoverage, TransferInitExcludesInitiatorDataAndVrCoversInitiatorDat
 }
 
 TEST(VectorMacCoverage, ResponsesAppendTheCompleteInitialMessage) {
-  for (const auto& [rs, rn, is, in] :
-       {std::tuple{5, "REQUEST_RESP", 3, "REQUEST_INIT_PSK"},
-        {8, "RESOLVE_RESP", 7, "RESOLVE_INIT_PSK"},
-        {9, "TRANSFER_RESP", 6, "TRANSFER_INIT"}}) {
+  for (const auto& [rs, rn, is, in] : {std::tuple{5, "REQUEST_RESP", 3, "REQUEST_INIT_PSK"},
+                                       {8, "RESOLVE_RESP", 7, "RESOLVE_INIT_PSK"},
+                                       {9, "TRANSFER_RESP", 6, "TRANSFER_INIT"}}) {
     const auto resp = VectorBytes(rs, rn);
     const auto init = VectorBytes(is, in);
     auto m = Decode(resp);
@@ -302,9 +302,8 @@ TEST(Rfc4567Examples, OfferAndAnswerDecodeAndReencode) {
   EXPECT_EQ(m->hdr.csb_id, 0xcd177e50u);
   std::vector<PayloadType> types;
   for (const auto& s : m->layout.payloads) types.push_back(s.type);
-  EXPECT_EQ(types, (std::vector<PayloadType>{PayloadType::kT, PayloadType::kRand,
-                                             PayloadType::kId, PayloadType::kSp,
-                                             PayloadType::kKemac}));
+  EXPECT_EQ(types, (std::vector<PayloadType>{PayloadType::kT, PayloadType::kRand, PayloadType::kId,
+                                             PayloadType::kSp, PayloadType::kKemac}));
   ASSERT_NE(m->Find<Id>(), nullptr);
   EXPECT_EQ(std::string(m->Find<Id>()->id_data.begin(), m->Find<Id>()->id_data.end()),
             "donald@duck.com");
