@@ -81,6 +81,9 @@ Status CheckTpDataRules(const std::vector<InnerPayload>& tp_data);
 Status ParseBaseTicket(ByteReader r, BaseTicketData* out, BaseTicketLayout* layout);
 Status ParseInitiatorData(ByteReader r, InitiatorData* out, InitiatorDataLayout* layout);
 
+// WriteLeading: the first bytes of a fresh writer, out of line (see ticket_data.cc).
+void WriteLeading(ByteWriter& w, std::span<const uint8_t> bytes);
+
 // Shift: adds `by` to every offset (turns buffer-relative into message-absolute offsets).
 void Shift(std::vector<PayloadSpan>& spans, size_t by);
 void Shift(BaseTicketLayout& l, size_t by);
