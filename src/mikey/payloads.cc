@@ -102,6 +102,44 @@ Result<std::optional<uint8_t>> SecurityPolicy::SrtpU8(SrtpParam p) const {
   return std::optional<uint8_t>(q->value[0]);
 }
 
+Result<std::optional<uint32_t>> SecurityPolicy::SrtpUint(SrtpParam p) const {
+  const SpParam* q = FindParam(static_cast<uint8_t>(p));
+  if (q == nullptr) {
+    return std::optional<uint32_t>();
+  }
+  if (q->value.empty() || q->value.size() > 4) {
+    return DecodeError("SRTP policy parameter has unexpected length",
+                       ErrorDetail(ErrorNo::kInvalidSpPar));
+  }
+  uint32_t v = 0;
+  for (const uint8_t b : q->value) {
+    v = (v << 8) | b;
+  }
+  return std::optional<uint32_t>(v);
+}
+
+SecurityPolicy SecurityPolicy::MakeSrtpDefault(uint8_t policy_no) {
+  SecurityPolicy sp;
+  sp.policy_no = policy_no;
+  sp.prot_type = ProtType::kSrtp;
+  const std::pair<SrtpParam, uint8_t> kDefaults[] = {
+      {SrtpParam::kEncrAlg, 1},
+      {SrtpParam::kSessionEncrKeyLength, 16},
+      {SrtpParam::kAuthAlg, 1},
+      {SrtpParam::kSessionAuthKeyLength, 20},
+      {SrtpParam::kSessionSaltKeyLength, 14},
+      {SrtpParam::kSrtpPrf, 0},
+      {SrtpParam::kSrtpEncryption, 1},
+      {SrtpParam::kSrtcpEncryption, 1},
+      {SrtpParam::kSrtpAuthentication, 1},
+      {SrtpParam::kAuthTagLength, 10},
+  };
+  for (const auto& [type, value] : kDefaults) {
+    sp.SetSrtpU8(type, value);
+  }
+  return sp;
+}
+
 void SecurityPolicy::SetParam(uint8_t type, Bytes value) {
   for (SpParam& p : params) {
     if (p.type == type) {

@@ -172,6 +172,12 @@ struct SecurityPolicy {
   // SrtpU8: an SRTP parameter whose value is one byte (most of §3.1's SRTP table);
   // nullopt if absent, kDecodeError (detail 10) if present with another length.
   Result<std::optional<uint8_t>> SrtpU8(SrtpParam p) const;
+  // SrtpUint: an SRTP parameter read as a big-endian unsigned value of 1 to 4 bytes (e.g.
+  // the 16-bit ROC transmission rate); nullopt if absent, detail 10 if 0 or > 4 bytes.
+  Result<std::optional<uint32_t>> SrtpUint(SrtpParam p) const;
+  // MakeSrtpDefault: SRTP AES_CM_128_HMAC_SHA1_80 as TLVs (spec §3.1): (0,1) (1,16) (2,1)
+  // (3,20) (4,14) (5,0) (7,1) (8,1) (10,1) (11,10).
+  static SecurityPolicy MakeSrtpDefault(uint8_t policy_no);
   // SetParam: replaces the first parameter of this type, or appends one.
   void SetParam(uint8_t type, Bytes value);
   void SetSrtpU8(SrtpParam p, uint8_t v) { SetParam(static_cast<uint8_t>(p), Bytes{v}); }

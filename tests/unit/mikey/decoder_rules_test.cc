@@ -321,6 +321,16 @@ TEST(DecoderRules, GenericIdAndSrtpAccessors) {
   auto tag = sp->SrtpU8(SrtpParam::kAuthTagLength);
   ASSERT_TRUE(tag.ok());
   EXPECT_EQ(*tag, std::optional<uint8_t>(10));
+  // The vector's SP is exactly the default SRTP profile (spec §3.1).
+  EXPECT_EQ(*sp, SecurityPolicy::MakeSrtpDefault(0));
+  SecurityPolicy roc = *sp;
+  roc.SetParam(static_cast<uint8_t>(SrtpParam::kRocTransmissionRate), Bytes{0x01, 0x00});
+  EXPECT_EQ(*roc.SrtpUint(SrtpParam::kRocTransmissionRate), std::optional<uint32_t>(256));
+  EXPECT_EQ(roc.SrtpU8(SrtpParam::kRocTransmissionRate).status().detail(),
+            std::optional<uint8_t>(10));
+  EXPECT_EQ(*roc.SrtpUint(SrtpParam::kFecOrder), std::nullopt);
+  roc.SetParam(static_cast<uint8_t>(SrtpParam::kKeyDerivationRate), Bytes(5, 1));
+  EXPECT_FALSE(roc.SrtpUint(SrtpParam::kKeyDerivationRate).ok());
 }
 
 }  // namespace
