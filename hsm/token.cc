@@ -182,20 +182,26 @@ Status Token::LoadKeyIndex() {
       .String(CKA_ID, kLongTermKeyId);
   KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> handles,
                        FindAll(fn(), owner_session_, match, kMaxLongTermKeys));
-  std::map<std::pair<KeyKind, uint32_t>, CK_OBJECT_HANDLE> index;
+  std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index;
   for (CK_OBJECT_HANDLE h : handles) {
     char label[128];
-    CK_ATTRIBUTE a{CKA_LABEL, label, sizeof(label)};
-    CK_RV rv = fn()->C_GetAttributeValue(owner_session_, h, &a, 1);
+    CK_ULONG value_len = 0;
+    CK_ATTRIBUTE a[2] = {{CKA_LABEL, label, sizeof(label)},
+                         {CKA_VALUE_LEN, &value_len, sizeof(value_len)}};
+    CK_RV rv = fn()->C_GetAttributeValue(owner_session_, h, a, 2);
+    if (rv == CKR_BUFFER_TOO_SMALL) {
+      continue;  // a label longer than any of ours: not a key of this layer
+    }
     if (rv != CKR_OK) {
-      return FromCkRv(rv, "C_GetAttributeValue(CKA_LABEL)");
+      return FromCkRv(rv, "C_GetAttributeValue(CKA_LABEL, CKA_VALUE_LEN)");
     }
     std::optional<KeyName> name =
-        ParseLongTermKeyLabel(std::string_view(label, a.ulValueLen));
+        ParseLongTermKeyLabel(std::string_view(label, a[0].ulValueLen));
     if (!name.has_value()) {
       continue;  // carries our CKA_ID but not one of our labels: ignored, never used
     }
-    if (!index.emplace(std::make_pair(name->kind, name->version), h).second) {
+    LongTermKeyInfo info{*name, h, static_cast<size_t>(value_len)};
+    if (!index.emplace(std::make_pair(name->kind, name->version), info).second) {
       return FailedPreconditionError("duplicate long-term key " +
                                      LongTermKeyLabel(name->kind, name->version));
     }
@@ -348,7 +354,7 @@ void Token::Release(CK_SESSION_HANDLE handle, bool owner, bool broken) {
   pool_cv_.notify_one();
 }
 
-Result<CK_OBJECT_HANDLE> Token::LongTermKey(KeyKind kind, uint32_t version) const {
+Result<LongTermKeyInfo> Token::LongTermKey(KeyKind kind, uint32_t version) const {
   std::shared_lock<std::shared_mutex> lock(index_mu_);
   auto it = index_.find({kind, version});
   if (it == index_.end()) {
@@ -364,7 +370,7 @@ Result<CK_OBJECT_HANDLE> Token::LongTermKey(KeyKind kind, uint32_t version) cons
 Result<uint32_t> Token::ActiveVersion(KeyKind kind) const {
   std::shared_lock<std::shared_mutex> lock(index_mu_);
   std::optional<uint32_t> best;
-  for (const auto& [key, handle] : index_) {
+  for (const auto& [key, info] : index_) {
     if (key.first == kind) {
       best = std::max(best.value_or(0), key.second);
     }
@@ -382,15 +388,15 @@ std::vector<LongTermKeyInfo> Token::LongTermKeys() const {
   std::shared_lock<std::shared_mutex> lock(index_mu_);
   std::vector<LongTermKeyInfo> out;
   out.reserve(index_.size());
-  for (const auto& [key, handle] : index_) {
-    out.push_back(LongTermKeyInfo{KeyName{key.first, key.second}, handle});
+  for (const auto& [key, info] : index_) {
+    out.push_back(info);
   }
   return out;
 }
 
-void Token::IndexAdd(KeyName name, CK_OBJECT_HANDLE handle) {
+void Token::IndexAdd(const LongTermKeyInfo& info) {
   std::unique_lock<std::shared_mutex> lock(index_mu_);
-  index_[{name.kind, name.version}] = handle;
+  index_[{info.name.kind, info.name.version}] = info;
 }
 
 void Token::IndexRemove(KeyName name) {

@@ -70,6 +70,7 @@ class SessionLease {
 struct LongTermKeyInfo {
   KeyName name;
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  size_t value_len = 0;  // CKA_VALUE_LEN, read once at connect
 };
 
 class Token {
@@ -90,13 +91,14 @@ class Token {
   // are created here so they live as long as the connection, not as a pool session.
   Result<SessionLease> AcquireOwner();
 
-  // LongTermKey: the cached handle; kNotFound for an unknown version. No token search.
-  Result<CK_OBJECT_HANDLE> LongTermKey(KeyKind kind, uint32_t version) const;
+  // LongTermKey: the cached handle and size; kNotFound for an unknown version (kUnavailable
+  // while the token is lost). No token search: the index is built at connect.
+  Result<LongTermKeyInfo> LongTermKey(KeyKind kind, uint32_t version) const;
   // ActiveVersion: the highest existing version of a kind; kNotFound if there is none.
   Result<uint32_t> ActiveVersion(KeyKind kind) const;
   std::vector<LongTermKeyInfo> LongTermKeys() const;
   // Index updates by KeyManager after it created or destroyed a key (caller holds a lease).
-  void IndexAdd(KeyName name, CK_OBJECT_HANDLE handle);
+  void IndexAdd(const LongTermKeyInfo& info);
   void IndexRemove(KeyName name);
 
   // MarkLost: the token (or login) is gone; every operation fails until a reconnect.
@@ -149,7 +151,7 @@ class Token {
   size_t capacity_ = 0;
 
   mutable std::shared_mutex index_mu_;
-  std::map<std::pair<KeyKind, uint32_t>, CK_OBJECT_HANDLE> index_;
+  std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index_;
 };
 
 }  // namespace kms::hsm

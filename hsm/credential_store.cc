@@ -1,0 +1,326 @@
+#include "hsm/credential_store.h"
+
+#include <vector>
+
+#include "hsm/find_scope.h"
+#include "hsm/key_templates.h"
+
+namespace kms::hsm {
+namespace {
+
+Status CheckKeyBytes(size_t n) {
+  if (n < kMinCredentialBytes || n > kMaxCredentialBytes) {
+    return InvalidArgumentError("credential keys must be 32..64 bytes");
+  }
+  return Status::Ok();
+}
+
+// DestroyNow: C_DestroyObject of a transient object; runs on every path out of a scope.
+class TransientObject {
+ public:
+  TransientObject(SessionLease& lease, CK_OBJECT_HANDLE h) : lease_(lease), h_(h) {}
+  ~TransientObject() {
+    // If this fails the object still dies with the session (session objects never
+    // outlive the login session); there is nothing better to do with the error.
+    lease_.fn()->C_DestroyObject(lease_.handle(), h_);
+  }
+  TransientObject(const TransientObject&) = delete;
+  TransientObject& operator=(const TransientObject&) = delete;
+
+ private:
+  SessionLease& lease_;
+  CK_OBJECT_HANDLE h_;
+};
+
+Result<size_t> ReadValueLen(SessionLease& lease, CK_OBJECT_HANDLE h) {
+  CK_ULONG len = 0;
+  CK_ATTRIBUTE a{CKA_VALUE_LEN, &len, sizeof(len)};
+  KMS_RETURN_IF_ERROR(lease.Check(lease.fn()->C_GetAttributeValue(lease.handle(), h, &a, 1),
+                                  "C_GetAttributeValue(CKA_VALUE_LEN)"));
+  return static_cast<size_t>(len);
+}
+
+std::vector<uint8_t> LabelBytes(const std::string& label) {
+  return std::vector<uint8_t>(label.begin(), label.end());
+}
+
+}  // namespace
+
+// ---- CredentialHandle ----
+
+CredentialHandle::CredentialHandle(Token& token, CK_OBJECT_HANDLE handle, size_t value_len,
+                                   uint64_t generation, bool destroy_on_release)
+    : token_(token),
+      handle_(handle),
+      value_len_(value_len),
+      generation_(generation),
+      destroy_on_release_(destroy_on_release) {}
+
+CredentialHandle::~CredentialHandle() {
+  if (!destroy_on_release_ || token_.generation() != generation_) {
+    return;  // persistent object, or the session object already died with its session
+  }
+  Result<SessionLease> lease = token_.AcquireOwner();
+  if (!lease.ok() || token_.generation() != generation_) {
+    return;  // token lost: the object goes with the login session
+  }
+  // Evicted from the LRU and unused: the unwrapped copy is destroyed (FCS_CKM.4).
+  lease->fn()->C_DestroyObject(lease->handle(), handle_);
+}
+
+// ---- CredentialStore ----
+
+CredentialStore::CredentialStore(Token& token, CredentialStorage mode, size_t cache_size)
+    : token_(token), mode_(mode), capacity_(cache_size == 0 ? 1 : cache_size) {}
+
+CredentialStore::~CredentialStore() {
+  Lru drop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    drop.swap(lru_);
+    by_id_.clear();
+    by_ref_.clear();
+  }
+}
+
+size_t CredentialStore::cached() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lru_.size();
+}
+
+void CredentialStore::DropStaleLocked(
+    std::vector<std::shared_ptr<const CredentialHandle>>* out) {
+  uint64_t gen = token_.generation();
+  if (gen == generation_seen_) {
+    return;
+  }
+  generation_seen_ = gen;
+  for (Entry& e : lru_) {
+    out->push_back(std::move(e.handle));
+  }
+  lru_.clear();
+  by_id_.clear();
+  by_ref_.clear();
+}
+
+Result<ports::KeyRef> CredentialStore::Open(const ports::WrappedCredential& credential) {
+  KMS_RETURN_IF_ERROR(CredentialLabel(credential.credential_id).status());
+  if (mode_ == CredentialStorage::kWrapped && credential.kek_version == 0) {
+    return InvalidArgumentError("credential is not wrapped under a KEK (token-object form)");
+  }
+  if (mode_ == CredentialStorage::kTokenObjects && credential.kek_version != 0) {
+    return InvalidArgumentError("credential is in wrapped form but storage is token objects");
+  }
+  // Released after the lock: a handle's destructor talks to the token.
+  std::vector<std::shared_ptr<const CredentialHandle>> release;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    DropStaleLocked(&release);
+    auto it = by_id_.find(credential.credential_id);
+    if (it != by_id_.end()) {
+      Entry& e = *it->second;
+      if (e.kek_version == credential.kek_version &&
+          ConstantTimeEquals(e.blob, credential.blob)) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return ports::KeyRef{e.ref_id};
+      }
+      // Re-provisioned credential: the cached key is not this one any more.
+      release.push_back(std::move(e.handle));
+      by_ref_.erase(e.ref_id);
+      lru_.erase(it->second);
+      by_id_.erase(it);
+    }
+  }
+  KMS_ASSIGN_OR_RETURN(std::shared_ptr<const CredentialHandle> handle, Materialize(credential));
+  std::lock_guard<std::mutex> lock(mu_);
+  DropStaleLocked(&release);
+  if (handle->generation() != generation_seen_) {
+    release.push_back(std::move(handle));
+    return UnavailableError("token reconnected while opening a credential");
+  }
+  if (auto it = by_id_.find(credential.credential_id); it != by_id_.end()) {
+    release.push_back(std::move(handle));  // another thread won the race; use its handle
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return ports::KeyRef{it->second->ref_id};
+  }
+  uint64_t ref_id = kRefTag | next_ref_++;
+  lru_.push_front(Entry{credential.credential_id, credential.kek_version, credential.blob,
+                        ref_id, std::move(handle)});
+  by_id_[credential.credential_id] = lru_.begin();
+  by_ref_[ref_id] = lru_.begin();
+  while (lru_.size() > capacity_) {
+    Entry& victim = lru_.back();
+    release.push_back(std::move(victim.handle));
+    by_id_.erase(victim.credential_id);
+    by_ref_.erase(victim.ref_id);
+    lru_.pop_back();
+  }
+  return ports::KeyRef{ref_id};
+}
+
+Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Resolve(ports::KeyRef ref) {
+  std::vector<std::shared_ptr<const CredentialHandle>> release;
+  std::lock_guard<std::mutex> lock(mu_);
+  DropStaleLocked(&release);
+  auto it = by_ref_.find(ref.id);
+  if (it == by_ref_.end()) {
+    return NotFoundError("credential reference is stale (evicted or token reconnected)");
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->handle;
+}
+
+void CredentialStore::Forget(ports::KeyRef ref) {
+  std::shared_ptr<const CredentialHandle> release;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_ref_.find(ref.id);
+  if (it == by_ref_.end()) {
+    return;
+  }
+  release = std::move(it->second->handle);
+  by_id_.erase(it->second->credential_id);
+  lru_.erase(it->second);
+  by_ref_.erase(it);
+}
+
+Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
+    const ports::WrappedCredential& credential) {
+  KMS_RETURN_IF_ERROR(token_.EnsureConnected());
+  if (mode_ == CredentialStorage::kWrapped) {
+    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek,
+                         token_.LongTermKey(KeyKind::kKek, credential.kek_version));
+    KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+    uint64_t gen = token_.generation();
+    AttrTemplate t = CredentialTemplate(CredentialObject::kSessionInUse, "", 0, {});
+    CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    // PKCS#11 takes the wrapped bytes through a non-const pointer but only reads them.
+    KMS_RETURN_IF_ERROR(lease.Check(
+        lease.fn()->C_UnwrapKey(lease.handle(), &mech, kek.handle,
+                                const_cast<CK_BYTE_PTR>(credential.blob.data()),
+                                checked_ulong_cast(credential.blob.size()), t.data(), t.size(),
+                                &h),
+        "C_UnwrapKey"));
+    Result<size_t> len = ReadValueLen(lease, h);
+    if (!len.ok() || !CheckKeyBytes(*len).ok()) {
+      lease.fn()->C_DestroyObject(lease.handle(), h);  // result irrelevant: reported below
+      return len.ok() ? InvalidArgumentError("unwrapped credential has a bad length")
+                      : len.status();
+    }
+    return std::make_shared<const CredentialHandle>(token_, h, *len, gen, true);
+  }
+  KMS_ASSIGN_OR_RETURN(std::string label, CredentialLabel(credential.credential_id));
+  if (!ConstantTimeEquals(LabelBytes(label), credential.blob)) {
+    return InvalidArgumentError("token-object credential names another object");
+  }
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  uint64_t gen = token_.generation();
+  AttrTemplate match;
+  match.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Bool(CKA_TOKEN, true)
+      .String(CKA_ID, kCredentialKeyId)
+      .String(CKA_LABEL, label);
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
+                       FindAll(lease.fn(), lease.handle(), match, 2));
+  if (found.empty()) {
+    return NotFoundError("no token object for this credential");
+  }
+  if (found.size() > 1) {
+    return FailedPreconditionError("several token objects carry this credential's label");
+  }
+  KMS_ASSIGN_OR_RETURN(size_t len, ReadValueLen(lease, found[0]));
+  return std::make_shared<const CredentialHandle>(token_, found[0], len, gen, false);
+}
+
+Result<ports::WrappedCredential> CredentialStore::WrapTransient(
+    const std::string& credential_id, AttrTemplate& tmpl, bool generate) {
+  KMS_RETURN_IF_ERROR(token_.EnsureConnected());
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(KeyKind::kKek, kek_version));
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  if (generate) {
+    CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+    KMS_RETURN_IF_ERROR(lease.Check(
+        lease.fn()->C_GenerateKey(lease.handle(), &gen, tmpl.data(), tmpl.size(), &h),
+        "C_GenerateKey"));
+  } else {
+    KMS_RETURN_IF_ERROR(lease.Check(
+        lease.fn()->C_CreateObject(lease.handle(), tmpl.data(), tmpl.size(), &h),
+        "C_CreateObject"));
+  }
+  TransientObject transient(lease, h);
+  CK_MECHANISM wrap{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
+  CK_ULONG len = 0;
+  KMS_RETURN_IF_ERROR(lease.Check(
+      lease.fn()->C_WrapKey(lease.handle(), &wrap, kek.handle, h, nullptr, &len), "C_WrapKey"));
+  std::vector<uint8_t> blob(len);
+  KMS_RETURN_IF_ERROR(lease.Check(
+      lease.fn()->C_WrapKey(lease.handle(), &wrap, kek.handle, h, blob.data(), &len),
+      "C_WrapKey"));
+  blob.resize(len);
+  return ports::WrappedCredential{credential_id, kek_version, std::move(blob)};
+}
+
+Result<ports::WrappedCredential> CredentialStore::CreatePersistent(
+    const std::string& credential_id, AttrTemplate& tmpl, bool generate) {
+  KMS_ASSIGN_OR_RETURN(std::string label, CredentialLabel(credential_id));
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  AttrTemplate match;
+  match.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Bool(CKA_TOKEN, true)
+      .String(CKA_ID, kCredentialKeyId)
+      .String(CKA_LABEL, label);
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
+                       FindAll(lease.fn(), lease.handle(), match, 1));
+  if (!found.empty()) {
+    return AlreadyExistsError("a token object for this credential exists");
+  }
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  if (generate) {
+    CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+    KMS_RETURN_IF_ERROR(lease.Check(
+        lease.fn()->C_GenerateKey(lease.handle(), &gen, tmpl.data(), tmpl.size(), &h),
+        "C_GenerateKey"));
+  } else {
+    KMS_RETURN_IF_ERROR(lease.Check(
+        lease.fn()->C_CreateObject(lease.handle(), tmpl.data(), tmpl.size(), &h),
+        "C_CreateObject"));
+  }
+  return ports::WrappedCredential{credential_id, 0, LabelBytes(label)};
+}
+
+Result<ports::WrappedCredential> CredentialStore::Generate(const std::string& credential_id,
+                                                           size_t key_bytes) {
+  KMS_RETURN_IF_ERROR(CheckKeyBytes(key_bytes));
+  KMS_ASSIGN_OR_RETURN(std::string label, CredentialLabel(credential_id));
+  CK_ULONG n = checked_ulong_cast(key_bytes);
+  if (mode_ == CredentialStorage::kTokenObjects) {
+    AttrTemplate t = CredentialTemplate(CredentialObject::kTokenPersistent, label, n, {});
+    return CreatePersistent(credential_id, t, /*generate=*/true);
+  }
+  // Why a transient extractable object: the stored form must be the key wrapped under the
+  // KEK, and PKCS#11 only wraps keys with CKA_EXTRACTABLE=TRUE. The object is a session
+  // object that is sensitive (CKA_VALUE unreadable), lives only inside the login session
+  // for the duration of one C_WrapKey and is destroyed right after; the only key in the
+  // token allowed to wrap is the KEK (CKA_WRAP on nothing else). The alternative, drawing
+  // random bytes and unwrapping them, would put the key in process memory, which is worse.
+  // The key used afterwards is the non-extractable copy that C_UnwrapKey creates.
+  AttrTemplate t = CredentialTemplate(CredentialObject::kSessionToWrap, "", n, {});
+  return WrapTransient(credential_id, t, /*generate=*/true);
+}
+
+Result<ports::WrappedCredential> CredentialStore::Import(const std::string& credential_id,
+                                                         const SecretBytes& raw_key) {
+  KMS_RETURN_IF_ERROR(CheckKeyBytes(raw_key.size()));
+  KMS_ASSIGN_OR_RETURN(std::string label, CredentialLabel(credential_id));
+  if (mode_ == CredentialStorage::kTokenObjects) {
+    AttrTemplate t =
+        CredentialTemplate(CredentialObject::kTokenPersistent, label, 0, raw_key.Reveal());
+    return CreatePersistent(credential_id, t, /*generate=*/false);
+  }
+  AttrTemplate t = CredentialTemplate(CredentialObject::kSessionToWrap, "", 0, raw_key.Reveal());
+  return WrapTransient(credential_id, t, /*generate=*/false);
+}
+
+}  // namespace kms::hsm

@@ -1,0 +1,40 @@
+// KeyManager: provisioning of the long-term keys (architecture.md §3), used by kmsctl and
+// the quickstart, never on a request path. Every key is generated inside the token from a
+// fixed template (key_templates.h); no key value ever passes through this process.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "hsm/key_labels.h"
+#include "hsm/token.h"
+#include "src/base/result.h"
+
+namespace kms::hsm {
+
+class KeyManager {
+ public:
+  // The token must outlive the manager.
+  explicit KeyManager(Token& token) : token_(token) {}
+
+  // Create*: C_GenerateKey of "kms-<kind>-v<version>"; kAlreadyExists if that version
+  // exists, kInvalidArgument for version 0. The token's key index is updated.
+  Status CreateTicketKey(uint32_t version) { return Create({KeyKind::kTicket, version}); }
+  Status CreateKek(uint32_t version) { return Create({KeyKind::kKek, version}); }
+  Status CreateAuditKey(uint32_t version) { return Create({KeyKind::kAudit, version}); }
+  Status Create(KeyName name);
+
+  // ListKeys: every long-term key of this layer, ordered by kind then version.
+  std::vector<KeyName> ListKeys() const;
+
+  // DestroyKey: C_DestroyObject (FCS_CKM.4 key destruction by the token); kNotFound if
+  // absent. Tickets sealed under a destroyed TPK version can no longer be opened.
+  Status DestroyKey(KeyKind kind, uint32_t version);
+
+ private:
+  Token& token_;
+  std::mutex mu_;  // serialises provisioning (check-then-create)
+};
+
+}  // namespace kms::hsm

@@ -1,0 +1,99 @@
+#include "hsm/key_templates.h"
+
+#include <array>
+
+namespace kms::hsm {
+namespace {
+
+constexpr std::array<CK_MECHANISM_TYPE, 2> kHmacMechs = {CKM_SHA_1_HMAC, CKM_SHA256_HMAC};
+constexpr std::array<CK_MECHANISM_TYPE, 1> kAuditMechs = {CKM_SHA256_HMAC};
+constexpr std::array<CK_MECHANISM_TYPE, 1> kKekMechs = {CKM_AES_KEY_WRAP_PAD};
+
+// Usage flags: exactly one purpose per key (evaluator-checklist.md §1: never WRAP with
+// DECRYPT, never SIGN with DERIVE).
+void Usage(AttrTemplate& t, bool sign, bool verify, bool wrap_unwrap) {
+  t.Bool(CKA_SIGN, sign)
+      .Bool(CKA_VERIFY, verify)
+      .Bool(CKA_ENCRYPT, false)
+      .Bool(CKA_DECRYPT, false)
+      .Bool(CKA_WRAP, wrap_unwrap)
+      .Bool(CKA_UNWRAP, wrap_unwrap)
+      .Bool(CKA_DERIVE, false);
+}
+
+// The attributes forced on keys unwrapped with a KEK (PKCS#11 v2.40 §4.8: the unwrap
+// template must be consistent with the caller's template or the unwrap fails).
+AttrTemplate UnwrapTemplate() {
+  AttrTemplate t;
+  t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false);
+  return t;
+}
+
+}  // namespace
+
+CK_MECHANISM_TYPE LongTermKeyGenMechanism(KeyKind kind) {
+  return kind == KeyKind::kKek ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN;
+}
+
+AttrTemplate LongTermKeyTemplate(KeyName name) {
+  AttrTemplate t;
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, name.kind == KeyKind::kKek ? CKK_AES : CKK_GENERIC_SECRET)
+      .Ulong(CKA_VALUE_LEN, kLongTermKeyBytes)
+      .String(CKA_LABEL, LongTermKeyLabel(name.kind, name.version))
+      .String(CKA_ID, kLongTermKeyId)
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_MODIFIABLE, false)
+      .Bool(CKA_COPYABLE, false)
+      .Bool(CKA_DESTROYABLE, true);  // rotation retires old versions (DestroyKey)
+  switch (name.kind) {
+    case KeyKind::kTicket:
+      Usage(t, /*sign=*/true, /*verify=*/true, /*wrap_unwrap=*/false);
+      t.Mechanisms(CKA_ALLOWED_MECHANISMS, kHmacMechs);
+      break;
+    case KeyKind::kAudit:
+      Usage(t, /*sign=*/true, /*verify=*/false, /*wrap_unwrap=*/false);
+      t.Mechanisms(CKA_ALLOWED_MECHANISMS, kAuditMechs);
+      break;
+    case KeyKind::kKek:
+      Usage(t, /*sign=*/false, /*verify=*/false, /*wrap_unwrap=*/true);
+      t.Mechanisms(CKA_ALLOWED_MECHANISMS, kKekMechs);
+      t.Nested(CKA_UNWRAP_TEMPLATE, UnwrapTemplate());
+      break;
+  }
+  return t;
+}
+
+AttrTemplate CredentialTemplate(CredentialObject kind, std::string_view label,
+                                CK_ULONG value_len, std::span<const uint8_t> value) {
+  const bool persistent = kind == CredentialObject::kTokenPersistent;
+  AttrTemplate t;
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+      .Bool(CKA_TOKEN, persistent)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, kind == CredentialObject::kSessionToWrap)
+      .Bool(CKA_MODIFIABLE, false)
+      .Bool(CKA_COPYABLE, false);
+  Usage(t, /*sign=*/true, /*verify=*/false, /*wrap_unwrap=*/false);
+  t.Mechanisms(CKA_ALLOWED_MECHANISMS, kHmacMechs);
+  if (!label.empty()) {
+    t.String(CKA_LABEL, label);
+  }
+  if (persistent) {
+    t.String(CKA_ID, kCredentialKeyId);
+  }
+  if (value_len > 0) {
+    t.Ulong(CKA_VALUE_LEN, value_len);
+  }
+  if (!value.empty()) {
+    t.Bytes(CKA_VALUE, value);
+  }
+  return t;
+}
+
+}  // namespace kms::hsm
