@@ -9,8 +9,8 @@ namespace kms::hsm {
 namespace {
 
 Status CheckKeyBytes(size_t n) {
-  if (n < kMinCredentialBytes || n > kMaxCredentialBytes) {
-    return InvalidArgumentError("credential keys must be 32..64 bytes");
+  if (n < kMinCredentialBytes || n > kMaxCredentialBytes || n % 8 != 0) {
+    return InvalidArgumentError("credential keys must be 32..64 bytes, a multiple of 8");
   }
   return Status::Ok();
 }
@@ -191,6 +191,14 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
                          token_.LongTermKey(KeyKind::kKek, credential.kek_version));
     KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
     uint64_t gen = token_.generation();
+    // RFC 5649 §4.1: the wrapped form is the key padded to a multiple of 8 bytes plus an
+    // 8-byte integrity block; credential sizes are multiples of 8, so the key length is
+    // known from the blob (SoftHSM2 does not set CKA_VALUE_LEN on unwrapped secrets).
+    if (credential.blob.size() < kMinCredentialBytes + 8 ||
+        credential.blob.size() > kMaxCredentialBytes + 8 || credential.blob.size() % 8 != 0) {
+      return InvalidArgumentError("wrapped credential has a bad length");
+    }
+    const size_t key_len = credential.blob.size() - 8;
     AttrTemplate t = CredentialTemplate(CredentialObject::kSessionInUse, "", 0, {});
     CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
@@ -202,12 +210,12 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
                                 &h),
         "C_UnwrapKey"));
     Result<size_t> len = ReadValueLen(lease, h);
-    if (!len.ok() || !CheckKeyBytes(*len).ok()) {
+    if (!len.ok() || (*len != 0 && *len != key_len)) {
       lease.fn()->C_DestroyObject(lease.handle(), h);  // result irrelevant: reported below
       return len.ok() ? InvalidArgumentError("unwrapped credential has a bad length")
                       : len.status();
     }
-    return std::make_shared<const CredentialHandle>(token_, h, *len, gen, true);
+    return std::make_shared<const CredentialHandle>(token_, h, key_len, gen, true);
   }
   KMS_ASSIGN_OR_RETURN(std::string label, CredentialLabel(credential.credential_id));
   if (!ConstantTimeEquals(LabelBytes(label), credential.blob)) {

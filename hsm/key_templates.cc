@@ -76,9 +76,14 @@ AttrTemplate CredentialTemplate(CredentialObject kind, std::string_view label,
       .Bool(CKA_TOKEN, persistent)
       .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, kind == CredentialObject::kSessionToWrap)
-      .Bool(CKA_MODIFIABLE, false)
-      .Bool(CKA_COPYABLE, false);
+      .Bool(CKA_EXTRACTABLE, kind == CredentialObject::kSessionToWrap);
+  // SoftHSM2 refuses CKA_MODIFIABLE in a C_UnwrapKey template (CKR_ATTRIBUTE_READ_ONLY),
+  // so only the never-stored, session-only unwrapped copy leaves it at its default; the
+  // token still refuses SENSITIVE->FALSE and EXTRACTABLE->TRUE (PKCS#11 v2.40 §4.10).
+  if (kind != CredentialObject::kSessionInUse) {
+    t.Bool(CKA_MODIFIABLE, false);
+  }
+  t.Bool(CKA_COPYABLE, false);
   Usage(t, /*sign=*/true, /*verify=*/false, /*wrap_unwrap=*/false);
   t.Mechanisms(CKA_ALLOWED_MECHANISMS, kHmacMechs);
   if (!label.empty()) {

@@ -1,0 +1,235 @@
+// User credentials in both storage modes (parameterized): HMAC in the token equals OpenSSL's
+// HMAC over the same key; generated keys are consistent; the LRU destroys evicted handles.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hsm/attr_template.h"
+#include "hsm/key_labels.h"
+#include "hsm/key_manager.h"
+#include "hsm/token_key_ops.h"
+#include "hsm/token_key_vault.h"
+#include "tests/integration/hsm/hsm_test_util.h"
+#include "tests/integration/hsm/softhsm_fixture.h"
+
+namespace kms::hsm {
+namespace {
+
+using testing::OpensslHmac;
+using testing::SoftHsmToken;
+
+const std::vector<uint8_t> kData = {'M', 'I', 'K', 'E', 'Y', 0, 1, 2, 3, 250};
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = static_cast<uint8_t>(seed + 7 * i);
+  }
+  return v;
+}
+
+class CredentialTest : public ::testing::TestWithParam<CredentialStorage> {
+ protected:
+  void SetUp() override {
+    module_ = SoftHsmToken::OpenModule();
+    ASSERT_NE(module_, nullptr);
+    TokenConfig config = softhsm_.Config();
+    config.credential_storage = GetParam();
+    config.credential_cache_size = 2;
+    Result<std::unique_ptr<Token>> t = Token::Open(*module_, config);
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    token_ = std::move(t).value();
+    KeyManager km(*token_);
+    ASSERT_TRUE(km.CreateKek(1).ok());
+    vault_ = std::make_unique<TokenKeyVault>(*token_);
+  }
+  void TearDown() override {
+    vault_.reset();
+    token_.reset();
+    module_.reset();
+  }
+
+  std::vector<uint8_t> Hmac(ports::KeyRef ref, crypto::HmacAlg alg) {
+    std::vector<uint8_t> out(crypto::HmacSize(alg));
+    Status s = vault_->Hmac(ref, alg, kData, out);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  SoftHsmToken softhsm_{"kms-cred-test"};
+  std::unique_ptr<P11Module> module_;
+  std::unique_ptr<Token> token_;
+  std::unique_ptr<TokenKeyVault> vault_;
+};
+
+TEST_P(CredentialTest, ImportedKeyHmacEqualsOpenSsl) {
+  std::vector<uint8_t> raw = Pattern(32, 0x11);
+  Result<ports::WrappedCredential> stored =
+      vault_->ImportCredential("btid-alice@ims.example", SecretBytes::CopyFrom(raw));
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  if (GetParam() == CredentialStorage::kWrapped) {
+    EXPECT_EQ(stored->kek_version, 1u);
+    EXPECT_EQ(stored->blob.size(), 40u);  // RFC 5649: 32 bytes + 8-byte integrity block
+    EXPECT_EQ(std::search(stored->blob.begin(), stored->blob.end(), raw.begin(), raw.end()),
+              stored->blob.end());
+  } else {
+    EXPECT_EQ(stored->kek_version, 0u);
+    EXPECT_EQ(std::string(stored->blob.begin(), stored->blob.end()),
+              "kms-cred-btid-alice@ims.example");
+  }
+  Result<ports::KeyRef> ref = vault_->OpenCredential(*stored);
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_EQ(*vault_->KeySize(*ref), 32u);
+  EXPECT_EQ(Hmac(*ref, crypto::HmacAlg::kSha256), OpensslHmac("SHA256", raw, kData));
+  EXPECT_EQ(Hmac(*ref, crypto::HmacAlg::kSha1), OpensslHmac("SHA1", raw, kData));
+  // The PRF adapter computes the same through KeyOps.
+  Result<TokenKeyOps> ops = TokenKeyOps::Create(*vault_, *ref);
+  ASSERT_TRUE(ops.ok());
+  EXPECT_EQ(ops->key_size(), 32u);
+  std::vector<uint8_t> out(32);
+  ASSERT_TRUE(ops->Hmac(crypto::HmacAlg::kSha256, kData, out).ok());
+  EXPECT_EQ(out, OpensslHmac("SHA256", raw, kData));
+  // Opening again hits the cache: same reference.
+  EXPECT_EQ(*vault_->OpenCredential(*stored), *ref);
+}
+
+TEST_P(CredentialTest, GeneratedKeyIsStableAcrossOpens) {
+  Result<ports::WrappedCredential> stored = vault_->GenerateCredential("btid-bob", 32);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  Result<ports::KeyRef> ref = vault_->OpenCredential(*stored);
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  std::vector<uint8_t> first = Hmac(*ref, crypto::HmacAlg::kSha256);
+  // Evict it by opening two others (cache size 2), then reopen: same key, new reference.
+  for (const char* id : {"btid-c1", "btid-c2"}) {
+    Result<ports::WrappedCredential> other = vault_->GenerateCredential(id, 48);
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE(vault_->OpenCredential(*other).ok());
+  }
+  EXPECT_EQ(vault_->credentials().cached(), 2u);
+  std::vector<uint8_t> out(32);
+  EXPECT_EQ(vault_->Hmac(*ref, crypto::HmacAlg::kSha256, kData, out).code(),
+            StatusCode::kNotFound);  // stale reference, never another key
+  Result<ports::KeyRef> again = vault_->OpenCredential(*stored);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(*again, *ref);
+  EXPECT_EQ(Hmac(*again, crypto::HmacAlg::kSha256), first);
+}
+
+TEST_P(CredentialTest, RejectsBadInput) {
+  EXPECT_EQ(vault_->GenerateCredential("short", 16).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(vault_->GenerateCredential("bad id", 32).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(vault_->ImportCredential("x", SecretBytes(65)).status().code(),
+            StatusCode::kInvalidArgument);
+  ports::WrappedCredential wrong_form{"btid-x", GetParam() == CredentialStorage::kWrapped ? 0u : 1u,
+                                      {1, 2, 3}};
+  EXPECT_EQ(vault_->OpenCredential(wrong_form).status().code(), StatusCode::kInvalidArgument);
+  if (GetParam() == CredentialStorage::kWrapped) {
+    Result<ports::WrappedCredential> good = vault_->GenerateCredential("btid-y", 32);
+    ASSERT_TRUE(good.ok());
+    ports::WrappedCredential corrupt = *good;
+    corrupt.blob[5] ^= 1;
+    Status s = vault_->OpenCredential(corrupt).status();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("C_UnwrapKey"), std::string::npos) << s.ToString();
+    ports::WrappedCredential unknown_kek = *good;
+    unknown_kek.kek_version = 9;
+    EXPECT_EQ(vault_->OpenCredential(unknown_kek).status().code(), StatusCode::kNotFound);
+  } else {
+    ports::WrappedCredential missing{"btid-none", 0,
+                                     std::vector<uint8_t>({'k', 'm', 's', '-', 'c', 'r', 'e',
+                                                           'd', '-', 'b', 't', 'i', 'd', '-',
+                                                           'n', 'o', 'n', 'e'})};
+    EXPECT_EQ(vault_->OpenCredential(missing).status().code(), StatusCode::kNotFound);
+    ASSERT_TRUE(vault_->GenerateCredential("btid-z", 32).ok());
+    EXPECT_EQ(vault_->GenerateCredential("btid-z", 32).status().code(),
+              StatusCode::kAlreadyExists);
+  }
+}
+
+// The key object behind an opened credential is sensitive and non-extractable, and in the
+// default mode a session object (CKA_TOKEN false): no persistent per-user object.
+TEST_P(CredentialTest, OpenedCredentialIsNotExtractable) {
+  Result<ports::WrappedCredential> stored = vault_->GenerateCredential("btid-d", 32);
+  ASSERT_TRUE(stored.ok());
+  Result<ports::KeyRef> ref = vault_->OpenCredential(*stored);
+  ASSERT_TRUE(ref.ok());
+  auto handle = vault_->credentials().Resolve(*ref);
+  ASSERT_TRUE(handle.ok());
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  CK_BBOOL token = CK_TRUE, sensitive = CK_FALSE, extractable = CK_TRUE;
+  CK_ATTRIBUTE a[3] = {{CKA_TOKEN, &token, 1}, {CKA_SENSITIVE, &sensitive, 1},
+                       {CKA_EXTRACTABLE, &extractable, 1}};
+  ASSERT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), (*handle)->handle(), a, 3), CKR_OK);
+  EXPECT_EQ(token, GetParam() == CredentialStorage::kTokenObjects ? CK_TRUE : CK_FALSE);
+  EXPECT_EQ(sensitive, CK_TRUE);
+  EXPECT_EQ(extractable, CK_FALSE);
+  uint8_t value[64];
+  CK_ATTRIBUTE va{CKA_VALUE, value, sizeof(value)};
+  EXPECT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), (*handle)->handle(), &va, 1),
+            CKR_ATTRIBUTE_SENSITIVE);
+  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
+  CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  uint8_t wrapped[128];
+  CK_ULONG wl = sizeof(wrapped);
+  EXPECT_NE(lease->fn()->C_WrapKey(lease->handle(), &kwp, kek, (*handle)->handle(), wrapped, &wl),
+            CKR_OK);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, CredentialTest,
+                         ::testing::Values(CredentialStorage::kWrapped,
+                                           CredentialStorage::kTokenObjects),
+                         [](const ::testing::TestParamInfo<CredentialStorage>& param_info) {
+                           return param_info.param == CredentialStorage::kWrapped ? "Wrapped"
+                                                                             : "TokenObjects";
+                         });
+
+// Cross-check with an outside implementation of RFC 5649: a known key wrapped by OpenSSL
+// (EVP_aes_256_wrap_pad) under a known KEK, imported into this test's token only, unwraps
+// in the token to a key whose HMAC equals OpenSSL's HMAC over the known key.
+TEST(WrappedImportTest, OpenSslWrappedKeyUnwrapsInToken) {
+  SoftHsmToken softhsm("kms-kwp-test");
+  std::unique_ptr<P11Module> module = SoftHsmToken::OpenModule();
+  ASSERT_NE(module, nullptr);
+  Result<std::unique_ptr<Token>> token = Token::Open(*module, softhsm.Config());
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  std::vector<uint8_t> kek_bytes = Pattern(32, 0xA0);
+  std::vector<uint8_t> psk = Pattern(32, 0x42);
+  std::vector<uint8_t> blob = testing::OpensslWrapPad(kek_bytes, psk);
+  ASSERT_EQ(blob.size(), 40u);
+  {
+    Result<SessionLease> lease = (*token)->Acquire();
+    ASSERT_TRUE(lease.ok());
+    AttrTemplate t;  // a known KEK: for this test only, never how the product makes KEKs
+    t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .Ulong(CKA_KEY_TYPE, CKK_AES)
+        .Bool(CKA_TOKEN, true)
+        .Bool(CKA_PRIVATE, true)
+        .Bool(CKA_SENSITIVE, true)
+        .Bool(CKA_UNWRAP, true)
+        .String(CKA_LABEL, "kms-kek-v7")
+        .String(CKA_ID, kLongTermKeyId)
+        .Bytes(CKA_VALUE, kek_bytes);
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    ASSERT_EQ(lease->fn()->C_CreateObject(lease->handle(), t.data(), t.size(), &h), CKR_OK);
+  }
+  // Found by label at (re)connect like any KEK version.
+  Result<std::unique_ptr<Token>> reopened = Token::Open(*module, softhsm.Config());
+  ASSERT_TRUE(reopened.ok());
+  TokenKeyVault vault(**reopened);
+  Result<ports::KeyRef> ref =
+      vault.OpenCredential(ports::WrappedCredential{"btid-known", 7, blob});
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  std::vector<uint8_t> out(32);
+  ASSERT_TRUE(vault.Hmac(*ref, crypto::HmacAlg::kSha256, kData, out).ok());
+  EXPECT_EQ(out, OpensslHmac("SHA256", psk, kData));
+  std::vector<uint8_t> out1(20);
+  ASSERT_TRUE(vault.Hmac(*ref, crypto::HmacAlg::kSha1, kData, out1).ok());
+  EXPECT_EQ(out1, OpensslHmac("SHA1", psk, kData));
+}
+
+}  // namespace
+}  // namespace kms::hsm

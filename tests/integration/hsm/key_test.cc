@@ -1,0 +1,221 @@
+// Long-term keys in a real SoftHSM2 token: provisioning, lookup, and every extraction path
+// an evaluator tries (evaluator-checklist.md §2 items 5-11).
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hsm/attr_template.h"
+#include "hsm/key_manager.h"
+#include "hsm/token_key_vault.h"
+#include "tests/integration/hsm/softhsm_fixture.h"
+
+namespace kms::hsm {
+namespace {
+
+using testing::SoftHsmToken;
+
+class KeyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    module_ = SoftHsmToken::OpenModule();
+    ASSERT_NE(module_, nullptr);
+    Result<std::unique_ptr<Token>> t = Token::Open(*module_, softhsm_.Config());
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    token_ = std::move(t).value();
+    KeyManager km(*token_);
+    ASSERT_TRUE(km.CreateTicketKey(1).ok());
+    ASSERT_TRUE(km.CreateKek(1).ok());
+    ASSERT_TRUE(km.CreateAuditKey(1).ok());
+  }
+  void TearDown() override {
+    token_.reset();
+    module_.reset();
+  }
+
+  // Declared first so the token directory outlives the module.
+  SoftHsmToken softhsm_{"kms-key-test"};
+  std::unique_ptr<P11Module> module_;
+  std::unique_ptr<Token> token_;
+};
+
+TEST_F(KeyTest, CreateListFindDestroy) {
+  KeyManager km(*token_);
+  std::vector<KeyName> keys = km.ListKeys();
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(km.CreateTicketKey(1).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(km.CreateTicketKey(0).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(km.CreateTicketKey(2).ok());
+
+  TokenKeyVault vault(*token_);
+  Result<uint32_t> active = vault.ActiveTicketKeyVersion();
+  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(*active, 2u);
+  EXPECT_TRUE(vault.TicketKey(1).ok());
+  EXPECT_EQ(vault.TicketKey(3).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*vault.ActiveAuditKeyVersion(), 1u);
+  Result<ports::KeyRef> audit = vault.AuditKey(1);
+  ASSERT_TRUE(audit.ok());
+  EXPECT_EQ(*vault.KeySize(*audit), 32u);
+
+  // A second connection finds the keys by label (the start-up search).
+  Result<std::unique_ptr<Token>> again = Token::Open(*module_, softhsm_.Config());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->LongTermKeys().size(), 4u);
+  EXPECT_TRUE((*again)->LongTermKey(KeyKind::kKek, 1).ok());
+
+  ASSERT_TRUE(km.DestroyKey(KeyKind::kTicket, 1).ok());
+  EXPECT_EQ(km.DestroyKey(KeyKind::kTicket, 1).code(), StatusCode::kNotFound);
+  EXPECT_EQ(vault.TicketKey(1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(km.ListKeys().size(), 3u);
+}
+
+TEST_F(KeyTest, HmacUsesOnlyAllowedMechanisms) {
+  TokenKeyVault vault(*token_);
+  Result<ports::KeyRef> tpk = vault.TicketKey(1);
+  ASSERT_TRUE(tpk.ok());
+  std::vector<uint8_t> data = {1, 2, 3};
+  std::vector<uint8_t> out20(20), out32(32);
+  EXPECT_TRUE(vault.Hmac(*tpk, crypto::HmacAlg::kSha1, data, out20).ok());
+  EXPECT_TRUE(vault.Hmac(*tpk, crypto::HmacAlg::kSha256, data, out32).ok());
+  EXPECT_EQ(vault.Hmac(*tpk, crypto::HmacAlg::kSha256, data, out20).code(),
+            StatusCode::kInvalidArgument);
+  // The audit key allows HMAC-SHA-256 only (evaluator-checklist.md §2 item 9).
+  Result<ports::KeyRef> audit = vault.AuditKey(1);
+  ASSERT_TRUE(audit.ok());
+  EXPECT_TRUE(vault.Hmac(*audit, crypto::HmacAlg::kSha256, data, out32).ok());
+  Status s = vault.Hmac(*audit, crypto::HmacAlg::kSha1, data, out20);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("C_SignInit: CKR_MECHANISM_INVALID"), std::string::npos)
+      << s.ToString();
+  // A mechanism outside CKA_ALLOWED_MECHANISMS, called directly.
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  CK_MECHANISM sha512{CKM_SHA512_HMAC, nullptr, 0};
+  CK_OBJECT_HANDLE h = token_->LongTermKey(KeyKind::kTicket, 1)->handle;
+  EXPECT_EQ(lease->fn()->C_SignInit(lease->handle(), &sha512, h), CKR_MECHANISM_INVALID);
+  // Unknown references never reach another key.
+  EXPECT_EQ(vault.Hmac(ports::KeyRef{12345}, crypto::HmacAlg::kSha256, data, out32).code(),
+            StatusCode::kNotFound);
+}
+
+CK_BBOOL ReadBool(SessionLease& lease, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type) {
+  CK_BBOOL v = CK_FALSE;
+  CK_ATTRIBUTE a{type, &v, sizeof(v)};
+  EXPECT_EQ(lease.fn()->C_GetAttributeValue(lease.handle(), h, &a, 1), CKR_OK) << type;
+  return v;
+}
+
+TEST_F(KeyTest, LongTermKeysResistEveryExtractionPath) {
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  const CK_FUNCTION_LIST* f = lease->fn();
+  CK_SESSION_HANDLE s = lease->handle();
+  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
+  ASSERT_EQ(token_->LongTermKeys().size(), 3u);
+  for (const LongTermKeyInfo& key : token_->LongTermKeys()) {
+    SCOPED_TRACE(LongTermKeyLabel(key.name.kind, key.name.version));
+    CK_OBJECT_HANDLE h = key.handle;
+    // Item 5: the value is never readable.
+    uint8_t value[64];
+    CK_ATTRIBUTE va{CKA_VALUE, value, sizeof(value)};
+    EXPECT_EQ(f->C_GetAttributeValue(s, h, &va, 1), CKR_ATTRIBUTE_SENSITIVE);
+    // Item 6: wrapping with the KEK (the only wrapping key) fails.
+    CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    CK_MECHANISM kw{CKM_AES_KEY_WRAP, nullptr, 0};
+    uint8_t wrapped[128];
+    CK_ULONG wl = sizeof(wrapped);
+    EXPECT_NE(f->C_WrapKey(s, &kwp, kek, h, wrapped, &wl), CKR_OK);
+    wl = sizeof(wrapped);
+    EXPECT_NE(f->C_WrapKey(s, &kw, kek, h, wrapped, &wl), CKR_OK);
+    // Item 7: no attribute relaxation.
+    {
+      AttrTemplate t;
+      t.Bool(CKA_SENSITIVE, false);
+      EXPECT_NE(f->C_SetAttributeValue(s, h, t.data(), t.size()), CKR_OK);
+    }
+    {
+      AttrTemplate t;
+      t.Bool(CKA_EXTRACTABLE, true);
+      EXPECT_NE(f->C_SetAttributeValue(s, h, t.data(), t.size()), CKR_OK);
+    }
+    {
+      AttrTemplate t;
+      const CK_MECHANISM_TYPE any[] = {CKM_SHA512_HMAC, CKM_AES_ECB};
+      t.Mechanisms(CKA_ALLOWED_MECHANISMS, any);
+      EXPECT_NE(f->C_SetAttributeValue(s, h, t.data(), t.size()), CKR_OK);
+    }
+    // Item 8: no copy with relaxed attributes (nor any copy: CKA_COPYABLE is FALSE).
+    for (CK_ATTRIBUTE_TYPE relaxed : {CKA_EXTRACTABLE, CKA_SENSITIVE}) {
+      AttrTemplate t;
+      t.Bool(relaxed, relaxed == CKA_EXTRACTABLE);
+      CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+      EXPECT_NE(f->C_CopyObject(s, h, t.data(), t.size(), &copy), CKR_OK);
+    }
+    // Item 10: provenance.
+    EXPECT_EQ(ReadBool(*lease, h, CKA_ALWAYS_SENSITIVE), CK_TRUE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_NEVER_EXTRACTABLE), CK_TRUE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_LOCAL), CK_TRUE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_TOKEN), CK_TRUE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_PRIVATE), CK_TRUE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_MODIFIABLE), CK_FALSE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_COPYABLE), CK_FALSE);
+    // One purpose per key (checklist §1).
+    bool is_kek = key.name.kind == KeyKind::kKek;
+    EXPECT_EQ(ReadBool(*lease, h, CKA_SIGN), is_kek ? CK_FALSE : CK_TRUE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_WRAP), is_kek ? CK_TRUE : CK_FALSE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_DECRYPT), CK_FALSE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_ENCRYPT), CK_FALSE);
+    EXPECT_EQ(ReadBool(*lease, h, CKA_DERIVE), CK_FALSE);
+  }
+}
+
+// Item 11: an independent tool (OpenSC pkcs11-tool) sees every long-term key as sensitive,
+// always sensitive, never extractable and local.
+TEST_F(KeyTest, Pkcs11ToolShowsKeysSensitiveAndNeverExtractable) {
+  std::string out;
+  int rc = testing::RunCommand({"pkcs11-tool", "--module", KMS_SOFTHSM2_MODULE, "--token-label",
+                                softhsm_.label(), "--login", "--pin", testing::kUserPin,
+                                "--list-objects"},
+                               &out);
+  ASSERT_EQ(rc, 0) << out;
+  // Split into object blocks: each starts at a line without leading blanks.
+  std::istringstream in(out);
+  std::string line;
+  std::string label;
+  std::map<std::string, std::string> access;  // label -> Access line
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != ' ') {
+      label.clear();
+    }
+    if (auto p = line.find("label:"); p != std::string::npos) {
+      label = line.substr(p + 6);
+      label.erase(0, label.find_first_not_of(' '));
+    }
+    if (auto p = line.find("Access:"); p != std::string::npos && !label.empty()) {
+      access[label] = line.substr(p + 7);
+    }
+  }
+  for (const char* want : {"kms-tpk-v1", "kms-kek-v1", "kms-audit-v1"}) {
+    SCOPED_TRACE(want);
+    ASSERT_EQ(access.count(want), 1u) << out;
+    // Split "sensitive, always sensitive, never extractable, local" into its items.
+    std::set<std::string> items;
+    std::istringstream list(access[want]);
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      items.insert(item);
+    }
+    for (const char* must : {"sensitive", "always sensitive", "never extractable", "local"}) {
+      EXPECT_EQ(items.count(must), 1u) << must << " missing in: " << access[want];
+    }
+    EXPECT_EQ(items.count("extractable"), 0u) << access[want];
+  }
+}
+
+}  // namespace
+}  // namespace kms::hsm
