@@ -4,6 +4,7 @@
 // SecureBuffer when the output is key material (e.g. a KEMAC plaintext).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -108,7 +109,14 @@ class BasicByteWriter {
       failed_ = true;
       return;
     }
-    buf_.insert(buf_.end(), p, p + n);
+    if (n == 0) {
+      return;
+    }
+    // Grow explicitly, then copy: also keeps GCC 12 -O3 from a false -Wstringop-overflow on
+    // an inlined vector::insert into a writer it can prove empty.
+    const size_t old = buf_.size();
+    buf_.resize(old + n);
+    std::copy(p, p + n, buf_.begin() + static_cast<std::ptrdiff_t>(old));
   }
 
   Storage buf_;
