@@ -172,6 +172,36 @@ TEST_F(KeyTest, LongTermKeysResistEveryExtractionPath) {
   }
 }
 
+// Checklist §1: CKA_UNWRAP_TEMPLATE on the KEK forces session, sensitive, non-extractable
+// unwrapped keys: an unwrap asking for anything weaker is refused by the token.
+TEST_F(KeyTest, KekUnwrapTemplateRefusesWeakerKeys) {
+  TokenKeyVault vault(*token_);
+  Result<ports::WrappedCredential> blob = vault.GenerateCredential("btid-u", 32);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
+  CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  struct Weak {
+    CK_ATTRIBUTE_TYPE type;
+    bool value;
+  };
+  for (Weak w : {Weak{CKA_EXTRACTABLE, true}, Weak{CKA_SENSITIVE, false}, Weak{CKA_TOKEN, true}}) {
+    SCOPED_TRACE(w.type);
+    AttrTemplate t;
+    t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET).Bool(CKA_SIGN, true);
+    t.Bool(w.type, w.value);
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = lease->fn()->C_UnwrapKey(lease->handle(), &kwp, kek, blob->blob.data(),
+                                        static_cast<CK_ULONG>(blob->blob.size()), t.data(),
+                                        t.size(), &h);
+    EXPECT_NE(rv, CKR_OK);
+    if (rv == CKR_OK) {
+      lease->fn()->C_DestroyObject(lease->handle(), h);
+    }
+  }
+}
+
 // Item 11: an independent tool (OpenSC pkcs11-tool) sees every long-term key as sensitive,
 // always sensitive, never extractable and local.
 TEST_F(KeyTest, Pkcs11ToolShowsKeysSensitiveAndNeverExtractable) {
