@@ -6,6 +6,7 @@
 // a temporary directory (never the system token directory).
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -30,7 +31,6 @@ struct Env {
   ports::KeyRef tpk;
   CK_OBJECT_HANDLE tpk_handle = CK_INVALID_HANDLE;
   CK_OBJECT_HANDLE kek_handle = CK_INVALID_HANDLE;
-  CK_SESSION_HANDLE raw_session = CK_INVALID_HANDLE;
   ports::WrappedCredential credential;
 };
 
@@ -84,33 +84,23 @@ bool Setup() {
   env->tpk_handle = env->token->LongTermKey(KeyKind::kTicket, 1)->handle;
   env->kek_handle = env->token->LongTermKey(KeyKind::kKek, 1)->handle;
   env->credential = *env->vault->GenerateCredential("bench-user", 32);
-  const CK_FUNCTION_LIST* fn = env->token->fn();
-  // The raw side: one dedicated session, no pool, no lookups (the ceiling).
-  CK_SLOT_ID slots[4];
-  CK_ULONG n = 4;
-  fn->C_GetSlotList(CK_TRUE, slots, &n);
-  for (CK_ULONG i = 0; i < n; ++i) {
-    CK_TOKEN_INFO info{};
-    fn->C_GetTokenInfo(slots[i], &info);
-    if (std::string(reinterpret_cast<char*>(info.label), 5) == "bench") {
-      fn->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
-                        &env->raw_session);
-    }
-  }
   g_env = env;
-  return env->raw_session != CK_INVALID_HANDLE;
+  return true;
 }
 
 const std::vector<uint8_t> kData(64, 0x5A);
 
 void BM_Hmac_Raw(benchmark::State& state) {
   const CK_FUNCTION_LIST* fn = g_env->token->fn();
+  // The same pool session the layer would use, leased once: the ceiling.
+  Result<SessionLease> lease = g_env->token->Acquire();
+  const CK_SESSION_HANDLE session = lease->handle();
   uint8_t out[32];
   CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
   for (auto _ : state) {
     CK_ULONG len = sizeof(out);
-    if (fn->C_SignInit(g_env->raw_session, &mech, g_env->tpk_handle) != CKR_OK ||
-        fn->C_Sign(g_env->raw_session, const_cast<uint8_t*>(kData.data()), 64, out, &len) !=
+    if (fn->C_SignInit(session, &mech, g_env->tpk_handle) != CKR_OK ||
+        fn->C_Sign(session, const_cast<uint8_t*>(kData.data()), 64, out, &len) !=
             CKR_OK) {
       state.SkipWithError("raw C_Sign failed");
       break;
@@ -132,20 +122,23 @@ void BM_Hmac_Layer(benchmark::State& state) {
 
 void BM_Unwrap_Raw(benchmark::State& state) {
   const CK_FUNCTION_LIST* fn = g_env->token->fn();
+  // The same pool session the layer would use, leased once: the ceiling.
+  Result<SessionLease> lease = g_env->token->Acquire();
+  const CK_SESSION_HANDLE session = lease->handle();
   CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   std::vector<uint8_t>& blob = g_env->credential.blob;
   for (auto _ : state) {
     AttrTemplate t = CredentialTemplate(CredentialObject::kSessionInUse, "", 0, {});
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    if (fn->C_UnwrapKey(g_env->raw_session, &mech, g_env->kek_handle, blob.data(),
+    if (fn->C_UnwrapKey(session, &mech, g_env->kek_handle, blob.data(),
                         checked_ulong_cast(blob.size()), t.data(), t.size(), &h) != CKR_OK) {
       state.SkipWithError("raw C_UnwrapKey failed");
       break;
     }
     CK_ULONG len = 0;
     CK_ATTRIBUTE a{CKA_VALUE_LEN, &len, sizeof(len)};
-    fn->C_GetAttributeValue(g_env->raw_session, h, &a, 1);
-    fn->C_DestroyObject(g_env->raw_session, h);
+    fn->C_GetAttributeValue(session, h, &a, 1);
+    fn->C_DestroyObject(session, h);
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -169,9 +162,12 @@ void BM_Unwrap_Layer(benchmark::State& state) {
 
 void BM_Random_Raw(benchmark::State& state) {
   const CK_FUNCTION_LIST* fn = g_env->token->fn();
+  // The same pool session the layer would use, leased once: the ceiling.
+  Result<SessionLease> lease = g_env->token->Acquire();
+  const CK_SESSION_HANDLE session = lease->handle();
   uint8_t out[32];
   for (auto _ : state) {
-    if (fn->C_GenerateRandom(g_env->raw_session, out, sizeof(out)) != CKR_OK) {
+    if (fn->C_GenerateRandom(session, out, sizeof(out)) != CKR_OK) {
       state.SkipWithError("raw C_GenerateRandom failed");
       break;
     }
@@ -233,6 +229,84 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> rates_;
 };
 
+// Interleaved measurement: raw and layer alternate in batches so that machine noise (other
+// processes on a shared 2-core host, SoftHSM2 file-store effects) hits both sides alike.
+// Returns layer/raw throughput over `rounds` pairs of `batch` operations.
+template <typename RawOp, typename LayerOp>
+double PairedRatio(const char* name, int rounds, int batch, RawOp raw, LayerOp layer) {
+  using Clock = std::chrono::steady_clock;
+  Clock::duration raw_t{}, layer_t{};
+  for (int r = 0; r < rounds; ++r) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      raw();
+    }
+    auto t1 = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      layer();
+    }
+    auto t2 = Clock::now();
+    raw_t += t1 - t0;
+    layer_t += t2 - t1;
+  }
+  double n = static_cast<double>(rounds) * batch;
+  double raw_rate = n / std::chrono::duration<double>(raw_t).count();
+  double layer_rate = n / std::chrono::duration<double>(layer_t).count();
+  std::printf("  %-7s raw %10.0f/s  layer %10.0f/s  ratio %.3f (interleaved)\n", name, raw_rate,
+              layer_rate, layer_rate / raw_rate);
+  return layer_rate / raw_rate;
+}
+
+void RunPaired() {
+  const CK_FUNCTION_LIST* fn = g_env->token->fn();
+  std::printf("\nlayer / raw throughput, interleaved batches:\n");
+  // Raw side: bare PKCS#11 calls on one session leased once (no pool, no lookups).
+  Result<SessionLease> raw_lease = g_env->token->Acquire();
+  const CK_SESSION_HANDLE s = raw_lease->handle();
+  std::vector<uint8_t> out(32);
+  {
+    CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
+    PairedRatio(
+        "Hmac", 40, 500,
+        [&] {
+          CK_ULONG len = 32;
+          fn->C_SignInit(s, &mech, g_env->tpk_handle);
+          fn->C_Sign(s, const_cast<uint8_t*>(kData.data()), 64, out.data(), &len);
+        },
+        [&] { (void)g_env->vault->Hmac(g_env->tpk, crypto::HmacAlg::kSha256, kData, out); });
+  }
+  {
+    CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    std::vector<uint8_t>& blob = g_env->credential.blob;
+    ports::WrappedCredential a = g_env->credential;
+    ports::WrappedCredential b = g_env->credential;
+    b.credential_id = "bench-user-2";
+    bool flip = false;
+    PairedRatio(
+        "Unwrap", 20, 200,
+        [&] {
+          AttrTemplate t = CredentialTemplate(CredentialObject::kSessionInUse, "", 0, {});
+          CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+          fn->C_UnwrapKey(s, &mech, g_env->kek_handle, blob.data(),
+                          checked_ulong_cast(blob.size()), t.data(), t.size(), &h);
+          CK_ULONG len = 0;
+          CK_ATTRIBUTE attr{CKA_VALUE_LEN, &len, sizeof(len)};
+          fn->C_GetAttributeValue(s, h, &attr, 1);
+          fn->C_DestroyObject(s, h);
+        },
+        [&] {
+          flip = !flip;
+          (void)g_env->vault->OpenCredential(flip ? a : b);
+        });
+  }
+  PairedRatio(
+      "Random", 40, 5000,
+      [&] {
+        fn->C_GenerateRandom(s, out.data(), 32);
+      },
+      [&] { (void)g_env->vault->Random(out); });
+}
+
 }  // namespace
 }  // namespace kms::hsm
 
@@ -245,8 +319,8 @@ int main(int argc, char** argv) {
   kms::hsm::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();
+  kms::hsm::RunPaired();
   kms::hsm::Env* env = kms::hsm::g_env;
-  env->token->fn()->C_CloseSession(env->raw_session);
   std::string dir = env->dir;
   env->vault.reset();
   env->token.reset();
