@@ -84,11 +84,6 @@ TEST(ResilienceTest, WrongPinIsOneLoginAttemptAndPermissionDenied) {
   EXPECT_EQ(token.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(token.status().message(), "C_Login: CKR_PIN_INCORRECT");
   EXPECT_EQ(g_login_calls.load(), 1);
-  // The token's failure counter saw exactly one failure (SoftHSM sets COUNT_LOW after one).
-  CK_SLOT_ID slots[8];
-  CK_ULONG n = 8;
-  ASSERT_EQ(module->fn()->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-
   // A world-readable PIN file is refused before any login attempt.
   config.pin.location = softhsm.WritePinFile("loose.pin", std::string(testing::kUserPin), 0644);
   token = Token::Open(*module, config);
@@ -100,8 +95,46 @@ TEST(ResilienceTest, WrongPinIsOneLoginAttemptAndPermissionDenied) {
   token = Token::Open(*module, softhsm.Config());
   ASSERT_TRUE(token.ok()) << token.status().ToString();
   EXPECT_EQ(g_login_calls.load(), 2);
-  token = Result<std::unique_ptr<Token>>(UnavailableError("reset"));
   module->mutable_functions_for_testing()->C_Login = g_real_login;
+}
+
+// The pool never exceeds its bound; a lease marked broken is closed, not pooled.
+TEST(ResilienceTest, PoolIsBoundedAndBrokenLeasesAreClosed) {
+  SoftHsmToken softhsm("kms-pool");
+  std::unique_ptr<P11Module> module = SoftHsmToken::OpenModule();
+  ASSERT_NE(module, nullptr);
+  TokenConfig config = softhsm.Config();
+  config.pool_size = 1;
+  config.acquire_timeout = std::chrono::milliseconds(50);
+  Result<std::unique_ptr<Token>> token = Token::Open(*module, config);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  CK_SESSION_HANDLE first = CK_INVALID_HANDLE;
+  {
+    Result<SessionLease> lease = (*token)->Acquire();
+    ASSERT_TRUE(lease.ok());
+    first = lease->handle();
+    EXPECT_EQ((*token)->Acquire().status().code(), StatusCode::kResourceExhausted);
+  }
+  {
+    Result<SessionLease> lease = (*token)->Acquire();
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ(lease->handle(), first);  // returned to the pool and reused
+    // An operation left active: the lease reports it and is marked broken.
+    CK_MECHANISM mech{CKM_SHA256, nullptr, 0};
+    ASSERT_EQ(lease->fn()->C_DigestInit(lease->handle(), &mech), CKR_OK);
+    Status s = lease->Check(lease->fn()->C_DigestInit(lease->handle(), &mech), "C_DigestInit");
+    EXPECT_EQ(s.message(), "C_DigestInit: CKR_OPERATION_ACTIVE");
+    EXPECT_TRUE(lease->broken());
+  }
+  // The broken session was closed (C_CloseSession), so its handle is invalid now...
+  CK_SESSION_INFO info{};
+  EXPECT_EQ(module->fn()->C_GetSessionInfo(first, &info), CKR_SESSION_HANDLE_INVALID);
+  // ...and the login survived (the dedicated login session is still open).
+  Result<SessionLease> lease = (*token)->Acquire();
+  ASSERT_TRUE(lease.ok());
+  EXPECT_NE(lease->handle(), first);
+  ASSERT_EQ(module->fn()->C_GetSessionInfo(lease->handle(), &info), CKR_OK);
+  EXPECT_EQ(info.state, CKS_RW_USER_FUNCTIONS);
 }
 
 TEST(ResilienceTest, PinFromSystemdCredential) {
