@@ -1,0 +1,123 @@
+#include "src/client/csb_update.h"
+
+#include "src/mikey/decoder.h"
+
+namespace kms::client {
+namespace {
+
+// RFC 6043 §5.2: the key set of TRANSFER_RESP (label 0x02 with RANDRi and [RANDRr]).
+MessageLabel UpdateLabel(const CsbState& st) {
+  return MessageLabel{st.csb_id, crypto::MessageRole::kResponse, st.rand_ri, st.rand_rr};
+}
+
+mikey::MacContext Identities(const CsbState& st) {
+  mikey::MacContext ctx;
+  ctx.identity_i = AsBytes(st.identity_i);  // spec §11 A24: role order, whoever sends
+  ctx.identity_r = AsBytes(st.identity_r);
+  return ctx;
+}
+
+Result<std::vector<CryptoSessionKeys>> Derive(const CsbState& st, const mikey::Hdr& map,
+                                              const std::vector<mikey::KeyData>& keys) {
+  std::vector<const mikey::SecurityPolicy*> sps;
+  for (const auto& sp : st.policies) sps.push_back(&sp);
+  std::vector<const mikey::KeyData*> kp;
+  for (const auto& k : keys) kp.push_back(&k);
+  TekInputs tin;
+  tin.prf = st.prf;
+  if (st.h) tin.rand_ri = st.rand_ri;
+  if (st.g) tin.rand_rr = st.rand_rr;
+  return DeriveCryptoSessionKeys(map, sps, kp, tin);
+}
+
+}  // namespace
+
+Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st, std::vector<mikey::KeyData> new_keys,
+                                            const Env& env) {
+  KMS_RETURN_IF_ERROR(CheckSessionKeyChain(new_keys, false));
+  if (new_keys.empty() || new_keys.front().spi.empty()) {
+    return InvalidArgumentError("a CSB update needs at least one key with an SPI");
+  }
+  KMS_ASSIGN_OR_RETURN(const mikey::Timestamp t, NowTimestamp(env.clock));
+  PendingCsbUpdate p;
+  p.map = st.map;
+  p.map.data_type = mikey::DataType::kTransferInit;
+  p.map.v_flag = true;  // RFC 6043 §5.2: response wanted
+  for (mikey::GenericIdBlock& b : p.map.generic_map) {
+    b.spi = new_keys.front().spi;
+  }
+  const MessageLabel label = UpdateLabel(st);
+  mikey::Message m;
+  m.hdr = p.map;
+  m.payloads.push_back(t);
+  m.payloads.push_back(MakeIdr(mikey::IdRole::kInitiator, mikey::IdType::kUri, st.identity_i));
+  m.payloads.push_back(MakeIdr(mikey::IdRole::kResponder, mikey::IdType::kUri, st.identity_r));
+  KMS_ASSIGN_OR_RETURN(mikey::Kemac k, EncryptKemac(new_keys, st.inkey, label, st.prf, st.encr,
+                                                    st.mac, TimestampIv64(t)));
+  m.payloads.push_back(std::move(k));
+  m.payloads.push_back(PlaceholderV(st.mac));
+  KMS_ASSIGN_OR_RETURN(SealedMessage sealed, SealMessage(m, st.inkey, label, Identities(st)));
+  p.wire = std::move(sealed.wire);
+  p.new_keys = std::move(new_keys);
+  return p;
+}
+
+Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbState& st,
+                                        const Env& env) {
+  KMS_ASSIGN_OR_RETURN(mikey::Message m, mikey::Decode(update));
+  if (m.hdr.data_type != mikey::DataType::kTransferInit || m.hdr.csb_id != st.csb_id ||
+      m.hdr.prf != st.prf || m.hdr.map_type != mikey::CsIdMapType::kGenericId) {
+    return AuthFailedError("not a CSB update of this session");
+  }
+  if (m.FindTicket() != nullptr || m.FindRandR(mikey::RandRole::kInitiator) != nullptr) {
+    // RFC 6043 §5.2: no new RANDs and no TICKET in an update.
+    return PermissionDeniedError("CSB update carries a TICKET or a new RAND");
+  }
+  const MessageLabel label = UpdateLabel(st);
+  KMS_RETURN_IF_ERROR(VerifyMessageMac(update, m, st.inkey, label, Identities(st)));
+  std::vector<mikey::KeyData> keys;
+  if (const mikey::Kemac* k = m.FindKemac()) {
+    KMS_ASSIGN_OR_RETURN(keys, DecryptKemac(*k, st.inkey, label, st.prf, st.mac,
+                                            TimestampIv64(*m.FindT()), std::nullopt,
+                                            &CheckSessionKeyChain, false));
+  } else {
+    return PermissionDeniedError("CSB update without keys");
+  }
+  KMS_ASSIGN_OR_RETURN(std::vector<CryptoSessionKeys> sessions, Derive(st, m.hdr, keys));
+
+  KMS_ASSIGN_OR_RETURN(const mikey::Timestamp t, NowTimestamp(env.clock));
+  mikey::Message r;
+  r.hdr = m.hdr;
+  r.hdr.data_type = mikey::DataType::kTransferResp;
+  r.hdr.v_flag = false;
+  r.payloads.push_back(t);
+  r.payloads.push_back(MakeIdr(mikey::IdRole::kResponder, mikey::IdType::kUri, st.identity_r));
+  r.payloads.push_back(PlaceholderV(st.mac));
+  mikey::MacContext ctx;
+  ctx.initial_message = update;
+  KMS_ASSIGN_OR_RETURN(SealedMessage sealed, SealMessage(r, st.inkey, label, ctx));
+  st.map = m.hdr;
+  return CsbUpdateAnswer{std::move(sealed.wire), std::move(sessions)};
+}
+
+Result<std::vector<CryptoSessionKeys>> ProcessCsbUpdateResp(std::span<const uint8_t> resp,
+                                                            const PendingCsbUpdate& pending,
+                                                            CsbState& st) {
+  KMS_ASSIGN_OR_RETURN(mikey::Message m, mikey::Decode(resp));
+  if (auto err = ErrorFromMessage(m)) {
+    return *err;
+  }
+  if (m.hdr.data_type != mikey::DataType::kTransferResp || m.hdr.csb_id != st.csb_id ||
+      m.hdr.prf != st.prf) {
+    return AuthFailedError("not the answer to this CSB update");
+  }
+  mikey::MacContext ctx;
+  ctx.initial_message = pending.wire;
+  KMS_RETURN_IF_ERROR(VerifyMessageMac(resp, m, st.inkey, UpdateLabel(st), ctx));
+  KMS_ASSIGN_OR_RETURN(std::vector<CryptoSessionKeys> sessions,
+                       Derive(st, pending.map, pending.new_keys));
+  st.map = pending.map;
+  return sessions;
+}
+
+}  // namespace kms::client

@@ -1,0 +1,46 @@
+// CSB update (re-keying) after a completed Ticket Transfer (RFC 6043 §5.2; spec §2.8,
+// §11 A9, A24): TRANSFER_INIT = HDR, T, IDRi, IDRr, {SP}, KEMAC, V and TRANSFER_RESP =
+// HDR, T, IDRr, V with the same CSB ID, no RANDs and no TICKET, both protected with the
+// keys of the last message of the initial exchange (CsbState). New TGKs are not forked;
+// SRTP keys are re-derived with the RANDs of the initial exchange.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "src/base/result.h"
+#include "src/client/common.h"
+#include "src/client/session_keys.h"
+
+namespace kms::client {
+
+struct PendingCsbUpdate {
+  std::vector<uint8_t> wire;
+  std::vector<mikey::KeyData> new_keys;
+  mikey::Hdr map;  // the map sent (SPIs switched to the new key)
+};
+
+// BuildCsbUpdateInit: either side may start it; `new_keys` (TGK/TEK+SALT/GTGK, KV=SPI)
+// go into the KEMAC (encr/salt from the CsbState key set, IV with this message's CSB ID
+// and T). Every CS switches to the SPI of the first new key. V flag = 1 (response wanted).
+Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st, std::vector<mikey::KeyData> new_keys,
+                                            const Env& env);
+
+struct CsbUpdateAnswer {
+  std::vector<uint8_t> wire;  // TRANSFER_RESP
+  std::vector<CryptoSessionKeys> sessions;
+};
+
+// AnswerCsbUpdate: verifies the update TRANSFER_INIT (same CSB ID, MAC in constant time
+// before decrypting), decrypts its KEMAC, derives the new SRTP keys and answers; on
+// success `st` takes over the new map.
+Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbState& st,
+                                        const Env& env);
+
+// ProcessCsbUpdateResp: verifies the answer (MAC over resp || update) and derives the new
+// SRTP keys; on success `st` takes over the new map.
+Result<std::vector<CryptoSessionKeys>> ProcessCsbUpdateResp(std::span<const uint8_t> resp,
+                                                            const PendingCsbUpdate& pending,
+                                                            CsbState& st);
+
+}  // namespace kms::client
