@@ -96,6 +96,30 @@ Result<PendingRequest> BuildRequestInit(const Credentials& creds, const TicketRe
   return p;
 }
 
+Result<PendingRequest> PendingRequestFromWire(std::span<const uint8_t> sent,
+                                              const InitiatorRequirements& req) {
+  KMS_ASSIGN_OR_RETURN(const mikey::Message m, mikey::Decode(sent));
+  const mikey::RandR* ri = m.FindRandR(mikey::RandRole::kInitiator);
+  const mikey::Tp* tp = m.FindTp();
+  if (m.hdr.data_type != mikey::DataType::kRequestInitPsk || ri == nullptr || tp == nullptr) {
+    return InvalidArgumentError("not a REQUEST_INIT_PSK");
+  }
+  PendingRequest p;
+  p.wire.assign(sent.begin(), sent.end());
+  p.csb_id = m.hdr.csb_id;
+  p.prf = m.hdr.prf;
+  p.t = *m.FindT();
+  p.rand_ri = ri->rand;
+  if (const mikey::Idr* kms = m.FindIdr(mikey::IdRole::kKms)) {
+    p.kms_identity = IdrText(*kms);
+  }
+  p.requirements = req;
+  for (const mikey::Idr* r : tp->policy.Responders()) {
+    p.requirements.responders.push_back(IdrText(*r));
+  }
+  return p;
+}
+
 Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp,
                                            const PendingRequest& req, const Credentials& creds,
                                            UnixTime now) {
@@ -255,6 +279,31 @@ Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket>
     KMS_RETURN_IF_ERROR(mikey::PatchInitiatorDataMacs(sealed.wire, sealed.layout, sealed.mac, vr));
   }
   p.wire = std::move(sealed.wire);
+  return p;
+}
+
+Result<PendingTransfer> PendingTransferFromWire(std::span<const uint8_t> sent,
+                                                std::shared_ptr<const InitiatorTicket> ticket) {
+  KMS_ASSIGN_OR_RETURN(const mikey::Message m, mikey::Decode(sent));
+  const mikey::RandR* ri = m.FindRandR(mikey::RandRole::kInitiator);
+  const mikey::Idr* idri = m.FindIdr(mikey::IdRole::kInitiator);
+  const mikey::Idr* idrr = m.FindIdr(mikey::IdRole::kResponder);
+  if (m.hdr.data_type != mikey::DataType::kTransferInit || ri == nullptr || idri == nullptr ||
+      idrr == nullptr || !ticket) {
+    return InvalidArgumentError("not an initial TRANSFER_INIT");
+  }
+  PendingTransfer p;
+  p.wire.assign(sent.begin(), sent.end());
+  p.ticket = std::move(ticket);
+  p.identity_i = IdrText(*idri);
+  p.identity_r = IdrText(*idrr);
+  p.csb_id = m.hdr.csb_id;
+  p.prf = m.hdr.prf;
+  p.rand_ri = ri->rand;
+  p.hdr = m.hdr;
+  for (const mikey::SecurityPolicy* sp : m.Policies()) {
+    p.policies.push_back(*sp);
+  }
   return p;
 }
 

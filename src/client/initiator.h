@@ -53,6 +53,11 @@ struct PendingRequest {
 Result<PendingRequest> BuildRequestInit(const Credentials& creds, const TicketRequestOptions& opt,
                                         const Env& env);
 
+// PendingRequestFromWire: the PendingRequest of a REQUEST_INIT_PSK we sent earlier,
+// rebuilt from its bytes (lets a tool keep only messages, never keys, between steps).
+Result<PendingRequest> PendingRequestFromWire(std::span<const uint8_t> sent,
+                                              const InitiatorRequirements& req);
+
 // InitiatorTicket: a ticket with the keys the Initiator got for it.
 struct InitiatorTicket {
   mikey::Ticket ticket;  // granted policy + Ticket Data (no Initiator Data)
@@ -103,6 +108,11 @@ struct PendingTransfer {
 Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket> ticket,
                                           std::string_view identity_i,
                                           const TransferInitOptions& opt, const Env& env);
+
+// PendingTransferFromWire: the PendingTransfer of a TRANSFER_INIT we sent (no
+// initiator-supplied keys), rebuilt from its bytes and the ticket it used.
+Result<PendingTransfer> PendingTransferFromWire(std::span<const uint8_t> sent,
+                                                std::shared_ptr<const InitiatorTicket> ticket);
 
 // ProcessTransferResp: checks HDR against TRANSFER_INIT, forks MPKr and the TGKs with
 // (IDRr, RANDRkms) when the I flag is set, verifies the MAC over resp || TRANSFER_INIT,

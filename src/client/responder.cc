@@ -59,6 +59,23 @@ Result<PendingResolve> BuildResolveInit(const ReceivedTransferInit& ti, const Cr
   return p;
 }
 
+Result<PendingResolve> PendingResolveFromWire(std::span<const uint8_t> sent) {
+  KMS_ASSIGN_OR_RETURN(const mikey::Message m, mikey::Decode(sent));
+  const mikey::RandR* rr = m.FindRandR(mikey::RandRole::kResponder);
+  const mikey::Ticket* tk = m.FindTicket();
+  if (m.hdr.data_type != mikey::DataType::kResolveInitPsk || rr == nullptr || tk == nullptr) {
+    return InvalidArgumentError("not a RESOLVE_INIT_PSK");
+  }
+  PendingResolve p;
+  p.wire.assign(sent.begin(), sent.end());
+  p.csb_id = m.hdr.csb_id;
+  p.prf = m.hdr.prf;
+  p.t = *m.FindT();
+  p.rand_rr = rr->rand;
+  p.forking = tk->policy.flags.i;
+  return p;
+}
+
 Result<ResolvedTicket> ProcessResolveResp(std::span<const uint8_t> resp, const PendingResolve& pr,
                                           const Credentials& creds) {
   KMS_ASSIGN_OR_RETURN(mikey::Message m, mikey::Decode(resp));

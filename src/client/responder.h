@@ -48,6 +48,9 @@ Result<PendingResolve> BuildResolveInit(const ReceivedTransferInit& ti, const Cr
                                         std::string_view kms_identity, const Suite& suite,
                                         const Env& env, size_t rand_len = 32);
 
+// PendingResolveFromWire: the PendingResolve of a RESOLVE_INIT_PSK we sent, from its bytes.
+Result<PendingResolve> PendingResolveFromWire(std::span<const uint8_t> sent);
+
 // ResolvedTicket: the keys of RESOLVE_RESP and the forking modifier.
 struct ResolvedTicket {
   SecretBytes mpki;

@@ -1,0 +1,30 @@
+// Inputs of kms-client: MIKEY messages in any of the accepted forms and UE credentials
+// from files.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "src/base/result.h"
+#include "src/client/common.h"
+
+namespace kms::cli {
+
+// ReadAll: a whole file, or standard input for "-" / "".
+Result<std::vector<uint8_t>> ReadAll(const std::string& path);
+
+// ParseMikeyInput: binary (first byte 0x01, the MIKEY version), or text: an
+// "a=key-mgmt:mikey <base64>" SDP line (or an SDP body containing one), hex, or base64
+// (surrounding whitespace ignored). kDecodeError with a one-line reason otherwise.
+Result<std::vector<uint8_t>> ParseMikeyInput(const std::vector<uint8_t>& raw);
+
+// LoadCredentials: identity and B-TID as text files (one line), PSK as a hex file that
+// must be a regular file readable only by its owner (no group/other permission bits).
+Result<client::Credentials> LoadCredentials(const std::string& identity_file,
+                                            const std::string& btid_file,
+                                            const std::string& psk_file);
+
+// ReadLine: the first line of a text file, trimmed.
+Result<std::string> ReadLine(const std::string& path);
+
+}  // namespace kms::cli
