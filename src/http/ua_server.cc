@@ -1,0 +1,213 @@
+#include "src/http/ua_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "src/http/boundary.h"
+#include "src/http/mhd_util.h"
+
+namespace kms::http {
+
+// Per-request state, owned through libmicrohttpd's con_cls pointer.
+struct RequestState {
+  std::vector<uint8_t> body;
+  bool too_large = false;
+  std::chrono::steady_clock::time_point start;
+  std::string client;
+};
+
+struct UaServer::Impl {
+  static MHD_Result Access(void* cls, MHD_Connection* c, const char* url, const char* method,
+                           const char* /*version*/, const char* upload, size_t* upload_size,
+                           void** con_cls) {
+    return Guard(MHD_NO, [&] {
+      return static_cast<UaServer*>(cls)->OnAccess(c, url, method, upload, upload_size, con_cls)
+                 ? MHD_YES
+                 : MHD_NO;
+    });
+  }
+  static void Completed(void* /*cls*/, MHD_Connection* /*c*/, void** con_cls,
+                        MHD_RequestTerminationCode /*toe*/) {
+    delete static_cast<RequestState*>(*con_cls);
+    *con_cls = nullptr;
+  }
+};
+
+namespace {
+
+bool IsMikeyContentType(const char* ct) {
+  if (ct == nullptr) {
+    return false;
+  }
+  std::string v(ct);
+  const size_t semi = v.find(';');  // RFC 3830 §10.1 allows a "version" parameter
+  v = v.substr(0, semi);
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) {
+    v.pop_back();
+  }
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return v == "application/mikey";
+}
+
+}  // namespace
+
+UaServer::UaServer(const UaServerOptions& options, core::MessageHandler& handler, Metrics& metrics)
+    : options_(options),
+      handler_(handler),
+      metrics_(metrics),
+      limiter_(options.rate_per_s, options.rate_burst, 100'000) {}
+
+bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
+                              const char* upload, size_t* upload_size, void** con_cls) {
+  auto* st = static_cast<RequestState*>(*con_cls);
+  if (st == nullptr) {
+    // First call: headers only. Refuse early what can be refused without reading the body.
+    auto refuse = [&](unsigned status, const char* why) {
+      metrics_.Inc("kms_http_refused_total", {{"status", std::to_string(status)}});
+      return QueueText(c, status, why);
+    };
+    if (std::strcmp(url, options_.path.c_str()) != 0) {
+      return refuse(MHD_HTTP_NOT_FOUND, "not found\n");
+    }
+    if (std::strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+      return QueueText(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only POST\n", {{"Allow", "POST"}});
+    }
+    if (!IsMikeyContentType(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+      return refuse(MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/mikey\n");
+    }
+    const char* len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char* te =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (len == nullptr && te == nullptr) {
+      return refuse(MHD_HTTP_LENGTH_REQUIRED, "Content-Length required\n");
+    }
+    if (len != nullptr) {
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(len, &end, 10);
+      if (end == len || *end != '\0') {
+        return refuse(MHD_HTTP_BAD_REQUEST, "bad Content-Length\n");
+      }
+      if (n > options_.body_limit) {
+        return refuse(MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+      }
+    }
+    std::string client = ClientAddress(c);
+    if (!limiter_.Allow(client, std::chrono::steady_clock::now())) {
+      return refuse(MHD_HTTP_TOO_MANY_REQUESTS, "rate limit\n");
+    }
+    st = new RequestState();
+    st->start = std::chrono::steady_clock::now();
+    st->client = std::move(client);
+    *con_cls = st;
+    return true;
+  }
+  if (*upload_size != 0) {
+    // Slow senders: the whole request must arrive within request_timeout_s.
+    if (std::chrono::steady_clock::now() - st->start >
+        std::chrono::seconds(options_.request_timeout_s)) {
+      metrics_.Inc("kms_http_refused_total", {{"status", "timeout"}});
+      return false;  // closes the connection
+    }
+    if (st->body.size() + *upload_size > options_.body_limit) {
+      st->too_large = true;  // keep reading (and discarding) to answer 413 at the end
+    } else {
+      st->body.insert(st->body.end(), upload, upload + *upload_size);
+    }
+    *upload_size = 0;
+    return true;
+  }
+  if (st->too_large) {
+    metrics_.Inc("kms_http_refused_total", {{"status", "413"}});
+    return QueueText(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+  }
+  if (st->body.empty()) {
+    metrics_.Inc("kms_http_refused_total", {{"status", "400"}});
+    return QueueText(c, MHD_HTTP_BAD_REQUEST, "empty body\n");
+  }
+  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+    in_flight_.fetch_sub(1);
+    metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
+    return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded\n", {{"Retry-After", "1"}});
+  }
+  core::RequestContext ctx{st->client, "req-" + std::to_string(next_id_.fetch_add(1))};
+  Result<core::Reply> reply = handler_.Handle(st->body, ctx);
+  in_flight_.fetch_sub(1);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st->start).count();
+  metrics_.Observe("kms_request_duration_seconds", secs);
+  if (!reply.ok()) {
+    const bool unavailable = reply.status().code() == StatusCode::kUnavailable ||
+                             reply.status().code() == StatusCode::kResourceExhausted;
+    metrics_.Inc("kms_requests_total", {{"type", "unknown"}, {"result", "unavailable"}});
+    return QueueText(c, unavailable ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                     unavailable ? "service unavailable\n" : "internal error\n",
+                     {{"Retry-After", "1"}});
+  }
+  metrics_.Inc("kms_requests_total", {{"type", std::to_string(reply->request_data_type)},
+                                      {"result", reply->result}});
+  return QueueBytes(c, MHD_HTTP_OK, reply->body, "application/mikey");
+}
+
+Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options,
+                                                  core::MessageHandler& handler, Metrics& metrics) {
+  std::unique_ptr<UaServer> s(new UaServer(options, handler, metrics));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(options.port);
+  if (inet_pton(AF_INET, options.listen_address.c_str(), &addr.sin_addr) != 1) {
+    return InvalidArgumentError("listen address is not an IPv4 literal: " + options.listen_address);
+  }
+  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC;
+  s->daemon_ = MHD_start_daemon(
+      flags, options.port, nullptr, nullptr, &Impl::Access, s.get(),
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&addr),
+      MHD_OPTION_HTTPS_MEM_KEY, options.tls_key_pem.c_str(),
+      MHD_OPTION_HTTPS_MEM_CERT, options.tls_cert_pem.c_str(),
+      MHD_OPTION_HTTPS_PRIORITIES, kTlsPriorities,
+      MHD_OPTION_THREAD_POOL_SIZE, options.threads,
+      MHD_OPTION_CONNECTION_LIMIT, options.connection_limit,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, options.per_ip_connection_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, options.idle_timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(128 * 1024),
+      MHD_OPTION_NOTIFY_COMPLETED, &Impl::Completed, nullptr,
+      MHD_OPTION_END);
+  if (s->daemon_ == nullptr) {
+    return UnavailableError("cannot start the HTTPS listener on " + options.listen_address + ":" +
+                            std::to_string(options.port) +
+                            " (port in use, or certificate/key refused)");
+  }
+  s->port_ = BoundPort(s->daemon_);
+  return s;
+}
+
+void UaServer::Drain(std::chrono::milliseconds max_wait) {
+  if (daemon_ == nullptr) {
+    return;
+  }
+  MHD_quiesce_daemon(daemon_);  // no new connections; the listening socket is released
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Give the reply just produced time to be written before the daemon stops.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  MHD_stop_daemon(daemon_);
+  daemon_ = nullptr;
+}
+
+UaServer::~UaServer() {
+  if (daemon_ != nullptr) {
+    MHD_stop_daemon(daemon_);
+  }
+}
+
+}  // namespace kms::http

@@ -1,0 +1,83 @@
+// UaServer: the Ua interface of the KMS (spec §8.2 item 1; architecture.md §6): HTTPS POST of
+// a binary MIKEY message, Content-Type application/mikey, answered with 200 and a MIKEY
+// response or MIKEY Error; plain HTTP statuses only for transport problems. Thin by design:
+// it parses HTTP (libmicrohttpd does), applies limits, and hands the body to the core.
+//
+//   400 empty body            404 other path           405 other method (Allow: POST)
+//   411 no Content-Length     413 body over the limit  415 wrong Content-Type
+//   429 client over its rate  503 service unavailable (token/audit down) or overloaded
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "src/base/result.h"
+#include "src/core/message_handler.h"
+#include "src/http/metrics.h"
+#include "src/http/rate_limiter.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+namespace kms::http {
+
+struct UaServerOptions {
+  std::string listen_address = "0.0.0.0";  // IPv4 literal
+  uint16_t port = 8443;                     // 0: any free port (see UaServer::port)
+  std::string path = "/kms";
+  unsigned threads = 4;                     // libmicrohttpd thread pool (epoll)
+  std::string tls_cert_pem;                 // PEM contents, not paths
+  std::string tls_key_pem;                  // PEM contents; scrubbed by the caller after Start
+  size_t body_limit = 64 * 1024;
+  unsigned connection_limit = 512;
+  unsigned per_ip_connection_limit = 64;
+  unsigned idle_timeout_s = 10;             // per connection, between bytes
+  unsigned request_timeout_s = 15;          // whole request: slow senders are cut off
+  double rate_per_s = 100;                  // per client address; 0 = unlimited
+  double rate_burst = 200;
+  size_t max_in_flight = 256;               // requests being processed at once
+};
+
+// kTlsPriorities: TLS 1.2 and 1.3 only, GnuTLS's secure suites, server preference.
+inline constexpr const char* kTlsPriorities =
+    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-SHA1:%SERVER_PRECEDENCE";
+
+class UaServer {
+ public:
+  // Start: binds and starts serving. kInvalidArgument for bad options (e.g. a certificate
+  // libmicrohttpd refuses), kUnavailable when the port cannot be bound.
+  static Result<std::unique_ptr<UaServer>> Start(const UaServerOptions& options,
+                                                 core::MessageHandler& handler, Metrics& metrics);
+  ~UaServer();
+  UaServer(const UaServer&) = delete;
+  UaServer& operator=(const UaServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  size_t in_flight() const { return in_flight_.load(); }
+  // Drain: stops accepting new connections, waits until no request is being processed (at
+  // most max_wait), then stops the daemon. Replies already being written are completed.
+  void Drain(std::chrono::milliseconds max_wait);
+
+  // Internal: called from libmicrohttpd's callbacks.
+  struct Impl;
+
+ private:
+  UaServer(const UaServerOptions& options, core::MessageHandler& handler, Metrics& metrics);
+  // OnAccess: libmicrohttpd's access handler; returns false to close the connection.
+  bool OnAccess(MHD_Connection* c, const char* url, const char* method, const char* upload,
+                size_t* upload_size, void** con_cls);
+
+  UaServerOptions options_;
+  core::MessageHandler& handler_;
+  Metrics& metrics_;
+  RateLimiter limiter_;
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<uint64_t> next_id_{1};
+  MHD_Daemon* daemon_ = nullptr;
+  uint16_t port_ = 0;
+};
+
+}  // namespace kms::http
