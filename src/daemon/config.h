@@ -1,0 +1,58 @@
+// kmsd's configuration: one TOML file parsed strictly into an immutable struct (style.md
+// "Config"). An unknown key, a wrong type or an out-of-range value is an error naming the
+// file, the line and the key. Every limit has exactly one default, here. Secrets (the token
+// PIN) are never in this file: only where to read them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "src/base/result.h"
+#include "src/core/kms_options.h"
+#include "src/http/ops_server.h"
+#include "src/http/ua_server.h"
+
+namespace kms::daemon {
+
+struct TokenSettings {
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string uri = "pkcs11:token=kms";
+  std::string pin_file;        // a file readable only by its owner, or:
+  std::string pin_credential;  // a systemd credential name ($CREDENTIALS_DIRECTORY/<name>)
+  uint32_t pool_size = 8;
+  std::string credential_storage = "wrapped";  // or "token-objects"
+  uint32_t credential_cache = 1024;
+};
+
+struct AuditSettings {
+  uint32_t batch_interval_ms = 2;       // group commit window
+  uint32_t max_wait_ms = 1000;          // fail closed after this
+  uint32_t queue_limit = 10'000;
+  uint32_t checkpoint_rows = 1000;      // seal every N rows...
+  uint32_t checkpoint_interval_s = 60;  // ...or T seconds
+};
+
+struct ProcessSettings {
+  std::string user;       // drop to this user when started as root ("" = stay)
+  bool mlockall = false;
+  bool seccomp = false;
+};
+
+struct Config {
+  std::string path;  // the file it came from
+  core::KmsOptions kms;
+  http::UaServerOptions server;  // tls_cert_pem/tls_key_pem hold file PATHS here
+  http::OpsServerOptions ops;
+  TokenSettings token;
+  std::string database = "/var/lib/kms/policy.db";
+  AuditSettings audit;
+  ProcessSettings process;
+};
+
+// LoadConfig: reads and validates the file. Errors are kInvalidArgument with a one-line
+// message "<file>:<line>: <what>".
+Result<Config> LoadConfig(const std::string& path);
+// ParseConfig: the same from text (tests, --check-config on stdin).
+Result<Config> ParseConfig(std::string_view text, const std::string& source_name);
+
+}  // namespace kms::daemon
