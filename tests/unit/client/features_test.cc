@@ -1,0 +1,262 @@
+// Mode-3 tickets, pre-encrypted content (M flag), the ticket cache (J flag) and CSB
+// updates (RFC 6043 §5.2, §5.3, §8, App. A).
+#include <gtest/gtest.h>
+
+#include "src/base/encoding.h"
+#include "src/client/csb_update.h"
+#include "src/client/mode3_ticket.h"
+#include "src/client/ticket_cache.h"
+#include "src/crypto/kemac_cipher.h"
+#include "src/crypto/key_derivation.h"
+#include "src/crypto/mac.h"
+#include "src/crypto/openssl_key_ops.h"
+#include "src/mikey/encoder.h"
+#include "src/mikey/mac_coverage.h"
+#include "src/mikey/ticket_data.h"
+#include "tests/unit/client/client_test_util.h"
+#include "tests/unit/client/vector_call.h"
+
+namespace kms::client {
+namespace {
+
+using testing::At;
+using testing::ScriptedRandom;
+
+const char* kAlice = "sip:mrfc@example.org";
+const char* kBob = "sip:bob@example.org";
+
+class FeaturesTest : public ::testing::Test {
+ protected:
+  ScriptedRandom rng_;
+  FakeClock clock_{At(0)};
+  Env env_{rng_, clock_};
+  TicketProtectionKey tpk_{"mrfc-tpk-1", SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x33))};
+
+  Result<InitiatorTicket> Mode3(Mode3Options o) {
+    rng_.Push(std::vector<uint8_t>(16, 0x01));  // RAND
+    rng_.Push(std::vector<uint8_t>(16, 0x02));  // MPK
+    rng_.Push(std::vector<uint8_t>(16, 0x03));  // TGK
+    o.kms_identity = "https://kms.example.org";
+    o.responders = {kBob};
+    return CreateMode3Ticket(kAlice, tpk_, o, env_);
+  }
+
+  // What the KMS does on RESOLVE_INIT for a forking ticket (spec §7.2 steps 9-10): fork
+  // MPKr and the TGK for the answering device. Computed here with kms::crypto.
+  ResolvedTicket KmsResolve(const InitiatorTicket& t, const std::vector<uint8_t>& rand_kms) {
+    ResolvedTicket r;
+    r.mpki = t.mpki.Clone();
+    r.idrr = BytesOf(kBob);
+    r.rand_kms = rand_kms;
+    auto mpkr = crypto::SoftwareInKey::Create(*t.mpkr);
+    KMS_CHECK(mpkr.ok());
+    auto f = crypto::ForkKey(crypto::PrfFunc::kMikey1, crypto::ForkedKey::kMpkr, mpkr->blocks(),
+                             r.idrr, rand_kms);
+    KMS_CHECK(f.ok());
+    r.mpkr_prime = std::move(f).value();
+    mikey::KeyData tgk = t.session_keys.front().Clone();
+    auto tin = crypto::SoftwareInKey::Create(tgk.key);
+    KMS_CHECK(tin.ok());
+    auto ft = crypto::ForkKey(crypto::PrfFunc::kMikey1, crypto::ForkedKey::kTgk, tin->blocks(),
+                              r.idrr, rand_kms);
+    KMS_CHECK(ft.ok());
+    tgk.key = std::move(ft).value();
+    r.session_keys.push_back(std::move(tgk));
+    return r;
+  }
+};
+
+TEST_F(FeaturesTest, Mode3TicketIsSealedWithTheTpk) {
+  auto t = Mode3(Mode3Options{});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_TRUE(rng_.empty());
+  const mikey::TicketPolicy& p = t->ticket.policy;
+  EXPECT_FALSE(p.flags.d);
+  EXPECT_TRUE(p.flags.l);  // ¬D ⇒ L
+  EXPECT_TRUE(p.flags.i && p.flags.e && p.flags.f);
+  ASSERT_NE(p.FindIdr(mikey::IdRole::kInitiator), nullptr);
+  EXPECT_EQ(IdrText(*p.FindIdr(mikey::IdRole::kInitiator)), kAlice);
+
+  // Independently: the Ticket Data names the TPK, its MAC verifies with the TPK and its
+  // KEMAC decrypts to MPK || TGK, from which MPKi follows (RFC 6043 App. A).
+  auto td = mikey::DecodeBaseTicketData(t->ticket.ticket_data);
+  ASSERT_TRUE(td.ok()) << td.status().ToString();
+  ASSERT_TRUE(td->idr_psk.has_value());
+  EXPECT_EQ(IdrText(*td->idr_psk), "mrfc-tpk-1");
+  EXPECT_EQ(td->idr_psk->id_type, mikey::IdType::kByteString);
+  auto tpk = crypto::SoftwareInKey::Create(tpk_.tpk);
+  ASSERT_TRUE(tpk.ok());
+  auto keys = crypto::DeriveTicketKeys(crypto::PrfFunc::kMikey1, tpk->blocks(), td->rand.rand,
+                                       crypto::EncrAlgorithm::kAesCm128,
+                                       crypto::MacAlgorithm::kHmacSha1_160);
+  ASSERT_TRUE(keys.ok());
+  mikey::Message carrier;
+  carrier.hdr.data_type = mikey::DataType::kTransferInit;
+  carrier.payloads.push_back(t->ticket);
+  auto enc = mikey::EncodeWithLayout(carrier);
+  ASSERT_TRUE(enc.ok());
+  auto mac_in = mikey::TicketMacInput(enc->wire, enc->layout);
+  ASSERT_TRUE(mac_in.ok());
+  EXPECT_TRUE(crypto::VerifyMac(crypto::MacAlgorithm::kHmacSha1_160, keys->auth_key, *mac_in,
+                                td->v.mac).ok());
+  auto plain = crypto::KemacDecrypt(crypto::EncrAlgorithm::kAesCm128, keys->encr_key,
+                                    keys->salt_key, 0xFFFFFFFF, td->t.value, td->kemac.encr_data);
+  ASSERT_TRUE(plain.ok());
+  auto chain = mikey::DecodeKeyDataChain(plain->Reveal());
+  ASSERT_TRUE(chain.ok());
+  ASSERT_EQ(chain->size(), 2u);
+  EXPECT_EQ(HexEncode((*chain)[0].key.Reveal()), "02020202020202020202020202020202");  // MPK
+  EXPECT_EQ(HexEncode((*chain)[1].key.Reveal()), "03030303030303030303030303030303");  // TGK
+  auto mpk = crypto::SoftwareInKey::Create((*chain)[0].key);
+  ASSERT_TRUE(mpk.ok());
+  auto pair = crypto::DeriveMpkPair(crypto::PrfFunc::kMikey1, mpk->blocks(), td->rand.rand);
+  ASSERT_TRUE(pair.ok());
+  EXPECT_TRUE(pair->mpki.ConstantTimeEqual(t->mpki));
+  EXPECT_TRUE(pair->mpkr.ConstantTimeEqual(*t->mpkr));
+
+  // Bad inputs.
+  TicketProtectionKey short_tpk{"x", SecretBytes::CopyFrom(std::vector<uint8_t>(8, 1))};
+  EXPECT_FALSE(CreateMode3Ticket(kAlice, short_tpk, Mode3Options{}, env_).ok());
+}
+
+TEST_F(FeaturesTest, Mode3CallWithPreEncryptedContentKeys) {
+  Mode3Options o;
+  o.responder_keys = true;  // M=1: the responder supplies the content TEK
+  auto t = Mode3(o);
+  ASSERT_TRUE(t.ok());
+  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+
+  rng_.PushU32(0x01020304);
+  rng_.Push(std::vector<uint8_t>(16, 0x44));  // RANDRi
+  rng_.PushU32(0x11110001);                   // SSRC of CS 1
+  TransferInitOptions to;
+  to.responder = kBob;
+  to.sdp_ids = "mikey";
+  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
+  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
+
+  auto rti = ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
+  ASSERT_TRUE(rti.ok()) << rti.status().ToString();
+  auto session = AuthenticateTransferInit(std::move(*rti), KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+
+  TransferRespOptions ro;
+  ro.identity = kBob;
+  mikey::KeyData tek;
+  tek.type = mikey::KeyDataType::kTekSalt;
+  tek.key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x66));
+  tek.salt = SecretBytes::CopyFrom(std::vector<uint8_t>(14, 0x77));
+  tek.spi = {0, 0, 0xbe, 0xef};
+  ro.responder_keys.push_back(std::move(tek));
+  rng_.Push(std::vector<uint8_t>(16, 0x88));  // RANDRr
+  rng_.PushU32(0x22220002);                   // SSRC of CS 2
+  auto tr = BuildTransferResp(*session, ro, env_);
+  ASSERT_TRUE(tr.ok()) << tr.status().ToString();
+  EXPECT_TRUE(rng_.empty());
+
+  auto a = ProcessTransferResp(tr->wire, *pt, At(0));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  for (const CallKeys* k : {&*a, &tr->keys}) {
+    const CryptoSessionKeys* cs2 = FindSession(*k, 2);
+    ASSERT_NE(cs2, nullptr);
+    EXPECT_EQ(HexEncode(cs2->master_key.Reveal()), "66666666666666666666666666666666");
+    EXPECT_EQ(HexEncode(cs2->master_salt.Reveal()), "7777777777777777777777777777");
+    EXPECT_EQ(HexEncode(cs2->mki), "0000beef");
+  }
+  EXPECT_TRUE(FindSession(*a, 1)->master_key.ConstantTimeEqual(FindSession(tr->keys, 1)->master_key));
+}
+
+TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
+  auto t = Mode3(Mode3Options{});  // M=0
+  ASSERT_TRUE(t.ok());
+  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+  rng_.PushU32(0x01020304);
+  rng_.Push(std::vector<uint8_t>(16, 0x44));
+  rng_.PushU32(0x11110001);
+  TransferInitOptions to;
+  to.responder = kBob;
+  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
+  ASSERT_TRUE(pt.ok());
+  auto rti = ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
+  ASSERT_TRUE(rti.ok());
+  auto session = AuthenticateTransferInit(std::move(*rti), KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
+  ASSERT_TRUE(session.ok());
+  TransferRespOptions ro;
+  mikey::KeyData tek;
+  tek.type = mikey::KeyDataType::kTekSalt;
+  tek.key = SecretBytes(16);
+  tek.salt = SecretBytes(14);
+  tek.spi = {1, 2, 3, 4};
+  ro.responder_keys.push_back(std::move(tek));
+  EXPECT_EQ(BuildTransferResp(*session, ro, env_).status().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(FeaturesTest, TicketCacheHonoursReuseFlagAndValidity) {
+  TicketCache cache(clock_, 2);
+  auto once = Mode3(Mode3Options{});
+  ASSERT_TRUE(once.ok());
+  EXPECT_FALSE(cache.Put(std::make_shared<const InitiatorTicket>(std::move(*once))));  // J=0
+  Mode3Options reuse;
+  reuse.reusable = true;
+  auto t = Mode3(reuse);
+  ASSERT_TRUE(t.ok());
+  auto shared = std::make_shared<const InitiatorTicket>(std::move(*t));
+  EXPECT_TRUE(cache.Put(shared));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.Find(kBob), shared);
+  EXPECT_EQ(cache.Find("sip:carol@example.org"), nullptr);
+  clock_.Set(At(3600 - 30));  // less than the default 60 s left
+  EXPECT_EQ(cache.Find(kBob), nullptr);
+  EXPECT_EQ(cache.Find(kBob, std::chrono::seconds(10)), shared);
+  clock_.Set(At(3601));
+  EXPECT_EQ(cache.Find(kBob, std::chrono::seconds(0)), nullptr);
+  EXPECT_EQ(cache.size(), 0u);  // expired entries dropped
+  EXPECT_FALSE(cache.Put(shared));
+}
+
+TEST_F(FeaturesTest, CsbUpdateRekeysBothSides) {
+  testing::VectorCall call = testing::RunVectorCall();
+  std::vector<mikey::KeyData> fresh(1);
+  fresh[0].type = mikey::KeyDataType::kTgk;
+  fresh[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x99));
+  fresh[0].spi = {0, 0, 0, 2};
+  clock_.Set(At(60));
+  auto upd = BuildCsbUpdateInit(call.a.csb, std::move(fresh), env_);
+  ASSERT_TRUE(upd.ok()) << upd.status().ToString();
+  // The update keeps the CSB ID and carries no RANDs and no TICKET.
+  auto m = mikey::Decode(upd->wire);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->hdr.csb_id, 0x5a5a0001u);
+  EXPECT_EQ(m->FindTicket(), nullptr);
+  EXPECT_EQ(m->FindRandR(mikey::RandRole::kInitiator), nullptr);
+
+  auto tampered = upd->wire;
+  tampered[tampered.size() - 30] ^= 1;  // inside the KEMAC
+  EXPECT_EQ(AnswerCsbUpdate(tampered, call.b.csb, env_).status().code(), StatusCode::kAuthFailed);
+
+  auto ans = AnswerCsbUpdate(upd->wire, call.b.csb, env_);
+  ASSERT_TRUE(ans.ok()) << ans.status().ToString();
+  auto a_new = ProcessCsbUpdateResp(ans->wire, *upd, call.a.csb);
+  ASSERT_TRUE(a_new.ok()) << a_new.status().ToString();
+  ASSERT_EQ(a_new->size(), 2u);
+  ASSERT_EQ(ans->sessions.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE((*a_new)[i].master_key.ConstantTimeEqual(ans->sessions[i].master_key));
+    EXPECT_TRUE((*a_new)[i].master_salt.ConstantTimeEqual(ans->sessions[i].master_salt));
+    EXPECT_FALSE((*a_new)[i].master_key.ConstantTimeEqual(call.a.sessions[i].master_key));
+    EXPECT_EQ(HexEncode((*a_new)[i].mki), "00000002");
+  }
+  // An answer is bound to its update (the MAC covers resp || update).
+  std::vector<mikey::KeyData> other(1);
+  other[0].type = mikey::KeyDataType::kTgk;
+  other[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0xaa));
+  other[0].spi = {0, 0, 0, 3};
+  auto upd2 = BuildCsbUpdateInit(call.a.csb, std::move(other), env_);
+  ASSERT_TRUE(upd2.ok());
+  EXPECT_EQ(ProcessCsbUpdateResp(ans->wire, *upd2, call.a.csb).status().code(),
+            StatusCode::kAuthFailed);
+  EXPECT_FALSE(BuildCsbUpdateInit(call.a.csb, {}, env_).ok());  // no keys
+}
+
+}  // namespace
+}  // namespace kms::client
