@@ -1,0 +1,155 @@
+#include "policy/audit_writer.h"
+
+#include "policy/audit_chain.h"
+
+namespace kms::policy {
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AuditWriter>> AuditWriter::Open(const std::string& path,
+                                                       ports::KeyVault& vault,
+                                                       AuditWriterOptions options) {
+  DbOptions o;
+  o.mode = OpenMode::kReadWrite;
+  o.synchronous_full = true;  // durable before the caller answers
+  KMS_ASSIGN_OR_RETURN(Db db, Db::Open(path, o));
+  std::unique_ptr<AuditWriter> w(new AuditWriter(std::move(db), vault, options));
+  w->thread_ = std::thread([p = w.get()] { p->Run(); });
+  return w;
+}
+
+AuditWriter::AuditWriter(Db db, ports::KeyVault& vault, AuditWriterOptions options)
+    : db_(std::move(db)),
+      vault_(vault),
+      options_(options),
+      last_checkpoint_(std::chrono::steady_clock::now()) {}
+
+AuditWriter::~AuditWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  (void)Checkpoint();  // best effort: an unsealed tail is reported as such by verify
+}
+
+size_t AuditWriter::queue_depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
+  auto p = std::make_unique<Pending>();
+  p->record = record;
+  std::future<Result<int64_t>> done = p->done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) {
+      return UnavailableError("audit writer stopped");
+    }
+    if (queue_.size() >= options_.queue_limit) {
+      healthy_ = false;
+      return ResourceExhaustedError("audit queue full");
+    }
+    queue_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+  if (done.wait_for(options_.max_wait) != std::future_status::ready) {
+    // Fail closed: the caller must not answer. The row may still be written later; it is
+    // then an audit of a request that was refused for want of an audit, which is harmless.
+    healthy_ = false;
+    return UnavailableError("audit row not durable within the configured time");
+  }
+  return done.get();
+}
+
+Status AuditWriter::CommitBatch(std::deque<std::unique_ptr<Pending>>& batch) {
+  std::lock_guard<std::mutex> db_lock(db_mu_);
+  const auto start = std::chrono::steady_clock::now();
+  KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db_, TxnKind::kImmediate));
+  KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db_));
+  std::vector<int64_t> seqs;
+  seqs.reserve(batch.size());
+  for (const auto& p : batch) {
+    KMS_ASSIGN_OR_RETURN(head, AppendRow(db_, head, p->record));
+    seqs.push_back(head.seq);
+  }
+  KMS_RETURN_IF_ERROR(txn.Commit());
+  last_commit_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->done.set_value(seqs[i]);
+  }
+  rows_since_checkpoint_ += static_cast<int64_t>(batch.size());
+  return Status::Ok();
+}
+
+void AuditWriter::MaybeCheckpoint(bool force) {
+  const bool due = rows_since_checkpoint_ >= options_.checkpoint_rows ||
+                   (rows_since_checkpoint_ > 0 &&
+                    std::chrono::steady_clock::now() - last_checkpoint_ >= options_.checkpoint_interval);
+  if ((force || due) && Checkpoint().ok()) {
+    rows_since_checkpoint_ = 0;
+    last_checkpoint_ = std::chrono::steady_clock::now();
+  }
+}
+
+Status AuditWriter::Checkpoint() {
+  std::lock_guard<std::mutex> db_lock(db_mu_);
+  KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db_, TxnKind::kImmediate));
+  KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db_));
+  KMS_ASSIGN_OR_RETURN(CheckpointHead prev, ReadCheckpointHead(db_));
+  if (head.seq == 0 || prev.last_row >= head.seq) {
+    return Status::Ok();  // nothing new to seal
+  }
+  KMS_RETURN_IF_ERROR(WriteCheckpoint(db_, vault_, head, prev, NowNs()).status());
+  return txn.Commit();
+}
+
+void AuditWriter::Run() {
+  for (;;) {
+    std::deque<std::unique_ptr<Pending>> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        if (stop_) {
+          return;
+        }
+        lock.unlock();
+        MaybeCheckpoint(false);
+        continue;
+      }
+    }
+    // Group commit: let concurrent requests join this batch for a moment.
+    if (options_.batch_interval.count() > 0) {
+      std::this_thread::sleep_for(options_.batch_interval);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(queue_);
+    }
+    Status s = CommitBatch(batch);
+    if (!s.ok()) {
+      healthy_ = false;
+      for (auto& p : batch) {
+        p->done.set_value(UnavailableError("audit commit failed: " + s.message()));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop on a bad disk
+      continue;
+    }
+    healthy_ = true;
+    MaybeCheckpoint(false);
+  }
+}
+
+}  // namespace kms::policy

@@ -1,0 +1,78 @@
+// AuditWriter: the AuditSink of kmsd (architecture.md §5): rows are queued, committed in
+// batches by one writer thread with synchronous=FULL (group commit), and every caller learns
+// its row is durable before it answers its client. The queue is bounded and the wait is
+// bounded: when the audit cannot be written in time the request fails (fail closed) and
+// Healthy() turns false for /readyz until the next successful commit.
+//
+// Checkpoints (HMAC-SHA-256 with the token's audit key over the chain head) are written
+// every checkpoint_rows rows or checkpoint_interval seconds, in their own transaction after
+// the rows: a token outage delays sealing (the tail is reported as unsealed) but never
+// loses rows. The chain head is re-read inside every transaction, so kmsctl appending admin
+// rows from another process keeps one chain.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "policy/sqlite_db.h"
+#include "src/core/ports/audit_sink.h"
+#include "src/core/ports/key_vault.h"
+
+namespace kms::policy {
+
+struct AuditWriterOptions {
+  std::chrono::milliseconds batch_interval{2};
+  std::chrono::milliseconds max_wait{1000};
+  size_t queue_limit = 10'000;
+  int64_t checkpoint_rows = 1000;
+  std::chrono::seconds checkpoint_interval{60};
+};
+
+class AuditWriter final : public ports::AuditSink {
+ public:
+  // Open: opens its own connection to the (migrated) database at path.
+  static Result<std::unique_ptr<AuditWriter>> Open(const std::string& path,
+                                                   ports::KeyVault& vault,
+                                                   AuditWriterOptions options);
+  ~AuditWriter() override;  // drains the queue, seals a final checkpoint when possible
+
+  Result<int64_t> Append(const ports::AuditRecord& record) override;
+  bool Healthy() const override { return healthy_.load(); }
+  size_t queue_depth() const;
+  double last_commit_seconds() const { return last_commit_s_.load(); }
+  // Checkpoint: seals the current head now (e.g. at shutdown); OK if nothing is new.
+  Status Checkpoint();
+
+ private:
+  struct Pending {
+    ports::AuditRecord record;
+    std::promise<Result<int64_t>> done;
+  };
+  AuditWriter(Db db, ports::KeyVault& vault, AuditWriterOptions options);
+  void Run();
+  Status CommitBatch(std::deque<std::unique_ptr<Pending>>& batch);
+  void MaybeCheckpoint(bool force);
+
+  Db db_;
+  ports::KeyVault& vault_;
+  AuditWriterOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Pending>> queue_;
+  bool stop_ = false;
+  std::atomic<bool> healthy_{true};
+  std::atomic<double> last_commit_s_{0};
+  int64_t rows_since_checkpoint_ = 0;
+  std::chrono::steady_clock::time_point last_checkpoint_;
+  std::mutex db_mu_;  // the writer thread and Checkpoint() share db_
+  std::thread thread_;
+};
+
+}  // namespace kms::policy
