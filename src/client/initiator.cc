@@ -142,6 +142,15 @@ Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp,
   ctx.initial_message = req.wire;
   KMS_RETURN_IF_ERROR(VerifyMessageMac(resp, m, creds.psk, label, ctx));
 
+  // spec §7.3: T sane (NTP types; a COUNTER carries no time). Freshness itself comes from
+  // the MAC over the request (spec §9.1).
+  if (const auto at = TimestampInstant(*m.FindT())) {
+    const auto skew = req.requirements.clock_skew;
+    if (*at > now + skew || *at + skew < now) {
+      return Status(StatusCode::kPermissionDenied, "REQUEST_RESP timestamp outside the allowed skew",
+                    static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
+    }
+  }
   const mikey::Ticket* tk = m.FindTicket();
   const mikey::Kemac* kemac = m.FindKemac();
   const bool forking = tk->policy.flags.i;

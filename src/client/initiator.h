@@ -68,7 +68,8 @@ struct InitiatorTicket {
 };
 
 // ProcessRequestResp: verifies a REQUEST_RESP (HDR fields equal to the request's, MAC
-// over resp || request in constant time, all BEFORE decrypting), decrypts the KEMAC (IV
+// over resp || request in constant time, all BEFORE decrypting), checks its T against
+// `now` (requirements.clock_skew, detail 1), decrypts the KEMAC (IV
 // with the response's T; the request's T as fallback, spec §11 A3), checks the key chain
 // (MPKi, MPKr iff I, session keys) and the granted policy (CheckGrantedPolicy). A MIKEY
 // Error answer gives kFailedPrecondition with the error number in detail().

@@ -6,6 +6,7 @@
 #include "src/base/clock.h"
 #include "src/cli/kms_client/commands.h"
 #include "src/cli/kms_client/steps.h"
+#include "src/client/replay_cache.h"
 #include "src/client/sdp.h"
 #include "src/client/srtp_session.h"
 #include "src/client/udp_socket.h"
@@ -145,6 +146,12 @@ int RunCall(const CallOpts& o) {
     if (!rs.ok()) return fail(ExitFor(rs.status()), "call (ticket resolve)", rs.status());
     auto session = OpenResolve(*rs, *cb, rp, clock.Now());
     if (!session.ok()) return fail(ExitFor(session.status()), "call (RESOLVE_RESP)", session.status());
+    client::ReplayCache replay;  // the device's cache of authenticated TRANSFER_INITs
+    const auto t_ti = client::TimestampInstant(*decoded->FindT());
+    if (Status s = replay.CheckAndInsert(decoded->FindV()->mac, t_ti.value_or(clock.Now()), clock.Now());
+        !s.ok()) {
+      return fail(kExitRefused, "call (replay)", s);
+    }
     rep.Step(who, "early checks passed; RESOLVE_INIT_PSK sent, RESOLVE_RESP verified; "
                   "TRANSFER_INIT authenticated (MAC, Vi, IDRi = ticket IDRi)");
     client::TransferRespOptions tro;

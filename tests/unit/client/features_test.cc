@@ -5,6 +5,7 @@
 #include "src/base/encoding.h"
 #include "src/client/csb_update.h"
 #include "src/client/mode3_ticket.h"
+#include "src/client/replay_cache.h"
 #include "src/client/ticket_cache.h"
 #include "src/crypto/kemac_cipher.h"
 #include "src/crypto/key_derivation.h"
@@ -256,6 +257,20 @@ TEST_F(FeaturesTest, CsbUpdateRekeysBothSides) {
   EXPECT_EQ(ProcessCsbUpdateResp(ans->wire, *upd2, call.a.csb).status().code(),
             StatusCode::kAuthFailed);
   EXPECT_FALSE(BuildCsbUpdateInit(call.a.csb, {}, env_).ok());  // no keys
+}
+
+TEST(ReplayCacheTest, RefusesReplaysWithinTheWindow) {
+  ReplayCache cache(std::chrono::seconds(300), 2);
+  const std::vector<uint8_t> mac1(20, 1), mac2(20, 2), mac3(20, 3);
+  EXPECT_TRUE(cache.CheckAndInsert(mac1, At(0), At(0)).ok());
+  const Status again = cache.CheckAndInsert(mac1, At(0), At(10));
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(again.detail(), std::optional<uint8_t>(1));
+  EXPECT_TRUE(cache.CheckAndInsert(mac2, At(5), At(10)).ok());
+  EXPECT_EQ(cache.CheckAndInsert(mac3, At(5), At(10)).code(), StatusCode::kResourceExhausted);
+  // After the window the entries expire (the early checks refuse such old messages).
+  EXPECT_TRUE(cache.CheckAndInsert(mac1, At(400), At(400)).ok());
+  EXPECT_EQ(cache.size(), 1u);
 }
 
 }  // namespace

@@ -121,10 +121,19 @@ TEST_F(NegativeTest, MikeyErrorAnswerIsReported) {
 }
 
 TEST_F(NegativeTest, UnacceptableGrantedPolicyRefused) {
-  // Expired by the time the response is processed.
+  // A response timestamp far from our clock is refused (detail 1).
   auto late = ProcessRequestResp(Vec(5, "REQUEST_RESP"), Request(), a_, At(7200));
   ASSERT_FALSE(late.ok());
-  EXPECT_EQ(late.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(late.status().detail(), std::optional<uint8_t>(1));
+  // With a clock skew that tolerates the T, the expired validity is what is refused.
+  InitiatorRequirements lax;
+  lax.clock_skew = std::chrono::seconds(10000);
+  auto lax_req = PendingRequestFromWire(Vec(3, "REQUEST_INIT_PSK"), lax);
+  ASSERT_TRUE(lax_req.ok());
+  auto expired = ProcessRequestResp(Vec(5, "REQUEST_RESP"), *lax_req, a_, At(7200));
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(expired.status().detail(), std::optional<uint8_t>(15));
   // A responder we need is not authorized.
   InitiatorRequirements need_carol;
   need_carol.responders = {"sip:carol@example.org"};
