@@ -1,0 +1,105 @@
+# shellcheck shell=bash
+# Provisioning helpers shared by the quickstart and the end-to-end tests. Everything lives
+# under one state directory; nothing touches system paths.
+#   kms_provision STATE BIN   token, keys, database, TLS certificate, demo users, kmsd.toml
+#   kms_start_kmsd STATE BIN  starts kmsd in the background; sets KMSD_PID and KMS_PORT
+
+kms_provision() {
+  local state="$1" bin="$2"
+  mkdir -p "$state/tokens" "$state/users"
+  chmod 700 "$state"
+  export SOFTHSM2_CONF="$state/softhsm2.conf"
+  cat >"$SOFTHSM2_CONF" <<CONF
+directories.tokendir = $state/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+CONF
+  (
+    umask 077
+    [ -s "$state/user.pin" ] || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$state/user.pin"
+    [ -s "$state/so.pin" ] || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$state/so.pin"
+  )
+  if ! softhsm2-util --show-slots 2>/dev/null | grep -q "Label:.*kms-demo"; then
+    softhsm2-util --init-token --free --label kms-demo \
+      --so-pin "$(cat "$state/so.pin")" --pin "$(cat "$state/user.pin")" >/dev/null
+  fi
+  local ctl=("$bin/src/cli/kmsctl" --db "$state/policy.db" --token "pkcs11:token=kms-demo"
+             --pin-file "$state/user.pin" --operator quickstart)
+  "${ctl[@]}" init >/dev/null
+  # System default: anyone may request tickets for responders in example.org, 1 h at most,
+  # forking required, 128-bit suite.
+  "${ctl[@]}" policy set --may-request --max-validity 3600 --forking-required --suite 128 \
+    --responder 'domain:*@example.org' >/dev/null
+  local u
+  for u in alice bob; do
+    if ! "${ctl[@]}" user list | grep -q "^$u"; then
+      "${ctl[@]}" user add "$u" --impi "$u@ims.example.org" --identity "sip:$u@example.org" >/dev/null
+      mkdir -p "$state/users/$u"
+      (
+        umask 077
+        openssl rand -hex 32 >"$state/users/$u/psk"
+        echo -n "sip:$u@example.org" >"$state/users/$u/identity"
+        echo -n "$(openssl rand -base64 12)@bsf.example.org" >"$state/users/$u/btid"
+      )
+      "${ctl[@]}" cred import "$u" --id "$(cat "$state/users/$u/btid")" \
+        --key-file "$state/users/$u/psk" >/dev/null
+    fi
+  done
+  if [ ! -s "$state/tls.crt" ]; then
+    (
+      umask 077
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$state/tls.key" -out "$state/tls.crt" 2>/dev/null
+    )
+  fi
+  cat >"$state/kmsd.toml" <<CONF
+[kms]
+identity = "https://127.0.0.1/kms"
+
+[server]
+listen = "127.0.0.1"
+port = ${KMS_PORT_WANTED:-0}
+tls_cert = "$state/tls.crt"
+tls_key = "$state/tls.key"
+threads = 2
+
+[ops]
+listen = "127.0.0.1"
+port = 0
+
+[token]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+uri = "pkcs11:token=kms-demo"
+pin_file = "$state/user.pin"
+
+[database]
+path = "$state/policy.db"
+
+[process]
+seccomp = ${KMS_SECCOMP:-false}
+CONF
+}
+
+kms_start_kmsd() {
+  local state="$1" bin="$2"
+  : >"$state/kmsd.log"
+  "$bin/src/daemon/kmsd" --config "$state/kmsd.toml" 2>"$state/kmsd.log" &
+  KMSD_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    if grep -q "event=started" "$state/kmsd.log"; then
+      KMS_PORT=$(sed -n 's/.*event=started https_port=\([0-9]*\).*/\1/p' "$state/kmsd.log")
+      KMS_OPS_PORT=$(sed -n 's/.* ops_port=\([0-9]*\).*/\1/p' "$state/kmsd.log")
+      return 0
+    fi
+    if ! kill -0 "$KMSD_PID" 2>/dev/null; then
+      cat "$state/kmsd.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "kmsd did not start" >&2
+  return 1
+}

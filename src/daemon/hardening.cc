@@ -1,0 +1,98 @@
+#include "src/daemon/hardening.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kms::daemon {
+
+Status DisableCoreDumps() {
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return InternalError(std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
+  }
+  const rlimit none{0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) {
+    return InternalError(std::string("setrlimit(RLIMIT_CORE): ") + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Status LockMemory() {
+  if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+    return ResourceExhaustedError(std::string("mlockall: ") + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Status DropPrivileges(const std::string& user) {
+  if (geteuid() != 0 || user.empty()) {
+    return Status::Ok();
+  }
+  const passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) {
+    return InvalidArgumentError("unknown user '" + user + "'");
+  }
+  if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    return InternalError(std::string("cannot drop privileges: ") + std::strerror(errno));
+  }
+  if (setuid(0) == 0) {
+    return InternalError("root could be regained after dropping privileges");
+  }
+  return Status::Ok();
+}
+
+Status EnableSeccomp() {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+  if (ctx == nullptr) {
+    return InternalError("seccomp_init failed");
+  }
+  // What a running kmsd needs: network I/O and epoll (libmicrohttpd, GnuTLS), file I/O on
+  // already-open and new files (SQLite WAL, SoftHSM2 token files), memory, threads, time,
+  // signals. No exec, no ptrace, no module loading, no new namespaces.
+  static const int kAllowed[] = {
+      SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
+      SCMP_SYS(pwrite64), SCMP_SYS(close), SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(fstat),
+      SCMP_SYS(newfstatat), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(lseek),
+      SCMP_SYS(fcntl), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
+      SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename), SCMP_SYS(renameat),
+      SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(getdents64),
+      SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(flock), SCMP_SYS(getcwd), SCMP_SYS(readlink),
+      SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(mremap), SCMP_SYS(madvise),
+      SCMP_SYS(brk), SCMP_SYS(mlock), SCMP_SYS(munlock), SCMP_SYS(futex), SCMP_SYS(clone),
+      SCMP_SYS(clone3), SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit),
+      SCMP_SYS(exit_group), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(tgkill),
+      SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(nanosleep),
+      SCMP_SYS(clock_nanosleep), SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
+      SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+      SCMP_SYS(rt_sigtimedwait), SCMP_SYS(sigaltstack), SCMP_SYS(getrandom),
+      SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+      SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(eventfd2),
+      SCMP_SYS(pipe2), SCMP_SYS(socket), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept),
+      SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(shutdown), SCMP_SYS(sendto),
+      SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(setsockopt),
+      SCMP_SYS(getsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(ioctl),
+      SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+      SCMP_SYS(prctl), SCMP_SYS(prlimit64), SCMP_SYS(sysinfo), SCMP_SYS(membarrier),
+  };
+  for (int sc : kAllowed) {
+    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0) != 0) {
+      seccomp_release(ctx);
+      return InternalError("seccomp_rule_add failed");
+    }
+  }
+  const int rc = seccomp_load(ctx);
+  seccomp_release(ctx);
+  if (rc != 0) {
+    return InternalError("seccomp_load failed");
+  }
+  return Status::Ok();
+}
+
+}  // namespace kms::daemon

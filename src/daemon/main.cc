@@ -1,0 +1,234 @@
+// kmsd: the KMS daemon (issue 7). Composition root: reads the configuration, builds the
+// adapters (token, policy store, audit writer) and the core, starts the Ua and operations
+// listeners, then waits for signals: SIGTERM/SIGINT drain in-flight requests and exit,
+// SIGHUP reloads the TLS certificate (policy changes are seen without any signal).
+//
+// Exit codes: 0 clean stop; 1 start-up failed (message on stderr); 2 bad usage or config.
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "hsm/token_stack.h"
+#include "policy/audit_writer.h"
+#include "policy/migrations.h"
+#include "policy/sqlite_policy_store.h"
+#include "src/base/clock.h"
+#include "src/core/memory_replay_cache.h"
+#include "src/core/ticket_service.h"
+#include "src/core/vault_adapters.h"
+#include "src/daemon/config.h"
+#include "src/daemon/hardening.h"
+#include "src/daemon/log.h"
+#include "src/http/ops_server.h"
+#include "src/http/ua_server.h"
+
+namespace {
+
+using kms::daemon::Log;
+
+constexpr int kExitStartup = 1;
+constexpr int kExitUsage = 2;
+
+kms::Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return kms::InvalidArgumentError("cannot read " + path);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+kms::hsm::TokenConfig TokenConfigFrom(const kms::daemon::Config& c) {
+  kms::hsm::TokenConfig t;
+  t.token_uri = c.token.uri;
+  if (!c.token.pin_file.empty()) {
+    t.pin.kind = kms::hsm::PinSource::Kind::kFile;
+    t.pin.location = c.token.pin_file;
+  } else {
+    t.pin.kind = kms::hsm::PinSource::Kind::kSystemdCredential;
+    t.pin.location = c.token.pin_credential;
+  }
+  t.pool_size = c.token.pool_size;
+  t.credential_storage = c.token.credential_storage == "token-objects"
+                             ? kms::hsm::CredentialStorage::kTokenObjects
+                             : kms::hsm::CredentialStorage::kWrapped;
+  t.credential_cache_size = c.token.credential_cache;
+  return t;
+}
+
+// StartUa: reads the certificate and key files and starts the HTTPS listener.
+kms::Result<std::unique_ptr<kms::http::UaServer>> StartUa(const kms::daemon::Config& c,
+                                                          kms::core::MessageHandler& handler,
+                                                          kms::http::Metrics& metrics,
+                                                          uint16_t port) {
+  kms::http::UaServerOptions o = c.server;
+  o.port = port;
+  KMS_ASSIGN_OR_RETURN(o.tls_cert_pem, ReadFile(c.server.tls_cert_pem));
+  KMS_ASSIGN_OR_RETURN(o.tls_key_pem, ReadFile(c.server.tls_key_pem));
+  auto s = kms::http::UaServer::Start(o, handler, metrics);
+  std::fill(o.tls_key_pem.begin(), o.tls_key_pem.end(), '\0');  // libmicrohttpd has its copy
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kmsd: MIKEY-TICKET key management service (3GPP TS 33.328)\n"
+               "Exit codes: 0 clean stop, 1 start-up failed, 2 bad usage or configuration"};
+  std::string config_path = "/etc/kms/kmsd.toml";
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "configuration file (TOML)");
+  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  auto config = kms::daemon::LoadConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << "kmsd: " << config.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (check_only) {
+    std::cout << "kmsd: configuration " << config_path << " is valid\n";
+    return 0;
+  }
+  const kms::daemon::Config& cfg = *config;
+
+  // Hardening first: keys must never reach a core file.
+  if (kms::Status s = kms::daemon::DisableCoreDumps(); !s.ok()) {
+    Log("error", "startup_failed", {{"reason", s.message()}});
+    return kExitStartup;
+  }
+  if (cfg.process.mlockall) {
+    if (kms::Status s = kms::daemon::LockMemory(); !s.ok()) {
+      Log("error", "startup_failed", {{"reason", s.message()}});
+      return kExitStartup;
+    }
+  }
+  // Signals are handled synchronously by this thread; every thread started from here on
+  // (listeners, audit writer) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto token = kms::hsm::TokenStack::Open(cfg.token.module, TokenConfigFrom(cfg));
+  if (!token.ok()) {
+    Log("error", "startup_failed", {{"component", "token"}, {"reason", token.status().message()}});
+    return kExitStartup;
+  }
+  auto store = kms::policy::SqlitePolicyStore::Open(cfg.database);
+  if (!store.ok()) {
+    Log("error", "startup_failed", {{"component", "policy"}, {"reason", store.status().message()}});
+    return kExitStartup;
+  }
+  kms::policy::AuditWriterOptions ao;
+  ao.batch_interval = std::chrono::milliseconds(cfg.audit.batch_interval_ms);
+  ao.max_wait = std::chrono::milliseconds(cfg.audit.max_wait_ms);
+  ao.queue_limit = cfg.audit.queue_limit;
+  ao.checkpoint_rows = cfg.audit.checkpoint_rows;
+  ao.checkpoint_interval = std::chrono::seconds(cfg.audit.checkpoint_interval_s);
+  auto audit = kms::policy::AuditWriter::Open(cfg.database, *(*token)->vault, ao);
+  if (!audit.ok()) {
+    Log("error", "startup_failed", {{"component", "audit"}, {"reason", audit.status().message()}});
+    return kExitStartup;
+  }
+  kms::core::MemoryReplayCache replay({cfg.kms.replay_window, 1u << 20, 16});
+  kms::SystemClock clock;
+  kms::core::VaultRandom random(*(*token)->vault);
+  kms::core::TicketService service(
+      kms::core::ServicePorts{*(*token)->vault, **store, **audit, replay, clock, random}, cfg.kms);
+
+  kms::http::Metrics metrics;
+  metrics.SetHelp("kms_requests_total", "Ua requests by MIKEY data type and result");
+  metrics.SetHelp("kms_request_duration_seconds", "Ua request latency");
+  metrics.AddGauge("kms_replay_cache_entries", "authenticated messages remembered",
+                   [&] { return static_cast<double>(replay.size()); });
+  metrics.AddGauge("kms_audit_queue_depth", "audit rows waiting for the group commit",
+                   [&] { return static_cast<double>((*audit)->queue_depth()); });
+  metrics.AddGauge("kms_audit_last_commit_seconds", "duration of the last audit commit",
+                   [&] { return (*audit)->last_commit_seconds(); });
+  metrics.AddGauge("kms_audit_healthy", "1 when audit rows are being made durable",
+                   [&] { return (*audit)->Healthy() ? 1.0 : 0.0; });
+  metrics.AddGauge("kms_token_pool_sessions", "operation sessions the token pool may use",
+                   [&] { return static_cast<double>((*token)->token->pool_capacity()); });
+
+  auto ua = StartUa(cfg, service, metrics, cfg.server.port);
+  if (!ua.ok()) {
+    Log("error", "startup_failed", {{"component", "https"}, {"reason", ua.status().message()}});
+    return kExitStartup;
+  }
+  auto ops = kms::http::OpsServer::Start(
+      cfg.ops, [&](std::string* why) { return service.Ready(why); }, metrics);
+  if (!ops.ok()) {
+    Log("error", "startup_failed", {{"component", "ops"}, {"reason", ops.status().message()}});
+    return kExitStartup;
+  }
+  // Everything is open and bound: give up root, then the syscall allow-list.
+  if (kms::Status s = kms::daemon::DropPrivileges(cfg.process.user); !s.ok()) {
+    Log("error", "startup_failed", {{"reason", s.message()}});
+    return kExitStartup;
+  }
+  if (cfg.process.seccomp) {
+    if (kms::Status s = kms::daemon::EnableSeccomp(); !s.ok()) {
+      Log("error", "startup_failed", {{"reason", s.message()}});
+      return kExitStartup;
+    }
+  }
+  const uint16_t ua_port = (*ua)->port();
+  Log("info", "started", {{"https_port", std::to_string(ua_port)},
+                          {"ops_port", std::to_string((*ops)->port())},
+                          {"kms_identity", cfg.kms.kms_identity},
+                          {"seccomp", cfg.process.seccomp ? "on" : "off"}});
+  sd_notify(0, "READY=1");
+
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  const timespec tick{watchdog ? static_cast<time_t>(watchdog_usec / 2'000'000) : 1, 0};
+  for (;;) {
+    siginfo_t info{};
+    const int sig = sigtimedwait(&signals, &info, &tick);
+    if (watchdog) {
+      sd_notify(0, "WATCHDOG=1");
+    }
+    if (sig == SIGHUP) {
+      // New certificate and key for new connections: restart the HTTPS listener on the same
+      // port after draining the old one (a pause of milliseconds).
+      Log("info", "reload", {{"what", "tls"}});
+      sd_notify(0, "RELOADING=1");
+      (*ua)->Drain(std::chrono::seconds(5));
+      auto fresh = StartUa(cfg, service, metrics, ua_port);
+      if (fresh.ok()) {
+        *ua = std::move(fresh).value();
+        Log("info", "reloaded", {{"what", "tls"}});
+      } else {
+        Log("error", "reload_failed", {{"reason", fresh.status().message()}});
+        return kExitStartup;
+      }
+      sd_notify(0, "READY=1");
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      Log("info", "stopping", {{"in_flight", std::to_string((*ua)->in_flight())}});
+      sd_notify(0, "STOPPING=1");
+      (*ops)->SetDraining();
+      (*ua)->Drain(std::chrono::seconds(10));
+      break;
+    }
+  }
+  ua->reset();
+  ops->reset();
+  audit->reset();  // flushes the queue and seals a final checkpoint
+  Log("info", "stopped");
+  return 0;
+}
