@@ -1,5 +1,6 @@
 // kms-client, run as a process: decode in every input form, one-line reasons and exit
 // codes for bad input, unsafe credentials and an unreachable KMS.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,10 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "src/base/encoding.h"
 #include "tests/unit/client/client_test_util.h"
@@ -32,8 +31,9 @@ struct RunResult {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("kms-client-test-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("kms-client-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -52,8 +52,8 @@ class CliTest : public ::testing::Test {
   }
   RunResult Run(const std::string& args) {
     const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = std::string(KMS_CLIENT_BIN) + " " + args + " >" + out.string() +
-                            " 2>" + err.string() + " </dev/null";
+    const std::string cmd = std::string(KMS_CLIENT_BIN) + " " + args + " >" + out.string() + " 2>" +
+                            err.string() + " </dev/null";
     const int st = std::system(cmd.c_str());
     RunResult r;
     r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -119,8 +119,10 @@ TEST_F(CliTest, ShowKeysOnlyForPlaintextKeyData) {
   const auto shown = nlohmann::json::parse(Run("decode --compact --show-keys " + f).out);
   EXPECT_EQ(shown["payloads"][4]["tp_data"][1]["key_data"][0]["key"], std::string(32, '0'));
   // Encrypted KEMACs stay lengths only, even with --show-keys.
-  const auto resp = nlohmann::json::parse(
-      Run("decode --compact --show-keys " + Write("resp.hex", HexEncode(testing::Vec(5, "REQUEST_RESP")))).out);
+  const auto resp =
+      nlohmann::json::parse(Run("decode --compact --show-keys " +
+                                Write("resp.hex", HexEncode(testing::Vec(5, "REQUEST_RESP"))))
+                                .out);
   EXPECT_EQ(resp["payloads"][3]["encr_data_length"], 75);
   EXPECT_FALSE(resp["payloads"][3].contains("key_data"));
 }
@@ -129,8 +131,10 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineReason) {
   auto ti = testing::Vec(6, "TRANSFER_INIT");
   ti.resize(100);  // truncated
   const std::vector<std::string> bad = {
-      Write("empty", ""), Write("junk", "this is not a message\n"),
-      Write("oddhex", "010e0"), Write("trunc.hex", HexEncode(ti)),
+      Write("empty", ""),
+      Write("junk", "this is not a message\n"),
+      Write("oddhex", "010e0"),
+      Write("trunc.hex", HexEncode(ti)),
       Write("badsdp", "a=key-mgmt:mikey AQ4F*\r\n"),
       Write("other", "a=key-mgmt:other " + Base64Encode(testing::Vec(6, "TRANSFER_INIT")) + "\n"),
       (dir_ / "missing").string()};
@@ -141,21 +145,23 @@ TEST_F(CliTest, BadInputExitsTwoWithOneLineReason) {
     EXPECT_TRUE(r.err.starts_with("kms-client: decode: ")) << r.err;
     EXPECT_TRUE(r.out.empty());
   }
-  EXPECT_NE(Run("decode " + Write("t2.hex", HexEncode(ti))).err.find("MIKEY error 13"), std::string::npos);
+  EXPECT_NE(Run("decode " + Write("t2.hex", HexEncode(ti))).err.find("MIKEY error 13"),
+            std::string::npos);
 }
 
 TEST_F(CliTest, HelpDocumentsExitCodes) {
   const RunResult r = Run("--help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
-  EXPECT_EQ(Run("").exit_code, 1);                 // a subcommand is required
+  EXPECT_EQ(Run("").exit_code, 1);  // a subcommand is required
   EXPECT_EQ(Run("decode --no-such-flag").exit_code, 1);
 }
 
 TEST_F(CliTest, UnsafePskFileRefusedBeforeNetwork) {
   const RunResult r = Run("request --cred-dir " + Creds("a", 0644) +
                           " --kms-url https://127.0.0.1:1/kms --responder sip:bob@example.org"
-                          " --out " + (dir_ / "t.json").string());
+                          " --out " +
+                          (dir_ / "t.json").string());
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("chmod 600"), std::string::npos);
   EXPECT_EQ(Lines(r.err), 1u);
@@ -165,7 +171,8 @@ TEST_F(CliTest, UnreachableKmsExitsFour) {
   const std::string a = Creds("a", 0600);
   const RunResult r = Run("request --cred-dir " + a +
                           " --kms-url https://127.0.0.1:1/kms --responder sip:bob@example.org"
-                          " --timeout-ms 2000 --out " + (dir_ / "t.json").string());
+                          " --timeout-ms 2000 --out " +
+                          (dir_ / "t.json").string());
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_EQ(Lines(r.err), 1u);
   EXPECT_FALSE(fs::exists(dir_ / "t.json"));
@@ -175,7 +182,9 @@ TEST_F(CliTest, UnreachableKmsExitsFour) {
   EXPECT_EQ(nlohmann::json::parse(c.out)["ok"], false);
   // Plain http is refused as a usage error.
   EXPECT_EQ(Run("request --cred-dir " + a + " --kms-url http://127.0.0.1:1/ --responder x --out " +
-                (dir_ / "t.json").string()).exit_code, 1);
+                (dir_ / "t.json").string())
+                .exit_code,
+            1);
 }
 
 }  // namespace

@@ -2,13 +2,13 @@
 // and a complete vector flow run by the library on both sides.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "src/base/clock.h"
 #include "src/base/encoding.h"
@@ -36,8 +36,8 @@ class ScriptedRandom final : public crypto::Random {
     std::vector<uint8_t> v = std::move(q_.front());
     q_.pop_front();
     if (v.size() != out.size()) {
-      return InternalError("scripted random: size " + std::to_string(out.size()) +
-                           " asked, " + std::to_string(v.size()) + " queued");
+      return InternalError("scripted random: size " + std::to_string(out.size()) + " asked, " +
+                           std::to_string(v.size()) + " queued");
     }
     std::copy(v.begin(), v.end(), out.begin());
     return Status::Ok();
@@ -56,8 +56,8 @@ inline UnixTime At(int seconds, bool half = false) {
 
 inline const kms::testing::VectorFile& Vectors() {
   static const kms::testing::VectorFile* v = [] {
-    auto r = kms::testing::VectorFile::Load(
-        kms::testing::VectorPath("mikey-ticket-mode1-fork.txt"));
+    auto r =
+        kms::testing::VectorFile::Load(kms::testing::VectorPath("mikey-ticket-mode1-fork.txt"));
     KMS_CHECK(r.ok());
     return new kms::testing::VectorFile(std::move(r).value());
   }();
@@ -76,12 +76,10 @@ inline std::string Text(int section, const char* name) {
 }
 
 inline Credentials CredsA() {
-  return Credentials{Text(2, "IDi"), Text(2, "B-TID(A)"),
-                     SecretBytes::CopyFrom(Vec(2, "PSK_A"))};
+  return Credentials{Text(2, "IDi"), Text(2, "B-TID(A)"), SecretBytes::CopyFrom(Vec(2, "PSK_A"))};
 }
 inline Credentials CredsB() {
-  return Credentials{Text(2, "IDr"), Text(2, "B-TID(B)"),
-                     SecretBytes::CopyFrom(Vec(2, "PSK_B"))};
+  return Credentials{Text(2, "IDr"), Text(2, "B-TID(B)"), SecretBytes::CopyFrom(Vec(2, "PSK_B"))};
 }
 
 // RandOf: the RANDR of `role` in a vector message.

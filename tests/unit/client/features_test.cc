@@ -98,8 +98,9 @@ TEST_F(FeaturesTest, Mode3TicketIsSealedWithTheTpk) {
   ASSERT_TRUE(enc.ok());
   auto mac_in = mikey::TicketMacInput(enc->wire, enc->layout);
   ASSERT_TRUE(mac_in.ok());
-  EXPECT_TRUE(crypto::VerifyMac(crypto::MacAlgorithm::kHmacSha1_160, keys->auth_key, *mac_in,
-                                td->v.mac).ok());
+  EXPECT_TRUE(
+      crypto::VerifyMac(crypto::MacAlgorithm::kHmacSha1_160, keys->auth_key, *mac_in, td->v.mac)
+          .ok());
   auto plain = crypto::KemacDecrypt(crypto::EncrAlgorithm::kAesCm128, keys->encr_key,
                                     keys->salt_key, 0xFFFFFFFF, td->t.value, td->kemac.encr_data);
   ASSERT_TRUE(plain.ok());
@@ -136,9 +137,11 @@ TEST_F(FeaturesTest, Mode3CallWithPreEncryptedContentKeys) {
   auto pt = BuildTransferInit(ticket, kAlice, to, env_);
   ASSERT_TRUE(pt.ok()) << pt.status().ToString();
 
-  auto rti = ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
+  auto rti =
+      ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
   ASSERT_TRUE(rti.ok()) << rti.status().ToString();
-  auto session = AuthenticateTransferInit(std::move(*rti), KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
+  auto session = AuthenticateTransferInit(std::move(*rti),
+                                          KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
   ASSERT_TRUE(session.ok()) << session.status().ToString();
 
   TransferRespOptions ro;
@@ -164,7 +167,8 @@ TEST_F(FeaturesTest, Mode3CallWithPreEncryptedContentKeys) {
     EXPECT_EQ(HexEncode(cs2->master_salt.Reveal()), "7777777777777777777777777777");
     EXPECT_EQ(HexEncode(cs2->mki), "0000beef");
   }
-  EXPECT_TRUE(FindSession(*a, 1)->master_key.ConstantTimeEqual(FindSession(tr->keys, 1)->master_key));
+  EXPECT_TRUE(
+      FindSession(*a, 1)->master_key.ConstantTimeEqual(FindSession(tr->keys, 1)->master_key));
 }
 
 TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
@@ -178,9 +182,11 @@ TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
   to.responder = kBob;
   auto pt = BuildTransferInit(ticket, kAlice, to, env_);
   ASSERT_TRUE(pt.ok());
-  auto rti = ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
+  auto rti =
+      ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
   ASSERT_TRUE(rti.ok());
-  auto session = AuthenticateTransferInit(std::move(*rti), KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
+  auto session = AuthenticateTransferInit(std::move(*rti),
+                                          KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
   ASSERT_TRUE(session.ok());
   TransferRespOptions ro;
   mikey::KeyData tek;

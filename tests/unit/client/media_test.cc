@@ -35,8 +35,9 @@ TEST(MediaTest, SrtpOverLoopbackUdpBothDirections) {
     auto srtp = (*a_tx)->Protect(rtp);
     ASSERT_TRUE(srtp.ok());
     EXPECT_EQ(srtp->size(), rtp.size() + 10);  // 80-bit tag
-    EXPECT_NE(std::vector<uint8_t>(srtp->begin() + 12, srtp->begin() + static_cast<long>(rtp.size())),
-              std::vector<uint8_t>(rtp.begin() + 12, rtp.end()));  // payload encrypted
+    EXPECT_NE(
+        std::vector<uint8_t>(srtp->begin() + 12, srtp->begin() + static_cast<long>(rtp.size())),
+        std::vector<uint8_t>(rtp.begin() + 12, rtp.end()));  // payload encrypted
     ASSERT_TRUE((*a_sock)->SendTo((*b_sock)->port(), *srtp).ok());
     auto got = (*b_sock)->Receive(std::chrono::seconds(2));
     ASSERT_TRUE(got.ok());
@@ -64,8 +65,8 @@ TEST(MediaTest, ForkedSiblingCannotDecrypt) {
   auto in = crypto::SoftwareInKey::Create(tgk.key);
   ASSERT_TRUE(in.ok());
   const std::vector<uint8_t> other_rand_kms(16, 0x42);
-  auto sibling_tgk = crypto::ForkKey(crypto::PrfFunc::kMikey1, crypto::ForkedKey::kTgk, in->blocks(),
-                                     testing::Vec(2, "IDr"), other_rand_kms);
+  auto sibling_tgk = crypto::ForkKey(crypto::PrfFunc::kMikey1, crypto::ForkedKey::kTgk,
+                                     in->blocks(), testing::Vec(2, "IDr"), other_rand_kms);
   ASSERT_TRUE(sibling_tgk.ok());
   // The answering device's TGK' (from the same derivation with its real RANDRkms) differs.
   auto sib_in = crypto::SoftwareInKey::Create(*sibling_tgk);
@@ -97,7 +98,8 @@ TEST(MediaTest, ForkedSiblingCannotDecrypt) {
   auto r = (*sib_rx)->Unprotect(*got);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kAuthFailed);
-  EXPECT_EQ(r.status().detail(), std::optional<uint8_t>(static_cast<uint8_t>(srtp_err_status_auth_fail)));
+  EXPECT_EQ(r.status().detail(),
+            std::optional<uint8_t>(static_cast<uint8_t>(srtp_err_status_auth_fail)));
   // The answering device decrypts the same datagram.
   EXPECT_TRUE((*b_rx)->Unprotect(*got).ok());
 }

@@ -97,9 +97,8 @@ TEST_F(NegativeTest, AuthenticGarbageKemacRefusedUnderBothIvReadings) {
   const PendingRequest req = Request();
   mikey::MacContext ctx;
   ctx.initial_message = req.wire;
-  auto sealed = SealMessage(*m, a_.psk,
-                            MessageLabel{req.csb_id, crypto::MessageRole::kResponse, req.rand_ri, {}},
-                            ctx);
+  auto sealed = SealMessage(
+      *m, a_.psk, MessageLabel{req.csb_id, crypto::MessageRole::kResponse, req.rand_ri, {}}, ctx);
   ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
   auto r = ProcessRequestResp(sealed->wire, req, a_, At(1));
   ASSERT_FALSE(r.ok());
@@ -251,7 +250,8 @@ TEST_F(NegativeTest, EarlyRejectOtherRules) {
   const auto ti = Vec(6, "TRANSFER_INIT");
   EXPECT_TRUE(ReceiveTransferInit(ti, BPolicy(), At(2)).ok());
   // Timestamp far outside the skew: detail 1.
-  EXPECT_EQ(ReceiveTransferInit(ti, BPolicy(), At(2000)).status().detail(), std::optional<uint8_t>(1));
+  EXPECT_EQ(ReceiveTransferInit(ti, BPolicy(), At(2000)).status().detail(),
+            std::optional<uint8_t>(1));
   // Not for us: detail 7.
   ResponderPolicy carol{{"sip:carol@example.org"}, std::chrono::seconds(300)};
   EXPECT_EQ(ReceiveTransferInit(ti, carol, At(2)).status().detail(), std::optional<uint8_t>(7));

@@ -1,8 +1,9 @@
 // SDP a=key-mgmt attributes (RFC 4567 §3.1, §4.1.4): encoding, strict parsing, levels.
+#include "src/client/sdp.h"
+
 #include <gtest/gtest.h>
 
 #include "src/base/encoding.h"
-#include "src/client/sdp.h"
 #include "src/mikey/decoder.h"
 #include "tests/unit/client/client_test_util.h"
 
@@ -30,16 +31,16 @@ TEST(SdpTest, ParseErrors) {
   const std::vector<std::string> bad = {
       "",
       "a=key-mgmt:",
-      "a=key-mgmt:mikey",                         // no data
-      "a=key-mgmt:mikey ",                        // empty data
-      "a=key-mgmt: " + b64,                       // no protocol id
-      "a=key-mgmt:mi/key " + b64,                 // not a token
-      "a=key-mgmt:mikey  " + b64,                 // two spaces
-      "a=key-mgmt:mikey " + b64 + " ",            // trailing space
-      "a=key-mgmt:mikey " + b64.substr(1),        // bad length
+      "a=key-mgmt:mikey",                                            // no data
+      "a=key-mgmt:mikey ",                                           // empty data
+      "a=key-mgmt: " + b64,                                          // no protocol id
+      "a=key-mgmt:mi/key " + b64,                                    // not a token
+      "a=key-mgmt:mikey  " + b64,                                    // two spaces
+      "a=key-mgmt:mikey " + b64 + " ",                               // trailing space
+      "a=key-mgmt:mikey " + b64.substr(1),                           // bad length
       "a=key-mgmt:mikey " + b64.substr(0, b64.size() - 4) + "A=A=",  // padding inside
-      "a=key-mgmt:mikey AQ4F*AAA",                // outside the alphabet
-      "a=key-mgmt:mikey AR==",                    // non-zero unused bits
+      "a=key-mgmt:mikey AQ4F*AAA",                                   // outside the alphabet
+      "a=key-mgmt:mikey AR==",                                       // non-zero unused bits
       "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:xyz",
   };
   for (const std::string& s : bad) {
@@ -53,12 +54,18 @@ TEST(SdpTest, ParseErrors) {
 
 TEST(SdpTest, SessionAndMediaLevels) {
   const std::vector<uint8_t> a = {1, 2, 3}, b = {4, 5, 6};
-  const std::string sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
-                          "a=key-mgmt:mikey " + Base64Encode(a) + "\r\n"
-                          "a=key-mgmt:other " + Base64Encode(b) + "\r\n"
-                          "m=audio 4000 RTP/SAVP 0\r\n"
-                          "m=video 4002 RTP/SAVP 96\n"
-                          "a=key-mgmt:mikey " + Base64Encode(b) + "\n";
+  const std::string sdp =
+      "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+      "a=key-mgmt:mikey " +
+      Base64Encode(a) +
+      "\r\n"
+      "a=key-mgmt:other " +
+      Base64Encode(b) +
+      "\r\n"
+      "m=audio 4000 RTP/SAVP 0\r\n"
+      "m=video 4002 RTP/SAVP 96\n"
+      "a=key-mgmt:mikey " +
+      Base64Encode(b) + "\n";
   auto p = ParseSdpKeyMgmt(sdp);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   ASSERT_EQ(p->media.size(), 2u);

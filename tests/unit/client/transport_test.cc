@@ -1,6 +1,7 @@
 // HttpsTransport against a local TLS server (libmicrohttpd + GnuTLS) with a throw-away
 // self-signed certificate: CA file trust, public-key pinning, status / Content-Type
 // handling, size cap, refusal of plain http.
+#include <gtest/gtest.h>
 #include <microhttpd.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "src/client/https_transport.h"
 
@@ -58,7 +57,8 @@ MHD_Result Handle(void* /*cls*/, MHD_Connection* c, const char* url, const char*
   } else if (path == "/param") {
     type = "Application/MIKEY; version=1";
   }
-  MHD_Response* r = MHD_create_response_from_buffer(body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
+  MHD_Response* r =
+      MHD_create_response_from_buffer(body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(r, "Content-Type", type.c_str());
   const MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
@@ -74,15 +74,21 @@ void Completed(void* /*cls*/, MHD_Connection* /*c*/, void** con_cls,
 class TransportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / ("kms-transport-" + std::to_string(::getpid())));
+    dir_ =
+        new fs::path(fs::temp_directory_path() / ("kms-transport-" + std::to_string(::getpid())));
     fs::create_directories(*dir_);
     const std::string d = dir_->string();
     const std::string gen =
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1"
         " -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
-        " -keyout " + d + "/key.pem -out " + d + "/cert.pem >/dev/null 2>&1 &&"
-        " openssl x509 -in " + d + "/cert.pem -pubkey -noout | openssl pkey -pubin -outform der"
-        " | openssl dgst -sha256 -binary | openssl base64 -A > " + d + "/pin.txt";
+        " -keyout " +
+        d + "/key.pem -out " + d +
+        "/cert.pem >/dev/null 2>&1 &&"
+        " openssl x509 -in " +
+        d +
+        "/cert.pem -pubkey -noout | openssl pkey -pubin -outform der"
+        " | openssl dgst -sha256 -binary | openssl base64 -A > " +
+        d + "/pin.txt";
     ASSERT_EQ(std::system(gen.c_str()), 0);
     key_ = new std::string(Slurp(*dir_ / "key.pem"));
     cert_ = new std::string(Slurp(*dir_ / "cert.pem"));

@@ -75,9 +75,11 @@ TEST_F(VectorFlowTest, FullFlowBothSides) {
   // Section 5: the UE accepts REQUEST_RESP and gets MPKi, MPKr and the TGK.
   auto ticket = Ticket(Vec(5, "REQUEST_RESP"));
   ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
-  EXPECT_EQ(Hex((*ticket)->mpki), Hex(Vec(4, "MPKi = PRF(MPK, 220E99A2||FF||FFFFFFFF||06||len||RAND)")));
+  EXPECT_EQ(Hex((*ticket)->mpki),
+            Hex(Vec(4, "MPKi = PRF(MPK, 220E99A2||FF||FFFFFFFF||06||len||RAND)")));
   ASSERT_TRUE((*ticket)->mpkr.has_value());
-  EXPECT_EQ(Hex(*(*ticket)->mpkr), Hex(Vec(4, "MPKr = PRF(MPK, 1F4D675B||FF||FFFFFFFF||06||len||RAND)")));
+  EXPECT_EQ(Hex(*(*ticket)->mpkr),
+            Hex(Vec(4, "MPKr = PRF(MPK, 1F4D675B||FF||FFFFFFFF||06||len||RAND)")));
   ASSERT_EQ((*ticket)->session_keys.size(), 1u);
   EXPECT_EQ((*ticket)->session_keys[0].type, mikey::KeyDataType::kTgk);
 
@@ -147,7 +149,8 @@ std::vector<uint8_t> Patch(std::vector<uint8_t> msg, const std::vector<uint8_t>&
   // The KEMAC encrypted data begins 4 bytes after the KEMAC payload start.
   for (size_t i = 0; i < m->payloads.size(); ++i) {
     if (std::holds_alternative<mikey::Kemac>(m->payloads[i])) {
-      std::copy(ct.begin(), ct.end(), msg.begin() + static_cast<long>(m->layout.payloads[i].range.offset + 4));
+      std::copy(ct.begin(), ct.end(),
+                msg.begin() + static_cast<long>(m->layout.payloads[i].range.offset + 4));
     }
   }
   std::copy(mac.begin(), mac.end(), msg.begin() + static_cast<long>(m->layout.v_mac->offset));
@@ -155,12 +158,13 @@ std::vector<uint8_t> Patch(std::vector<uint8_t> msg, const std::vector<uint8_t>&
 }
 
 TEST_F(VectorFlowTest, AcceptsAlternativeIvRequestResp) {
-  const auto resp = Patch(Vec(5, "REQUEST_RESP"),
-                          Vec(12, "REQUEST_RESP KEMAC ciphertext, alternative"),
-                          Vec(12, "REQUEST_RESP V MAC, alternative"));
+  const auto resp =
+      Patch(Vec(5, "REQUEST_RESP"), Vec(12, "REQUEST_RESP KEMAC ciphertext, alternative"),
+            Vec(12, "REQUEST_RESP V MAC, alternative"));
   auto ticket = Ticket(resp);
   ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
-  EXPECT_EQ(Hex((*ticket)->mpki), Hex(Vec(4, "MPKi = PRF(MPK, 220E99A2||FF||FFFFFFFF||06||len||RAND)")));
+  EXPECT_EQ(Hex((*ticket)->mpki),
+            Hex(Vec(4, "MPKi = PRF(MPK, 220E99A2||FF||FFFFFFFF||06||len||RAND)")));
   EXPECT_EQ(Hex((*ticket)->session_keys[0].key), "f6b7c3ecf1d05d8ac6baf0003dd9c9db");
 }
 
@@ -169,9 +173,9 @@ TEST_F(VectorFlowTest, AcceptsAlternativeIvResolveResp) {
   ASSERT_TRUE(rti.ok()) << rti.status().ToString();
   auto pr = Resolve(*rti);
   ASSERT_TRUE(pr.ok());
-  const auto resp = Patch(Vec(8, "RESOLVE_RESP"),
-                          Vec(12, "RESOLVE_RESP KEMAC ciphertext, alternative"),
-                          Vec(12, "RESOLVE_RESP V MAC, alternative"));
+  const auto resp =
+      Patch(Vec(8, "RESOLVE_RESP"), Vec(12, "RESOLVE_RESP KEMAC ciphertext, alternative"),
+            Vec(12, "RESOLVE_RESP V MAC, alternative"));
   auto resolved = ProcessResolveResp(resp, *pr, b_);
   ASSERT_TRUE(resolved.ok()) << resolved.status().ToString();
   EXPECT_EQ(Hex(resolved->session_keys[0].key), Hex(Vec(8, "TGK'")));

@@ -1,0 +1,119 @@
+#include "src/daemon/config.h"
+
+#include <gtest/gtest.h>
+
+namespace kms::daemon {
+namespace {
+
+constexpr const char* kMinimal = R"(
+[server]
+tls_cert = "/etc/kms/tls.crt"
+tls_key = "/etc/kms/tls.key"
+
+[token]
+pin_file = "/etc/kms/pin"
+)";
+
+TEST(ConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
+  auto c = ParseConfig(kMinimal, "kmsd.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.port, 8443);
+  EXPECT_EQ(c->server.path, "/kms");
+  EXPECT_EQ(c->server.body_limit, 64u * 1024u);
+  EXPECT_EQ(c->ops.listen_address, "127.0.0.1");
+  EXPECT_EQ(c->kms.replay_window.count(), 300);
+  EXPECT_EQ(c->token.credential_storage, "wrapped");
+  EXPECT_FALSE(c->process.seccomp);
+}
+
+TEST(ConfigTest, EveryKeyIsRead) {
+  auto c = ParseConfig(R"(
+[kms]
+identity = "https://kms.example.org"
+replay_window_s = 120
+default_validity_s = 600
+max_message_size = 4096
+[server]
+listen = "127.0.0.1"
+port = 0
+path = "/ua"
+threads = 3
+tls_cert = "c"
+tls_key = "k"
+body_limit = 2048
+connection_limit = 10
+per_ip_connection_limit = 5
+idle_timeout_s = 3
+request_timeout_s = 4
+rate_per_s = 2.5
+rate_burst = 5
+max_in_flight = 7
+[ops]
+listen = "127.0.0.2"
+port = 9999
+[token]
+module = "/m.so"
+uri = "pkcs11:token=x"
+pin_credential = "pin"
+pool_size = 4
+credential_storage = "token-objects"
+credential_cache = 9
+[database]
+path = "/tmp/p.db"
+[audit]
+batch_interval_ms = 1
+max_wait_ms = 50
+queue_limit = 100
+checkpoint_rows = 10
+checkpoint_interval_s = 5
+[process]
+user = "kms"
+mlockall = true
+seccomp = true
+)",
+                       "full.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kms.kms_identity, "https://kms.example.org");
+  EXPECT_EQ(c->kms.decode_limits.max_message_size, 4096u);
+  EXPECT_EQ(c->server.path, "/ua");
+  EXPECT_DOUBLE_EQ(c->server.rate_per_s, 2.5);
+  EXPECT_EQ(c->server.max_in_flight, 7u);
+  EXPECT_EQ(c->ops.port, 9999);
+  EXPECT_EQ(c->token.pin_credential, "pin");
+  EXPECT_EQ(c->database, "/tmp/p.db");
+  EXPECT_EQ(c->audit.checkpoint_rows, 10u);
+  EXPECT_TRUE(c->process.mlockall);
+  EXPECT_TRUE(c->process.seccomp);
+}
+
+void ExpectError(const std::string& text, const std::string& fragment) {
+  auto c = ParseConfig(text, "k.toml");
+  ASSERT_FALSE(c.ok()) << text;
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find(fragment), std::string::npos) << c.status().message();
+}
+
+TEST(ConfigTest, UnknownKeysSectionsWrongTypesAndRangesNameTheLine) {
+  const std::string base = kMinimal;
+  ExpectError(base + "[server2]\nx = 1\n", "k.toml:8: unknown section or key 'server2'");
+  ExpectError("[server]\ntls_cert = \"c\"\ntls_key = \"k\"\nbogus = 1\n", "k.toml:4: unknown key 'bogus' in [server]");
+  ExpectError(base + "[ops]\nport = \"80\"\n", "k.toml:9: [ops] 'port' must be an integer");
+  ExpectError(base + "[ops]\nport = 70000\n", "'port' must be between 0 and 65535");
+  ExpectError(base + "[process]\nseccomp = 1\n", "'seccomp' must be true or false");
+  ExpectError(base + "[kms]\nreplay_window_s = 0\n", "'replay_window_s' must be between");
+  ExpectError("[server]\ntls_cert = \"c\"\n[token]\npin_file = \"p\"\n", "tls_cert and tls_key are required");
+  ExpectError("[server]\ntls_cert = \"c\"\ntls_key = \"k\"\n", "exactly one of pin_file or pin_credential");
+  ExpectError(base + "[database]\npath = 3\n", "'path' must be a string");
+  ExpectError(base + "server = 3\n", "k.toml:8: unknown key 'server' in [token]");
+  ExpectError("[server\n", "k.toml:1:");
+  ExpectError(base + "[token]\n", "k.toml");  // a table defined twice is a TOML error
+}
+
+TEST(ConfigTest, MissingFileIsAClearError) {
+  auto c = LoadConfig("/nonexistent/kmsd.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("cannot read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kms::daemon
