@@ -2,8 +2,10 @@
 # appliance/quickstart.sh: from a fresh Debian 12 machine (as root) to a running demo.
 #   1. installs the Debian packages the appliance needs (only the missing ones),
 #   2. builds the hardened release preset,
-#   3. creates a SoftHSM2 token under ./state (never the system token directory),
-#   4. runs the parts of the call demo that exist in this build (see the summary).
+#   3. creates a SoftHSM2 token under ./state (never the system token directory), the
+#      token keys, the policy database and two demo users (alice, bob),
+#   4. starts kmsd and runs a whole call: ticket request, transfer in SDP, resolve by two
+#      forked devices, SRTP media; then verifies the audit trail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -18,45 +20,36 @@ echo "all Debian packages present"
 
 step "2/4 release build (preset 'release', log: build/release.log)"
 cmake --preset release >/dev/null
-if ! cmake --build --preset release -j "$(nproc)" >build/release.log 2>&1; then
+if ! cmake --build --preset release -j "$(nproc)" --target kmsd kmsctl kms-client >build/release.log 2>&1; then
   grep -E 'error|FAILED' build/release.log | head -20 >&2
   echo "build failed; see build/release.log" >&2
   exit 1
 fi
 echo "built into build/release"
 
-step "3/4 SoftHSM2 token under ./state"
+step "3/4 token, keys, database and demo users under ./state"
 state="$repo/state"
-mkdir -p "$state/tokens"
-chmod 700 "$state"
-export SOFTHSM2_CONF="$state/softhsm2.conf"
-cat >"$SOFTHSM2_CONF" <<CONF
-directories.tokendir = $state/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-CONF
-if [ ! -s "$state/user.pin" ]; then
-  # Random PINs, readable only by their owner; never on a command line of a long-lived process.
-  umask 077
-  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$state/user.pin"
-  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$state/so.pin"
-fi
-if softhsm2-util --show-slots 2>/dev/null | grep -q "Label:.*kms-demo"; then
-  echo "token 'kms-demo' already exists"
-else
-  softhsm2-util --init-token --free --label kms-demo \
-    --so-pin "$(cat "$state/so.pin")" --pin "$(cat "$state/user.pin")" >/dev/null
-  echo "token 'kms-demo' created (PIN in state/user.pin, mode 0600)"
-fi
+# shellcheck source=lib/provision.sh
+source appliance/lib/provision.sh
+kms_provision "$state" build/release
+echo "SoftHSM2 token 'kms-demo' (SOFTHSM2_CONF=$SOFTHSM2_CONF), TPK/KEK/audit keys inside it"
+echo "users alice and bob with PSKs wrapped under the KEK; policy database $state/policy.db"
 
-step "4/4 call demo"
-if [ -x build/release/src/daemon/kmsd ] && [ -x build/release/src/cli/kms-client ]; then
-  exec appliance/lib/demo.sh "$state"
-fi
-cat <<MSG
-This build does not contain kmsd and kms-client yet (issues 7 and 8), so the call demo
-(request, transfer, resolve, SRTP) cannot run. What exists and is tested today: the base
-library, the MIKEY-TICKET codec and key derivation, the PKCS#11 token layer and the policy
-store (run ./tests/run.sh). SOFTHSM2_CONF for this token: $SOFTHSM2_CONF
-MSG
+step "4/4 kmsd and a call from alice to bob (two answering devices, SRTP media)"
+kms_start_kmsd "$state" build/release
+trap 'kill -TERM "$KMSD_PID" 2>/dev/null || true' EXIT
+echo "kmsd listening on https://127.0.0.1:$KMS_PORT/kms (ops: http://127.0.0.1:$KMS_OPS_PORT)"
+echo
+build/release/src/cli/kms-client call \
+  --a-cred-dir "$state/users/alice" --b-cred-dir "$state/users/bob" \
+  --kms-url "https://127.0.0.1:$KMS_PORT/kms" --kms-id "https://127.0.0.1/kms" \
+  --ca-file "$state/tls.crt" --fork 2 --media
+echo
+echo "Summary: alice and the device of bob that answered derived the same SRTP keys and"
+echo "exchanged SRTP packets; the other forked device could not decrypt them. No key left the"
+echo "token: the KMS computed with the TPK and the users' PSKs only through PKCS#11."
+kill -TERM "$KMSD_PID"
+wait "$KMSD_PID" || true
+trap - EXIT
+build/release/src/cli/kmsctl --db "$state/policy.db" --token "pkcs11:token=kms-demo" \
+  --pin-file "$state/user.pin" audit verify
