@@ -237,8 +237,11 @@ Result<int64_t> FakeAuditSink::Append(const ports::AuditRecord& record) {
   if (fail_) {
     return UnavailableError("audit disk full");
   }
-  records_.push_back(record);
-  return static_cast<int64_t>(records_.size());
+  ++appended_;
+  if (keep_) {
+    records_.push_back(record);
+  }
+  return static_cast<int64_t>(appended_);
 }
 
 std::vector<ports::AuditRecord> FakeAuditSink::records() const {

@@ -101,12 +101,16 @@ class FakeAuditSink final : public ports::AuditSink {
   Result<int64_t> Append(const ports::AuditRecord& record) override;
   bool Healthy() const override { return !fail_; }
   void set_fail(bool f) { fail_ = f; }
+  // set_keep(false): count rows without storing them (long fuzzing runs).
+  void set_keep(bool k) { keep_ = k; }
   std::vector<ports::AuditRecord> records() const;
 
  private:
   mutable std::mutex mu_;
   std::vector<ports::AuditRecord> records_;
+  size_t appended_ = 0;
   bool fail_ = false;
+  bool keep_ = true;
 };
 
 // ScriptedRandom: returns the given values in order (each request must match the size of
