@@ -129,11 +129,26 @@ token_loss() {
 check "token loss: 503 and not ready, then recovery without restart" token_loss
 
 # 7. SIGTERM drains and exits 0; the audit trail verifies afterwards.
-stop() {
+#    Under load: every client that got its ticket has a durable audit row.
+stop_under_load() {
+  local before i ok=0
+  before=$(sqlite3 "$state/policy.db" "SELECT count(*) FROM audit_log WHERE action='REQUEST_INIT_PSK' AND outcome='granted'")
+  for i in $(seq 1 12); do
+    ( "${client[@]}" request --cred-dir "$state/users/alice" --responder sip:bob@example.org \
+        --kms-url "$url" --kms-id "https://127.0.0.1/kms" --ca-file "$state/tls.crt" \
+        --out "$state/load$i.state" >/dev/null 2>&1 && touch "$state/load$i.ok" ) &
+  done
+  sleep 0.15
   kill -TERM "$KMSD_PID"
-  wait "$KMSD_PID"
+  wait "$KMSD_PID" || return 1
+  wait
+  ok=$(ls "$state"/load*.ok 2>/dev/null | wc -l)
+  local after
+  after=$(sqlite3 "$state/policy.db" "SELECT count(*) FROM audit_log WHERE action='REQUEST_INIT_PSK' AND outcome='granted'")
+  echo "  $ok clients got a ticket during shutdown; audit rows added: $((after - before))"
+  [ $((after - before)) -ge "$ok" ]
 }
-check "SIGTERM: clean exit" stop
+check "SIGTERM under load: clean exit, no reply without its audit row" stop_under_load
 KMSD_PID=0
 check "audit trail intact after shutdown" bash -c "'${ctl[0]}' ${ctl[*]:1} audit verify"
 check "audit holds the granted request" bash -c \
