@@ -256,3 +256,72 @@ TEST_F(Mode3Test, KeyMustBelongToTheInitiatorNamedInTheTicket) {
 
 }  // namespace
 }  // namespace kms::core::testing
+
+namespace kms::core::testing {
+namespace {
+
+// A forking ticket carrying a TGK and a GTGK, reusable (J), with a rekey interval (TRr):
+// the resolver gets TGK' (forked) but the GTGK unforked (RFC 6043 §4.2.3.4: TEKs and GTGKs
+// are never forked); J and TRr are granted as asked.
+TEST_F(ResolveTest, GtgkIsNeverForkedAndReuseAndRekeyIntervalAreGranted) {
+  mikey::TicketPolicy tp = DefaultPolicy({bob_.identity}, kT0, 3600, /*forking=*/true);
+  tp.flags.j = true;
+  tp.tp_data.insert(tp.tp_data.begin() + 1,
+                    mikey::TimestampR{mikey::TsRole::kRekeyingInterval, mikey::TsType::kNtpUtc32, 600});
+  // Desired keys: a TGK and a GTGK.
+  std::vector<mikey::KeyData> want;
+  for (auto type : {mikey::KeyDataType::kTgk, mikey::KeyDataType::kGtgk}) {
+    mikey::KeyData k;
+    k.type = type;
+    k.key = SecretBytes(16);
+    k.spi = {0, 0, 0, 0};
+    want.push_back(std::move(k));
+  }
+  auto plain = mikey::EncodeKeyDataChain(want);
+  for (auto& p : tp.tp_data) {
+    if (auto* kemac = std::get_if<mikey::Kemac>(&p)) {
+      kemac->encr_data.assign(plain->Reveal().begin(), plain->Reveal().end());
+    }
+  }
+  clock_.Push(Ntp(kT0));
+  InitParams p;
+  p.t_ntp = kT0;
+  auto req = BuildRequestInit(alice_, p, tp);
+  ASSERT_TRUE(req.ok());
+  auto granted = Send(*req);
+  ASSERT_FALSE(granted->is_error) << LastRule();
+  auto alice_keys = OpenResponse(granted->body, *req, alice_);
+  ASSERT_TRUE(alice_keys.ok());
+  ASSERT_EQ(alice_keys->size(), 4u);  // MPKi, MPKr, TGK, GTGK
+  const mikey::Ticket ticket = *mikey::Decode(granted->body)->FindTicket();
+  EXPECT_TRUE(ticket.policy.flags.j);
+  ASSERT_NE(ticket.policy.FindTr(mikey::TsRole::kRekeyingInterval), nullptr);
+  EXPECT_EQ(ticket.policy.FindTr(mikey::TsRole::kRekeyingInterval)->value, 600u);
+
+  // Bob resolves it with a hand-made Initiator Data (Vr keyed from MPKr, RFC 6043 §6.10).
+  mikey::Ticket with_id = ticket;
+  auto mpkr = crypto::SoftwareInKey::Create((*alice_keys)[1].key);
+  auto vr_key = crypto::DeriveVrAuthKey(crypto::PrfFunc::kMikey1, mpkr->blocks(),
+                                        crypto::MacAlgorithm::kHmacSha1_160);
+  mikey::InitiatorData id;
+  id.vi = mikey::Verification{mikey::MacAlg::kHmacSha1_160, mikey::Bytes(20, 0x77)};
+  id.vr = mikey::Verification{mikey::MacAlg::kHmacSha1_160, mikey::Bytes(20, 0)};
+  auto id_bytes = mikey::EncodeInitiatorData(id);
+  ASSERT_TRUE(id_bytes.ok());
+  const std::vector<uint8_t> vr_input(id_bytes->begin(), id_bytes->end() - 20);
+  auto vr_mac = crypto::ComputeMac(crypto::MacAlgorithm::kHmacSha1_160, *vr_key, vr_input);
+  std::copy(vr_mac->begin(), vr_mac->end(), id_bytes->end() - 20);
+  with_id.initiator_data = *id_bytes;
+  std::vector<uint8_t> rreq;
+  auto resolved = Resolve(bob_, with_id, kT0 + kSecond, 30, &rreq);
+  ASSERT_FALSE(resolved->is_error) << LastRule();
+  auto bob_keys = OpenResponse(resolved->body, rreq, bob_);
+  ASSERT_TRUE(bob_keys.ok());
+  ASSERT_EQ(bob_keys->size(), 4u);  // MPKi, MPKr', TGK', GTGK
+  EXPECT_FALSE((*bob_keys)[2].key.ConstantTimeEqual((*alice_keys)[2].key));  // TGK forked
+  EXPECT_EQ((*bob_keys)[3].type, mikey::KeyDataType::kGtgk);
+  EXPECT_TRUE((*bob_keys)[3].key.ConstantTimeEqual((*alice_keys)[3].key));  // GTGK not forked
+}
+
+}  // namespace
+}  // namespace kms::core::testing
