@@ -84,7 +84,7 @@ check "/metrics counts granted requests" bash -c \
 # 4. Random bodies: each gets 200 (MIKEY Error) or 400, and kmsd stays ready.
 random_bodies() {
   local i code
-  for i in $(seq 1 200); do
+  for i in $(seq 1 1000); do
     head -c $((RANDOM % 600 + 1)) /dev/urandom >"$state/rand.bin"
     code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$state/tls.crt" -X POST \
       -H 'Content-Type: application/mikey' --data-binary @"$state/rand.bin" "$url")
@@ -92,7 +92,7 @@ random_bodies() {
   done
   curl -sf "$ops/readyz" >/dev/null
 }
-check "200 random bodies -> 200/400, still ready" random_bodies
+check "1000 random bodies -> 200/400, still ready" random_bodies
 
 # 5. Configuration checks by a spawned kmsd.
 check "--check-config accepts the config" "$bin/src/daemon/kmsd" --config "$state/kmsd.toml" --check-config
