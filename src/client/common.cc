@@ -122,8 +122,7 @@ Status VerifyMessageMac(std::span<const uint8_t> wire, const mikey::Message& m,
 
 Result<mikey::Kemac> EncryptKemac(const std::vector<mikey::KeyData>& keys, const SecretBytes& inkey,
                                   const MessageLabel& label, mikey::PrfFunc prf,
-                                  mikey::EncrAlg encr, mikey::MacAlg mac_for_keys,
-                                  uint64_t t64) {
+                                  mikey::EncrAlg encr, mikey::MacAlg mac_for_keys, uint64_t t64) {
   KMS_ASSIGN_OR_RETURN(const crypto::PrfFunc cprf, ToCryptoPrf(prf));
   KMS_ASSIGN_OR_RETURN(const crypto::EncrAlgorithm cenc, ToCryptoEncr(encr));
   KMS_ASSIGN_OR_RETURN(const crypto::MacAlgorithm cmac, ToCryptoMac(mac_for_keys));
@@ -131,9 +130,9 @@ Result<mikey::Kemac> EncryptKemac(const std::vector<mikey::KeyData>& keys, const
   KMS_ASSIGN_OR_RETURN(crypto::MessageKeys mk,
                        crypto::DeriveMessageKeys(cprf, key.blocks(), LabelView(label), cenc, cmac));
   KMS_ASSIGN_OR_RETURN(const SecretBytes plain, mikey::EncodeKeyDataChain(keys));
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> ct,
-                       crypto::KemacEncrypt(cenc, mk.encr_key, mk.salt_key, label.csb_id, t64,
-                                            plain.Reveal()));
+  KMS_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> ct,
+      crypto::KemacEncrypt(cenc, mk.encr_key, mk.salt_key, label.csb_id, t64, plain.Reveal()));
   return mikey::Kemac{encr, std::move(ct), mikey::MacAlg::kNull, {}};
 }
 
@@ -169,15 +168,15 @@ Result<std::vector<mikey::KeyData>> TryDecrypt(const mikey::Kemac& kemac,
                                                uint64_t t64, KeyChainCheck check, bool forking) {
   KMS_ASSIGN_OR_RETURN(const SecretBytes plain, crypto::KemacDecrypt(cenc, mk.encr_key, mk.salt_key,
                                                                      csb_id, t64, kemac.encr_data));
-  KMS_ASSIGN_OR_RETURN(std::vector<mikey::KeyData> keys,
-                       mikey::DecodeKeyDataChain(plain.Reveal()));
+  KMS_ASSIGN_OR_RETURN(std::vector<mikey::KeyData> keys, mikey::DecodeKeyDataChain(plain.Reveal()));
   KMS_RETURN_IF_ERROR(check(keys, forking));
   return keys;
 }
 
 }  // namespace
 
-Result<std::vector<mikey::KeyData>> DecryptKemac(const mikey::Kemac& kemac, const SecretBytes& inkey,
+Result<std::vector<mikey::KeyData>> DecryptKemac(const mikey::Kemac& kemac,
+                                                 const SecretBytes& inkey,
                                                  const MessageLabel& label, mikey::PrfFunc prf,
                                                  mikey::MacAlg mac, uint64_t t_primary,
                                                  std::optional<uint64_t> t_fallback,

@@ -101,8 +101,7 @@ Status VerifyMessageMac(std::span<const uint8_t> wire, const mikey::Message& m,
 // encr/salt keys PRF(inkey, label) (spec §11 A23), IV with csb_id and t64 (spec §5.3).
 Result<mikey::Kemac> EncryptKemac(const std::vector<mikey::KeyData>& keys, const SecretBytes& inkey,
                                   const MessageLabel& label, mikey::PrfFunc prf,
-                                  mikey::EncrAlg encr, mikey::MacAlg mac_for_keys,
-                                  uint64_t t64);
+                                  mikey::EncrAlg encr, mikey::MacAlg mac_for_keys, uint64_t t64);
 
 // KeyChainCheck: structural rule the decrypted chain must satisfy (used to detect a wrong
 // IV reading, spec §11 A3). Returns OK if acceptable.
@@ -116,7 +115,8 @@ Status CheckSessionKeyChain(const std::vector<mikey::KeyData>& keys, bool forkin
 // sizes nothing here) and parses the key chain. The IV uses csb_id and `t_primary`; if the
 // plaintext does not parse or fails `check`, `t_fallback` (if given) is tried (spec §11 A3
 // receiving rule). Call only after the carrying message's MAC was verified.
-Result<std::vector<mikey::KeyData>> DecryptKemac(const mikey::Kemac& kemac, const SecretBytes& inkey,
+Result<std::vector<mikey::KeyData>> DecryptKemac(const mikey::Kemac& kemac,
+                                                 const SecretBytes& inkey,
                                                  const MessageLabel& label, mikey::PrfFunc prf,
                                                  mikey::MacAlg mac, uint64_t t_primary,
                                                  std::optional<uint64_t> t_fallback,

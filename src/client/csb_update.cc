@@ -32,8 +32,8 @@ Result<std::vector<CryptoSessionKeys>> Derive(const CsbState& st, const mikey::H
 
 }  // namespace
 
-Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st, std::vector<mikey::KeyData> new_keys,
-                                            const Env& env) {
+Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st,
+                                            std::vector<mikey::KeyData> new_keys, const Env& env) {
   KMS_RETURN_IF_ERROR(CheckSessionKeyChain(new_keys, false));
   if (new_keys.empty() || new_keys.front().spi.empty()) {
     return InvalidArgumentError("a CSB update needs at least one key with an SPI");
@@ -77,9 +77,9 @@ Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbStat
   KMS_RETURN_IF_ERROR(VerifyMessageMac(update, m, st.inkey, label, Identities(st)));
   std::vector<mikey::KeyData> keys;
   if (const mikey::Kemac* k = m.FindKemac()) {
-    KMS_ASSIGN_OR_RETURN(keys, DecryptKemac(*k, st.inkey, label, st.prf, st.mac,
-                                            TimestampIv64(*m.FindT()), std::nullopt,
-                                            &CheckSessionKeyChain, false));
+    KMS_ASSIGN_OR_RETURN(
+        keys, DecryptKemac(*k, st.inkey, label, st.prf, st.mac, TimestampIv64(*m.FindT()),
+                           std::nullopt, &CheckSessionKeyChain, false));
   } else {
     return PermissionDeniedError("CSB update without keys");
   }

@@ -23,8 +23,8 @@ struct PendingCsbUpdate {
 // BuildCsbUpdateInit: either side may start it; `new_keys` (TGK/TEK+SALT/GTGK, KV=SPI)
 // go into the KEMAC (encr/salt from the CsbState key set, IV with this message's CSB ID
 // and T). Every CS switches to the SPI of the first new key. V flag = 1 (response wanted).
-Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st, std::vector<mikey::KeyData> new_keys,
-                                            const Env& env);
+Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st,
+                                            std::vector<mikey::KeyData> new_keys, const Env& env);
 
 struct CsbUpdateAnswer {
   std::vector<uint8_t> wire;  // TRANSFER_RESP

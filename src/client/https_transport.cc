@@ -98,7 +98,8 @@ Result<std::vector<uint8_t>> HttpsTransport::Exchange(std::span<const uint8_t> r
   if (!opt_.pinned_pubkey.empty()) {
     set(curl_easy_setopt(c.h, CURLOPT_PINNEDPUBLICKEY, opt_.pinned_pubkey.c_str()));
   }
-  set(curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt_.connect_timeout.count())));
+  set(curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(opt_.connect_timeout.count())));
   set(curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, static_cast<long>(opt_.total_timeout.count())));
   set(curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers));
   set(curl_easy_setopt(c.h, CURLOPT_POST, 1L));

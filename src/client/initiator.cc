@@ -50,8 +50,9 @@ Result<PendingRequest> BuildRequestInit(const Credentials& creds, const TicketRe
   tp.flags = opt.flags;
   tp.flags.k = false;  // RFC 6043 §6.10: the Initiator sends K=0
   KMS_ASSIGN_OR_RETURN(const uint32_t now32, ToNtp32(env.clock.Now()));
-  tp.tp_data.push_back(mikey::TimestampR{mikey::TsRole::kEndOfValidity, mikey::TsType::kNtpUtc32,
-                                         uint32_t(now32 + static_cast<uint32_t>(opt.validity.count()))});
+  tp.tp_data.push_back(
+      mikey::TimestampR{mikey::TsRole::kEndOfValidity, mikey::TsType::kNtpUtc32,
+                        uint32_t(now32 + static_cast<uint32_t>(opt.validity.count()))});
   if (opt.tgk_count > 0) {
     std::vector<mikey::KeyData> want;
     for (size_t i = 0; i < opt.tgk_count; ++i) {
@@ -64,8 +65,8 @@ Result<PendingRequest> BuildRequestInit(const Credentials& creds, const TicketRe
     }
     KMS_ASSIGN_OR_RETURN(const SecretBytes chain, mikey::EncodeKeyDataChain(want));
     const auto c = chain.Reveal();  // all key bytes are zero: nothing secret here
-    tp.tp_data.push_back(mikey::Kemac{mikey::EncrAlg::kNull, mikey::Bytes(c.begin(), c.end()),
-                                      mikey::MacAlg::kNull, {}});
+    tp.tp_data.push_back(mikey::Kemac{
+        mikey::EncrAlg::kNull, mikey::Bytes(c.begin(), c.end()), mikey::MacAlg::kNull, {}});
   }
   for (const std::string& r : opt.responders) {
     tp.tp_data.push_back(MakeIdr(mikey::IdRole::kResponder, mikey::IdType::kUri, r));
@@ -83,8 +84,8 @@ Result<PendingRequest> BuildRequestInit(const Credentials& creds, const TicketRe
   m.payloads.push_back(MakeIdr(mikey::IdRole::kInitiator, mikey::IdType::kUri, creds.identity));
   m.payloads.push_back(MakeIdr(mikey::IdRole::kKms, mikey::IdType::kUri, opt.kms_identity));
   m.payloads.push_back(mikey::Tp{std::move(tp)});
-  m.payloads.push_back(MakeIdr(mikey::IdRole::kPreSharedKey, mikey::IdType::kByteString,
-                               creds.psk_id));
+  m.payloads.push_back(
+      MakeIdr(mikey::IdRole::kPreSharedKey, mikey::IdType::kByteString, creds.psk_id));
   m.payloads.push_back(PlaceholderV(opt.suite.mac));
 
   const MessageLabel label{p.csb_id, crypto::MessageRole::kInitial, p.rand_ri, {}};
@@ -120,9 +121,8 @@ Result<PendingRequest> PendingRequestFromWire(std::span<const uint8_t> sent,
   return p;
 }
 
-Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp,
-                                           const PendingRequest& req, const Credentials& creds,
-                                           UnixTime now) {
+Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp, const PendingRequest& req,
+                                           const Credentials& creds, UnixTime now) {
   KMS_ASSIGN_OR_RETURN(mikey::Message m, mikey::Decode(resp));
   if (auto err = ErrorFromMessage(m)) {
     return *err;
@@ -131,9 +131,8 @@ Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp,
     return DecodeError("expected REQUEST_RESP", 11);
   }
   // RFC 6043 §4.2.1.5: version, PRF, CSB ID, #CS, map type identical to the request.
-  if (m.hdr.version != mikey::kMikeyVersion || m.hdr.prf != req.prf ||
-      m.hdr.csb_id != req.csb_id || m.hdr.cs_count != 0 ||
-      m.hdr.map_type != mikey::CsIdMapType::kEmpty) {
+  if (m.hdr.version != mikey::kMikeyVersion || m.hdr.prf != req.prf || m.hdr.csb_id != req.csb_id ||
+      m.hdr.cs_count != 0 || m.hdr.map_type != mikey::CsIdMapType::kEmpty) {
     return AuthFailedError("REQUEST_RESP does not match the outstanding request");
   }
   // Authenticate before decrypting anything (spec §9.3).
@@ -147,17 +146,18 @@ Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp,
   if (const auto at = TimestampInstant(*m.FindT())) {
     const auto skew = req.requirements.clock_skew;
     if (*at > now + skew || *at + skew < now) {
-      return Status(StatusCode::kPermissionDenied, "REQUEST_RESP timestamp outside the allowed skew",
+      return Status(StatusCode::kPermissionDenied,
+                    "REQUEST_RESP timestamp outside the allowed skew",
                     static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
     }
   }
   const mikey::Ticket* tk = m.FindTicket();
   const mikey::Kemac* kemac = m.FindKemac();
   const bool forking = tk->policy.flags.i;
-  KMS_ASSIGN_OR_RETURN(std::vector<mikey::KeyData> keys,
-                       DecryptKemac(*kemac, creds.psk, label, m.hdr.prf, m.FindV()->mac_alg,
-                                    TimestampIv64(*m.FindT()), TimestampIv64(req.t),
-                                    &CheckKmsKeyChain, forking));
+  KMS_ASSIGN_OR_RETURN(
+      std::vector<mikey::KeyData> keys,
+      DecryptKemac(*kemac, creds.psk, label, m.hdr.prf, m.FindV()->mac_alg,
+                   TimestampIv64(*m.FindT()), TimestampIv64(req.t), &CheckKmsKeyChain, forking));
   KMS_RETURN_IF_ERROR(CheckGrantedPolicy(tk->policy, creds.identity, req.requirements, now));
 
   InitiatorTicket out;
@@ -276,7 +276,8 @@ Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket>
     // RFC 6043 §6.10: Vi = the TRANSFER_INIT MAC; Vr by the key from the un-forked MPKr
     // (label 0x04, TP PRF, spec §11 A6) over the Initiator Data except Vr's MAC.
     const std::vector<uint8_t> zeros(sealed.mac.size(), 0);
-    KMS_RETURN_IF_ERROR(mikey::PatchInitiatorDataMacs(sealed.wire, sealed.layout, sealed.mac, zeros));
+    KMS_RETURN_IF_ERROR(
+        mikey::PatchInitiatorDataMacs(sealed.wire, sealed.layout, sealed.mac, zeros));
     KMS_ASSIGN_OR_RETURN(const crypto::PrfFunc tp_prf, ToCryptoPrf(ticket->ticket.policy.prf));
     KMS_ASSIGN_OR_RETURN(const crypto::MacAlgorithm cmac, ToCryptoMac(opt.suite.mac));
     KMS_ASSIGN_OR_RETURN(crypto::SoftwareInKey mpkr, crypto::SoftwareInKey::Create(*ticket->mpkr));
@@ -376,9 +377,9 @@ Result<CallKeys> ProcessTransferResp(std::span<const uint8_t> resp, const Pendin
     if (!f.m) {
       return PermissionDeniedError("responder-supplied keys not allowed (M=0)");
     }
-    KMS_ASSIGN_OR_RETURN(resp_keys, DecryptKemac(*kemac, inkey, label, m.hdr.prf, m.FindV()->mac_alg,
-                                                 TimestampIv64(*m.FindT()), std::nullopt,
-                                                 &CheckSessionKeyChain, false));
+    KMS_ASSIGN_OR_RETURN(resp_keys, DecryptKemac(*kemac, inkey, label, m.hdr.prf,
+                                                 m.FindV()->mac_alg, TimestampIv64(*m.FindT()),
+                                                 std::nullopt, &CheckSessionKeyChain, false));
   }
   std::vector<const mikey::SecurityPolicy*> sps;
   for (const mikey::SecurityPolicy& sp : pt.policies) {

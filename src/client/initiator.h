@@ -25,15 +25,15 @@ mikey::TpFlags DefaultMode1Flags();
 
 // TicketRequestOptions: the desired Ticket Policy and message parameters.
 struct TicketRequestOptions {
-  std::string kms_identity;               // IDRkms (ID type URI)
-  std::vector<std::string> responders;    // IDRr in the desired TP Data (at least one)
-  std::chrono::seconds validity{3600};    // TRe = now + validity (NTP-UTC-32)
+  std::string kms_identity;             // IDRkms (ID type URI)
+  std::vector<std::string> responders;  // IDRr in the desired TP Data (at least one)
+  std::chrono::seconds validity{3600};  // TRe = now + validity (NTP-UTC-32)
   mikey::TpFlags flags = DefaultMode1Flags();
-  Suite suite;                            // HDR PRF and V MAC; TP PRF = suite.prf
-  size_t rand_len = 32;                   // RANDRi; >= PSK length (spec §4.4)
-  size_t tgk_count = 1;                   // desired KEMAC: TGKs with zeroed bytes, KV=SPI
+  Suite suite;           // HDR PRF and V MAC; TP PRF = suite.prf
+  size_t rand_len = 32;  // RANDRi; >= PSK length (spec §4.4)
+  size_t tgk_count = 1;  // desired KEMAC: TGKs with zeroed bytes, KV=SPI
   size_t tgk_len = 16;
-  InitiatorRequirements requirements;     // checks of the granted policy (responders added)
+  InitiatorRequirements requirements;  // checks of the granted policy (responders added)
 };
 
 // PendingRequest: a REQUEST_INIT_PSK as sent, with what is needed to check the response.
@@ -62,7 +62,7 @@ Result<PendingRequest> PendingRequestFromWire(std::span<const uint8_t> sent,
 struct InitiatorTicket {
   mikey::Ticket ticket;  // granted policy + Ticket Data (no Initiator Data)
   SecretBytes mpki;
-  std::optional<SecretBytes> mpkr;          // iff the I flag (key forking)
+  std::optional<SecretBytes> mpkr;           // iff the I flag (key forking)
   std::vector<mikey::KeyData> session_keys;  // TGK / TEK / GTGK in KEMAC order
   std::string kms_identity;
 };
@@ -73,17 +73,16 @@ struct InitiatorTicket {
 // with the response's T; the request's T as fallback, spec §11 A3), checks the key chain
 // (MPKi, MPKr iff I, session keys) and the granted policy (CheckGrantedPolicy). A MIKEY
 // Error answer gives kFailedPrecondition with the error number in detail().
-Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp,
-                                           const PendingRequest& req, const Credentials& creds,
-                                           UnixTime now);
+Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp, const PendingRequest& req,
+                                           const Credentials& creds, UnixTime now);
 
 // TransferInitOptions: one Ticket Transfer.
 struct TransferInitOptions {
   std::string responder;   // IDRr of TRANSFER_INIT (the targeted identity)
   size_t media_lines = 1;  // two CS per m-line (RFC 4567 §7.1): odd = ours, even = peer's
   Suite suite;
-  size_t rand_len = 16;                    // RANDRi
-  std::optional<std::string> sdp_ids;      // SDP IDs GenExt before V (spec §11 A11)
+  size_t rand_len = 16;                        // RANDRi
+  std::optional<std::string> sdp_ids;          // SDP IDs GenExt before V (spec §11 A11)
   std::vector<mikey::KeyData> initiator_keys;  // L=1: KEMAC in TRANSFER_INIT (MPKi keys)
 };
 

@@ -14,8 +14,8 @@
 namespace kms::client {
 
 Result<InitiatorTicket> CreateMode3Ticket(std::string_view identity_i,
-                                          const TicketProtectionKey& tpk,
-                                          const Mode3Options& opt, const Env& env) {
+                                          const TicketProtectionKey& tpk, const Mode3Options& opt,
+                                          const Env& env) {
   if (opt.responders.empty()) {
     return InvalidArgumentError("a ticket names at least one responder");
   }
@@ -39,8 +39,9 @@ Result<InitiatorTicket> CreateMode3Ticket(std::string_view identity_i,
   KMS_ASSIGN_OR_RETURN(const uint32_t now32, ToNtp32(env.clock.Now()));
   pol.tp_data.push_back(MakeIdr(mikey::IdRole::kKms, mikey::IdType::kUri, opt.kms_identity));
   pol.tp_data.push_back(MakeIdr(mikey::IdRole::kInitiator, mikey::IdType::kUri, identity_i));
-  pol.tp_data.push_back(mikey::TimestampR{mikey::TsRole::kEndOfValidity, mikey::TsType::kNtpUtc32,
-                                          uint32_t(now32 + static_cast<uint32_t>(opt.validity.count()))});
+  pol.tp_data.push_back(
+      mikey::TimestampR{mikey::TsRole::kEndOfValidity, mikey::TsType::kNtpUtc32,
+                        uint32_t(now32 + static_cast<uint32_t>(opt.validity.count()))});
   for (const std::string& r : opt.responders) {
     pol.tp_data.push_back(MakeIdr(mikey::IdRole::kResponder, mikey::IdType::kUri, r));
   }
@@ -64,10 +65,10 @@ Result<InitiatorTicket> CreateMode3Ticket(std::string_view identity_i,
   KMS_ASSIGN_OR_RETURN(crypto::MessageKeys tk,
                        crypto::DeriveTicketKeys(prf, tpk_key.blocks(), rand, cenc, cmac));
   // RFC 6043 App. A.1: IV with CSB ID 0xFFFFFFFF and the Ticket Data T.
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> ct,
-                       crypto::KemacEncrypt(cenc, tk.encr_key, tk.salt_key,
-                                            crypto::kTicketKemacCsbId, TimestampIv64(t),
-                                            plain.Reveal()));
+  KMS_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> ct,
+      crypto::KemacEncrypt(cenc, tk.encr_key, tk.salt_key, crypto::kTicketKemacCsbId,
+                           TimestampIv64(t), plain.Reveal()));
   mikey::BaseTicketData td;
   td.t = t;
   td.rand = mikey::Rand{rand};
@@ -85,8 +86,10 @@ Result<InitiatorTicket> CreateMode3Ticket(std::string_view identity_i,
   carrier.hdr.map_type = mikey::CsIdMapType::kEmpty;
   carrier.payloads.push_back(ticket);
   KMS_ASSIGN_OR_RETURN(mikey::EncodedMessage enc, mikey::EncodeWithLayout(carrier));
-  KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> mac_in, mikey::TicketMacInput(enc.wire, enc.layout));
-  KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> mac, crypto::ComputeMac(cmac, tk.auth_key, mac_in));
+  KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> mac_in,
+                       mikey::TicketMacInput(enc.wire, enc.layout));
+  KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> mac,
+                       crypto::ComputeMac(cmac, tk.auth_key, mac_in));
   KMS_RETURN_IF_ERROR(mikey::PatchTicketMac(enc.wire, enc.layout, mac));
   const mikey::ByteRange r = enc.layout.ticket->ticket_data;
   ticket.ticket_data.assign(enc.wire.begin() + static_cast<std::ptrdiff_t>(r.offset),

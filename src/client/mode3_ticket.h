@@ -23,12 +23,12 @@ struct TicketProtectionKey {
 };
 
 struct Mode3Options {
-  std::string kms_identity;             // IDRkms in the policy (who can resolve)
-  std::vector<std::string> responders;  // IDRr (at least one)
-  std::chrono::seconds validity{3600};  // TRe = now + validity
-  bool forking = true;                  // I flag (then Initiator Data in TRANSFER_INIT)
-  bool reusable = false;                // J flag
-  bool responder_keys = false;          // M flag
+  std::string kms_identity;                      // IDRkms in the policy (who can resolve)
+  std::vector<std::string> responders;           // IDRr (at least one)
+  std::chrono::seconds validity{3600};           // TRe = now + validity
+  bool forking = true;                           // I flag (then Initiator Data in TRANSFER_INIT)
+  bool reusable = false;                         // J flag
+  bool responder_keys = false;                   // M flag
   mikey::PrfFunc prf = mikey::PrfFunc::kMikey1;  // TP PRF (ticket and fork derivations)
   mikey::EncrAlg encr = mikey::EncrAlg::kAesCm128;
   mikey::MacAlg mac = mikey::MacAlg::kHmacSha1_160;
@@ -42,7 +42,7 @@ struct Mode3Options {
 // IDRpsk = tpk.id, V = ticket MAC (RFC 6043 App. A.1, A.2). MPKi/MPKr derived from the MPK
 // (App. A.2.2). Random draws, in order: RAND (max(16, TPK, MPK) bytes), MPK, TGK.
 Result<InitiatorTicket> CreateMode3Ticket(std::string_view identity_i,
-                                          const TicketProtectionKey& tpk,
-                                          const Mode3Options& opt, const Env& env);
+                                          const TicketProtectionKey& tpk, const Mode3Options& opt,
+                                          const Env& env);
 
 }  // namespace kms::client

@@ -107,12 +107,12 @@ Result<SrtpProfile> SrtpProfileOf(const mikey::SecurityPolicy* sp) {
     uint32_t value;
   };
   static constexpr Want kFixed[] = {
-      {mikey::SrtpParam::kEncrAlg, 1},              // AES-CM
+      {mikey::SrtpParam::kEncrAlg, 1},  // AES-CM
       {mikey::SrtpParam::kSessionEncrKeyLength, 16},
-      {mikey::SrtpParam::kAuthAlg, 1},              // HMAC-SHA-1
+      {mikey::SrtpParam::kAuthAlg, 1},  // HMAC-SHA-1
       {mikey::SrtpParam::kSessionAuthKeyLength, 20},
       {mikey::SrtpParam::kSessionSaltKeyLength, 14},
-      {mikey::SrtpParam::kSrtpPrf, 0},              // AES-CM
+      {mikey::SrtpParam::kSrtpPrf, 0},  // AES-CM
       {mikey::SrtpParam::kSrtpEncryption, 1},
       {mikey::SrtpParam::kSrtcpEncryption, 1},
       {mikey::SrtpParam::kSrtpAuthentication, 1},

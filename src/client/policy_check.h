@@ -51,9 +51,9 @@ Status EarlyCheckTransferInit(const mikey::Message& ti, const ResponderPolicy& p
 
 // SrtpProfile: the SRTP crypto parameters of a crypto session.
 struct SrtpProfile {
-  size_t master_key_len = 16;  // SP type 1
-  size_t master_salt_len = 14; // SP type 4
-  size_t auth_tag_len = 10;    // SP type 11: 10 (HMAC_SHA1_80) or 4 (HMAC_SHA1_32)
+  size_t master_key_len = 16;   // SP type 1
+  size_t master_salt_len = 14;  // SP type 4
+  size_t auth_tag_len = 10;     // SP type 11: 10 (HMAC_SHA1_80) or 4 (HMAC_SHA1_32)
 };
 
 // SrtpProfileOf: the profile of an SRTP SP (nullptr = the SRTP defaults). Only AES-CM with
@@ -65,7 +65,7 @@ Result<SrtpProfile> SrtpProfileOf(const mikey::SecurityPolicy* sp);
 // PolicyForCs: the SP referenced by a GENERIC-ID block (its first Policy_no) in `sps`, or
 // nullptr when the block has none (defaults); kPermissionDenied (detail 10) if the number
 // names no SP.
-Result<const mikey::SecurityPolicy*> PolicyForCs(const mikey::GenericIdBlock& cs,
-                                                 const std::vector<const mikey::SecurityPolicy*>& sps);
+Result<const mikey::SecurityPolicy*> PolicyForCs(
+    const mikey::GenericIdBlock& cs, const std::vector<const mikey::SecurityPolicy*>& sps);
 
 }  // namespace kms::client

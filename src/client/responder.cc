@@ -47,8 +47,8 @@ Result<PendingResolve> BuildResolveInit(const ReceivedTransferInit& ti, const Cr
   m.payloads.push_back(MakeIdr(mikey::IdRole::kResponder, mikey::IdType::kUri, creds.identity));
   m.payloads.push_back(MakeIdr(mikey::IdRole::kKms, mikey::IdType::kUri, kms));
   m.payloads.push_back(*tk);  // exactly as received (the codec re-encodes identically)
-  m.payloads.push_back(MakeIdr(mikey::IdRole::kPreSharedKey, mikey::IdType::kByteString,
-                               creds.psk_id));
+  m.payloads.push_back(
+      MakeIdr(mikey::IdRole::kPreSharedKey, mikey::IdType::kByteString, creds.psk_id));
   m.payloads.push_back(PlaceholderV(suite.mac));
   const MessageLabel label{p.csb_id, crypto::MessageRole::kInitial, {}, p.rand_rr};
   mikey::MacContext ctx;
@@ -95,10 +95,10 @@ Result<ResolvedTicket> ProcessResolveResp(std::span<const uint8_t> resp, const P
   ctx.initial_message = pr.wire;
   KMS_RETURN_IF_ERROR(VerifyMessageMac(resp, m, creds.psk, label, ctx));
 
-  KMS_ASSIGN_OR_RETURN(std::vector<mikey::KeyData> keys,
-                       DecryptKemac(*m.FindKemac(), creds.psk, label, m.hdr.prf,
-                                    m.FindV()->mac_alg, TimestampIv64(*m.FindT()),
-                                    TimestampIv64(pr.t), &CheckKmsKeyChain, pr.forking));
+  KMS_ASSIGN_OR_RETURN(
+      std::vector<mikey::KeyData> keys,
+      DecryptKemac(*m.FindKemac(), creds.psk, label, m.hdr.prf, m.FindV()->mac_alg,
+                   TimestampIv64(*m.FindT()), TimestampIv64(pr.t), &CheckKmsKeyChain, pr.forking));
   ResolvedTicket out;
   if (const mikey::Idr* idrr = m.FindIdr(mikey::IdRole::kResponder)) {
     out.idrr = idrr->id_data;
@@ -121,7 +121,8 @@ Result<ResolvedTicket> ProcessResolveResp(std::span<const uint8_t> resp, const P
   return out;
 }
 
-Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved) {
+Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti,
+                                                  ResolvedTicket resolved) {
   const mikey::Message& m = ti.msg;
   const mikey::Idr* idri = m.FindIdr(mikey::IdRole::kInitiator);
   const mikey::Idr* idrr = m.FindIdr(mikey::IdRole::kResponder);
@@ -210,16 +211,16 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   if (!s.resolved.rand_kms.empty()) {
     m.payloads.push_back(mikey::RandR{mikey::RandRole::kKms, s.resolved.rand_kms});
   }
-  const SecretBytes& inkey = (f.i && s.resolved.mpkr_prime) ? *s.resolved.mpkr_prime : s.resolved.mpki;
+  const SecretBytes& inkey =
+      (f.i && s.resolved.mpkr_prime) ? *s.resolved.mpkr_prime : s.resolved.mpki;
   const MessageLabel label{h.csb_id, crypto::MessageRole::kResponse, randri->rand, rand_rr};
   if (!opt.responder_keys.empty()) {
     // spec §11 A23: the same key set as V; IV with this message's CSB ID and T.
-    KMS_ASSIGN_OR_RETURN(mikey::Kemac k,
-                         EncryptKemac(opt.responder_keys, inkey, label, h.prf,
-                                      tiv->mac_alg == mikey::MacAlg::kHmacSha256_256
-                                          ? mikey::EncrAlg::kAesCm256
-                                          : mikey::EncrAlg::kAesCm128,
-                                      tiv->mac_alg, TimestampIv64(t)));
+    KMS_ASSIGN_OR_RETURN(mikey::Kemac k, EncryptKemac(opt.responder_keys, inkey, label, h.prf,
+                                                      tiv->mac_alg == mikey::MacAlg::kHmacSha256_256
+                                                          ? mikey::EncrAlg::kAesCm256
+                                                          : mikey::EncrAlg::kAesCm128,
+                                                      tiv->mac_alg, TimestampIv64(t)));
     m.payloads.push_back(std::move(k));
   }
   m.payloads.push_back(PlaceholderV(tiv->mac_alg));

@@ -11,8 +11,23 @@ bool IsTokenChar(char c) {
     return true;
   }
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '{': case '|': case '}': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~':
       return true;
     default:
       return false;
@@ -74,7 +89,8 @@ Result<SdpKeyMgmt> ParseSdpKeyMgmt(std::string_view sdp) {
   size_t line_no = 0;
   while (!sdp.empty()) {
     const size_t nl = sdp.find('\n');
-    std::string_view line = StripEol(sdp.substr(0, nl == std::string_view::npos ? sdp.size() : nl + 1));
+    std::string_view line =
+        StripEol(sdp.substr(0, nl == std::string_view::npos ? sdp.size() : nl + 1));
     sdp.remove_prefix(nl == std::string_view::npos ? sdp.size() : nl + 1);
     ++line_no;
     if (line.starts_with("m=")) {

@@ -48,7 +48,7 @@ struct CsbState {
   mikey::PrfFunc prf = mikey::PrfFunc::kMikey1;
   mikey::EncrAlg encr = mikey::EncrAlg::kAesCm128;
   mikey::MacAlg mac = mikey::MacAlg::kHmacSha1_160;
-  SecretBytes inkey;           // MPKr' or MPKi
+  SecretBytes inkey;             // MPKr' or MPKi
   std::vector<uint8_t> rand_ri;  // TRANSFER_INIT RANDRi
   std::vector<uint8_t> rand_rr;  // TRANSFER_RESP RANDRr (empty if G=0)
   bool h = true, g = true;

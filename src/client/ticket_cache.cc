@@ -41,9 +41,9 @@ bool TicketCache::Put(std::shared_ptr<const InitiatorTicket> t) {
     return false;
   }
   if (entries_.size() >= max_entries_) {
-    auto first = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-      return EndOf(*a) < EndOf(*b);
-    });
+    auto first =
+        std::min_element(entries_.begin(), entries_.end(),
+                         [](const auto& a, const auto& b) { return EndOf(*a) < EndOf(*b); });
     entries_.erase(first);
   }
   entries_.push_back(std::move(t));

@@ -58,7 +58,8 @@ Result<std::vector<std::pair<int, int>>> SendMedia(const client::CallKeys& a,
                                                    std::vector<Device>& devs, int n) {
   const client::CryptoSessionKeys* send_keys = client::FindSession(a, 1);
   if (send_keys == nullptr) return FailedPreconditionError("no crypto session 1");
-  KMS_ASSIGN_OR_RETURN(auto tx, client::SrtpSession::Create(*send_keys, client::SrtpDirection::kSend));
+  KMS_ASSIGN_OR_RETURN(auto tx,
+                       client::SrtpSession::Create(*send_keys, client::SrtpDirection::kSend));
   KMS_ASSIGN_OR_RETURN(auto a_sock, client::UdpSocket::BindLoopback());
   std::vector<std::unique_ptr<client::UdpSocket>> socks;
   std::vector<std::unique_ptr<client::SrtpSession>> rx;
@@ -74,12 +75,14 @@ Result<std::vector<std::pair<int, int>>> SendMedia(const client::CallKeys& a,
   for (int i = 0; i < n; ++i) {
     const std::string text = "kms-client media packet " + std::to_string(i);
     const std::vector<uint8_t> payload(text.begin(), text.end());
-    const auto rtp = client::MakeRtpPacket(0, static_cast<uint16_t>(1000 + i),
-                                           static_cast<uint32_t>(160 * i), send_keys->ssrc, payload);
+    const auto rtp =
+        client::MakeRtpPacket(0, static_cast<uint16_t>(1000 + i), static_cast<uint32_t>(160 * i),
+                              send_keys->ssrc, payload);
     KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> srtp, tx->Protect(rtp));
     for (size_t d = 0; d < devs.size(); ++d) {
       KMS_RETURN_IF_ERROR(a_sock->SendTo(socks[d]->port(), srtp));
-      KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> got, socks[d]->Receive(std::chrono::seconds(2)));
+      KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> got,
+                           socks[d]->Receive(std::chrono::seconds(2)));
       auto plain = rx[d]->Unprotect(got);
       if (plain.ok() && *plain == rtp) {
         ++out[d].first;
@@ -125,8 +128,8 @@ int RunCall(const CallOpts& o) {
   auto pt = client::BuildTransferInit(*ticket, ca->identity, to, env);
   if (!pt.ok()) return fail(ExitFor(pt.status()), "call (TRANSFER_INIT)", pt.status());
   const std::string offer = client::AudioSdp("alice", 49170, pt->wire);
-  rep.Step("A", "SDP offer with a=key-mgmt:mikey TRANSFER_INIT (" + std::to_string(pt->wire.size()) +
-                    " bytes) sent to " + cb->identity);
+  rep.Step("A", "SDP offer with a=key-mgmt:mikey TRANSFER_INIT (" +
+                    std::to_string(pt->wire.size()) + " bytes) sent to " + cb->identity);
 
   std::vector<Device> devs;
   for (int k = 1; k <= o.fork; ++k) {
@@ -145,15 +148,18 @@ int RunCall(const CallOpts& o) {
     auto rs = ResolveTicket(**transport, *cb, o.kms.Identity(), *ti, rp, env);
     if (!rs.ok()) return fail(ExitFor(rs.status()), "call (ticket resolve)", rs.status());
     auto session = OpenResolve(*rs, *cb, rp, clock.Now());
-    if (!session.ok()) return fail(ExitFor(session.status()), "call (RESOLVE_RESP)", session.status());
+    if (!session.ok())
+      return fail(ExitFor(session.status()), "call (RESOLVE_RESP)", session.status());
     client::ReplayCache replay;  // the device's cache of authenticated TRANSFER_INITs
     const auto t_ti = client::TimestampInstant(*decoded->FindT());
-    if (Status s = replay.CheckAndInsert(decoded->FindV()->mac, t_ti.value_or(clock.Now()), clock.Now());
+    if (Status s =
+            replay.CheckAndInsert(decoded->FindV()->mac, t_ti.value_or(clock.Now()), clock.Now());
         !s.ok()) {
       return fail(kExitRefused, "call (replay)", s);
     }
-    rep.Step(who, "early checks passed; RESOLVE_INIT_PSK sent, RESOLVE_RESP verified; "
-                  "TRANSFER_INIT authenticated (MAC, Vi, IDRi = ticket IDRi)");
+    rep.Step(who,
+             "early checks passed; RESOLVE_INIT_PSK sent, RESOLVE_RESP verified; "
+             "TRANSFER_INIT authenticated (MAC, Vi, IDRi = ticket IDRi)");
     client::TransferRespOptions tro;
     tro.identity = cb->identity;
     auto tr = client::BuildTransferResp(*session, tro, env);
@@ -164,7 +170,8 @@ int RunCall(const CallOpts& o) {
   rep.Step("B#1", "answered first: SDP answer with TRANSFER_RESP (" +
                       std::to_string(devs.front().transfer_resp.size()) + " bytes)");
   auto asdp = client::ParseSdpKeyMgmt(answer);
-  auto resp = asdp.ok() ? client::MikeyForMedia(*asdp, 0) : Result<std::vector<uint8_t>>(asdp.status());
+  auto resp =
+      asdp.ok() ? client::MikeyForMedia(*asdp, 0) : Result<std::vector<uint8_t>>(asdp.status());
   if (!resp.ok()) return fail(kExitBadInput, "call (SDP answer)", resp.status());
   auto akeys = client::ProcessTransferResp(*resp, *pt, clock.Now());
   if (!akeys.ok()) return fail(ExitFor(akeys.status()), "call (TRANSFER_RESP)", akeys.status());
@@ -194,7 +201,8 @@ int RunCall(const CallOpts& o) {
       media.push_back({{"device", d + 1}, {"decrypted", good}, {"auth_failures", authfail}});
       rep.Step("B#" + std::to_string(d + 1),
                "media: " + std::to_string(good) + "/" + std::to_string(o.packets) +
-                   " SRTP packets decrypted, " + std::to_string(authfail) + " failed authentication");
+                   " SRTP packets decrypted, " + std::to_string(authfail) +
+                   " failed authentication");
       ok = ok && (d == 0 ? good == o.packets : authfail == o.packets);
     }
     rep.extra()["media"] = media;
@@ -209,8 +217,9 @@ int RunCall(const CallOpts& o) {
 void AddCallCommand(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<CallOpts>();
   CLI::App* cmd = app.add_subcommand(
-      "call", "a whole call A -> B against a KMS: ticket request, transfer in SDP, resolve by "
-              "each forked device, TRANSFER_RESP, optional SRTP media over loopback");
+      "call",
+      "a whole call A -> B against a KMS: ticket request, transfer in SDP, resolve by "
+      "each forked device, TRANSFER_RESP, optional SRTP media over loopback");
   o->a.Add(cmd, "a-");
   o->b.Add(cmd, "b-");
   o->kms.Add(cmd);

@@ -59,7 +59,8 @@ Result<std::vector<uint8_t>> ParseMikeyInput(const std::vector<uint8_t>& raw) {
   if (raw[0] == kms::mikey::kMikeyVersion) {
     return raw;  // binary MIKEY message
   }
-  const std::string_view text = Trim(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+  const std::string_view text =
+      Trim(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
   if (text.empty()) {
     return DecodeError("empty input");
   }
@@ -118,7 +119,8 @@ Result<client::Credentials> LoadCredentials(const std::string& identity_file,
                                  " must be readable only by its owner (chmod 600)");
   }
   KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadAll(psk_file));
-  std::string_view s = Trim(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+  std::string_view s =
+      Trim(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
   auto key = HexDecode(s);
   OPENSSL_cleanse(raw.data(), raw.size());
   if (!key.ok() || key->size() < 16) {

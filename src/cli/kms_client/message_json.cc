@@ -34,79 +34,112 @@ json IdData(std::span<const uint8_t> b) {
 
 const char* PrfName(mikey::PrfFunc p) {
   switch (p) {
-    case mikey::PrfFunc::kMikey1: return "MIKEY-1";
-    case mikey::PrfFunc::kPrfHmacSha256: return "PRF-HMAC-SHA-256";
+    case mikey::PrfFunc::kMikey1:
+      return "MIKEY-1";
+    case mikey::PrfFunc::kPrfHmacSha256:
+      return "PRF-HMAC-SHA-256";
   }
   return "unknown";
 }
 const char* MapName(mikey::CsIdMapType t) {
   switch (t) {
-    case mikey::CsIdMapType::kSrtpId: return "SRTP-ID";
-    case mikey::CsIdMapType::kEmpty: return "Empty";
-    case mikey::CsIdMapType::kGenericId: return "GENERIC-ID";
+    case mikey::CsIdMapType::kSrtpId:
+      return "SRTP-ID";
+    case mikey::CsIdMapType::kEmpty:
+      return "Empty";
+    case mikey::CsIdMapType::kGenericId:
+      return "GENERIC-ID";
   }
   return "unknown";
 }
 const char* EncrName(mikey::EncrAlg a) {
   switch (a) {
-    case mikey::EncrAlg::kNull: return "NULL";
-    case mikey::EncrAlg::kAesCm128: return "AES-CM-128";
-    case mikey::EncrAlg::kAesKw128: return "AES-KW-128";
-    case mikey::EncrAlg::kAesCm256: return "AES-CM-256";
+    case mikey::EncrAlg::kNull:
+      return "NULL";
+    case mikey::EncrAlg::kAesCm128:
+      return "AES-CM-128";
+    case mikey::EncrAlg::kAesKw128:
+      return "AES-KW-128";
+    case mikey::EncrAlg::kAesCm256:
+      return "AES-CM-256";
   }
   return "unknown";
 }
 const char* MacName(mikey::MacAlg a) {
   switch (a) {
-    case mikey::MacAlg::kNull: return "NULL";
-    case mikey::MacAlg::kHmacSha1_160: return "HMAC-SHA-1-160";
-    case mikey::MacAlg::kHmacSha256_256: return "HMAC-SHA-256-256";
+    case mikey::MacAlg::kNull:
+      return "NULL";
+    case mikey::MacAlg::kHmacSha1_160:
+      return "HMAC-SHA-1-160";
+    case mikey::MacAlg::kHmacSha256_256:
+      return "HMAC-SHA-256-256";
   }
   return "unknown";
 }
 const char* TsName(mikey::TsType t) {
   switch (t) {
-    case mikey::TsType::kNtpUtc: return "NTP-UTC";
-    case mikey::TsType::kNtp: return "NTP";
-    case mikey::TsType::kCounter: return "COUNTER";
-    case mikey::TsType::kNtpUtc32: return "NTP-UTC-32";
+    case mikey::TsType::kNtpUtc:
+      return "NTP-UTC";
+    case mikey::TsType::kNtp:
+      return "NTP";
+    case mikey::TsType::kCounter:
+      return "COUNTER";
+    case mikey::TsType::kNtpUtc32:
+      return "NTP-UTC-32";
   }
   return "unknown";
 }
 const char* IdTypeName(mikey::IdType t) {
   switch (t) {
-    case mikey::IdType::kNai: return "NAI";
-    case mikey::IdType::kUri: return "URI";
-    case mikey::IdType::kByteString: return "Byte string";
+    case mikey::IdType::kNai:
+      return "NAI";
+    case mikey::IdType::kUri:
+      return "URI";
+    case mikey::IdType::kByteString:
+      return "Byte string";
   }
   return "unknown";
 }
 const char* IdRoleName(mikey::IdRole r) {
   switch (r) {
-    case mikey::IdRole::kInitiator: return "IDRi";
-    case mikey::IdRole::kResponder: return "IDRr";
-    case mikey::IdRole::kKms: return "IDRkms";
-    case mikey::IdRole::kPreSharedKey: return "IDRpsk";
-    case mikey::IdRole::kApplication: return "IDRapp";
-    case mikey::IdRole::kInitiatorKms: return "IDRkms-i";
-    case mikey::IdRole::kResponderKms: return "IDRkms-r";
+    case mikey::IdRole::kInitiator:
+      return "IDRi";
+    case mikey::IdRole::kResponder:
+      return "IDRr";
+    case mikey::IdRole::kKms:
+      return "IDRkms";
+    case mikey::IdRole::kPreSharedKey:
+      return "IDRpsk";
+    case mikey::IdRole::kApplication:
+      return "IDRapp";
+    case mikey::IdRole::kInitiatorKms:
+      return "IDRkms-i";
+    case mikey::IdRole::kResponderKms:
+      return "IDRkms-r";
   }
   return "unknown";
 }
 const char* RandRoleName(mikey::RandRole r) {
   switch (r) {
-    case mikey::RandRole::kInitiator: return "RANDRi";
-    case mikey::RandRole::kResponder: return "RANDRr";
-    case mikey::RandRole::kKms: return "RANDRkms";
+    case mikey::RandRole::kInitiator:
+      return "RANDRi";
+    case mikey::RandRole::kResponder:
+      return "RANDRr";
+    case mikey::RandRole::kKms:
+      return "RANDRkms";
   }
   return "unknown";
 }
 const char* TsRoleName(mikey::TsRole r) {
   switch (r) {
-    case mikey::TsRole::kTimeOfIssue: return "TRi";
-    case mikey::TsRole::kStartOfValidity: return "TRs";
-    case mikey::TsRole::kEndOfValidity: return "TRe";
-    case mikey::TsRole::kRekeyingInterval: return "TRr";
+    case mikey::TsRole::kTimeOfIssue:
+      return "TRi";
+    case mikey::TsRole::kStartOfValidity:
+      return "TRs";
+    case mikey::TsRole::kEndOfValidity:
+      return "TRe";
+    case mikey::TsRole::kRekeyingInterval:
+      return "TRr";
   }
   return "unknown";
 }
@@ -140,7 +173,8 @@ json KeyChainJson(std::span<const uint8_t> plain, bool show_keys) {
 }
 
 json KemacJson(const mikey::Kemac& k, bool show_keys) {
-  json j{{"encr_alg", EncrName(k.encr_alg)}, {"mac_alg", MacName(k.mac_alg)},
+  json j{{"encr_alg", EncrName(k.encr_alg)},
+         {"mac_alg", MacName(k.mac_alg)},
          {"encr_data_length", k.encr_data.size()}};
   if (k.encr_alg == mikey::EncrAlg::kNull) {
     j["key_data"] = KeyChainJson(k.encr_data, show_keys);  // plaintext chain
@@ -167,8 +201,11 @@ json InnerJson(const mikey::InnerPayload& p, bool show_keys);
 json PolicyJson(const mikey::TicketPolicy& p, bool show_keys) {
   json data = json::array();
   for (const auto& q : p.tp_data) data.push_back(InnerJson(q, show_keys));
-  return json{{"ticket_type", static_cast<int>(p.ticket_type)}, {"subtype", p.subtype},
-              {"version", p.version}, {"prf_func", PrfName(p.prf)}, {"flags", FlagsJson(p.flags)},
+  return json{{"ticket_type", static_cast<int>(p.ticket_type)},
+              {"subtype", p.subtype},
+              {"version", p.version},
+              {"prf_func", PrfName(p.prf)},
+              {"flags", FlagsJson(p.flags)},
               {"tp_data", data}};
 }
 
@@ -184,21 +221,24 @@ json CommonJson(const P& p, bool show_keys) {
     j["ts_role"] = TsRoleName(p.role);
     return j;
   } else if constexpr (std::is_same_v<T, mikey::Idr>) {
-    return json{{"id_role", IdRoleName(p.role)}, {"id_type", IdTypeName(p.id_type)},
+    return json{{"id_role", IdRoleName(p.role)},
+                {"id_type", IdTypeName(p.id_type)},
                 {"id_data", IdData(p.id_data)}};
   } else if constexpr (std::is_same_v<T, mikey::Id>) {
     return json{{"id_type", IdTypeName(p.id_type)}, {"id_data", IdData(p.id_data)}};
   } else if constexpr (std::is_same_v<T, mikey::RandR>) {
-    return json{{"rand_role", RandRoleName(p.role)}, {"rand_length", p.rand.size()},
-                {"rand", Hex(p.rand)}};
+    return json{
+        {"rand_role", RandRoleName(p.role)}, {"rand_length", p.rand.size()}, {"rand", Hex(p.rand)}};
   } else if constexpr (std::is_same_v<T, mikey::Rand>) {
     return json{{"rand_length", p.rand.size()}, {"rand", Hex(p.rand)}};
   } else if constexpr (std::is_same_v<T, mikey::Verification>) {
     return json{{"auth_alg", MacName(p.mac_alg)}, {"mac", Hex(p.mac)}};
   } else if constexpr (std::is_same_v<T, mikey::SecurityPolicy>) {
     json params = json::array();
-    for (const auto& t : p.params) params.push_back(json{{"type", t.type}, {"value", Hex(t.value)}});
-    return json{{"policy_no", p.policy_no}, {"prot_type", static_cast<int>(p.prot_type)},
+    for (const auto& t : p.params)
+      params.push_back(json{{"type", t.type}, {"value", Hex(t.value)}});
+    return json{{"policy_no", p.policy_no},
+                {"prot_type", static_cast<int>(p.prot_type)},
                 {"params", params}};
   } else if constexpr (std::is_same_v<T, mikey::ErrorPayload>) {
     return json{{"error_no", static_cast<int>(p.error_no)}};
@@ -225,7 +265,8 @@ json CommonJson(const P& p, bool show_keys) {
     j["initiator_data_length"] = p.initiator_data.size();
     if (p.policy.ticket_type == mikey::TicketType::kMikeyBaseTicket) {
       if (auto td = mikey::DecodeBaseTicketData(p.ticket_data); td.ok()) {
-        json b{{"thdr_data_length", td->thdr.data.size()}, {"T", TimeJson(td->t.ts_type, td->t.value)},
+        json b{{"thdr_data_length", td->thdr.data.size()},
+               {"T", TimeJson(td->t.ts_type, td->t.value)},
                {"RAND", json{{"rand_length", td->rand.rand.size()}, {"rand", Hex(td->rand.rand)}}},
                {"KEMAC", KemacJson(td->kemac, false)},
                {"V", json{{"auth_alg", MacName(td->v.mac_alg)}, {"mac", Hex(td->v.mac)}}}};
@@ -259,48 +300,72 @@ json InnerJson(const mikey::InnerPayload& p, bool show_keys) { return WithType(p
 
 const char* DataTypeName(mikey::DataType t) {
   switch (t) {
-    case mikey::DataType::kPskInit: return "Pre-shared";
-    case mikey::DataType::kPskVerify: return "PSK ver msg";
-    case mikey::DataType::kPkInit: return "Public key";
-    case mikey::DataType::kPkVerify: return "PK ver msg";
-    case mikey::DataType::kDhInit: return "D-H init";
-    case mikey::DataType::kDhResp: return "D-H resp";
-    case mikey::DataType::kError: return "Error";
-    case mikey::DataType::kDhhmacInit: return "DHHMAC init";
-    case mikey::DataType::kDhhmacResp: return "DHHMAC resp";
-    case mikey::DataType::kRsaRInit: return "RSA-R I_MSG";
-    case mikey::DataType::kRsaRResp: return "RSA-R R_MSG";
-    case mikey::DataType::kRequestInitPsk: return "REQUEST_INIT_PSK";
-    case mikey::DataType::kRequestInitPk: return "REQUEST_INIT_PK";
-    case mikey::DataType::kRequestResp: return "REQUEST_RESP";
-    case mikey::DataType::kTransferInit: return "TRANSFER_INIT";
-    case mikey::DataType::kTransferResp: return "TRANSFER_RESP";
-    case mikey::DataType::kResolveInitPsk: return "RESOLVE_INIT_PSK";
-    case mikey::DataType::kResolveInitPk: return "RESOLVE_INIT_PK";
-    case mikey::DataType::kResolveResp: return "RESOLVE_RESP";
-    case mikey::DataType::kSakke: return "SAKKE";
+    case mikey::DataType::kPskInit:
+      return "Pre-shared";
+    case mikey::DataType::kPskVerify:
+      return "PSK ver msg";
+    case mikey::DataType::kPkInit:
+      return "Public key";
+    case mikey::DataType::kPkVerify:
+      return "PK ver msg";
+    case mikey::DataType::kDhInit:
+      return "D-H init";
+    case mikey::DataType::kDhResp:
+      return "D-H resp";
+    case mikey::DataType::kError:
+      return "Error";
+    case mikey::DataType::kDhhmacInit:
+      return "DHHMAC init";
+    case mikey::DataType::kDhhmacResp:
+      return "DHHMAC resp";
+    case mikey::DataType::kRsaRInit:
+      return "RSA-R I_MSG";
+    case mikey::DataType::kRsaRResp:
+      return "RSA-R R_MSG";
+    case mikey::DataType::kRequestInitPsk:
+      return "REQUEST_INIT_PSK";
+    case mikey::DataType::kRequestInitPk:
+      return "REQUEST_INIT_PK";
+    case mikey::DataType::kRequestResp:
+      return "REQUEST_RESP";
+    case mikey::DataType::kTransferInit:
+      return "TRANSFER_INIT";
+    case mikey::DataType::kTransferResp:
+      return "TRANSFER_RESP";
+    case mikey::DataType::kResolveInitPsk:
+      return "RESOLVE_INIT_PSK";
+    case mikey::DataType::kResolveInitPk:
+      return "RESOLVE_INIT_PK";
+    case mikey::DataType::kResolveResp:
+      return "RESOLVE_RESP";
+    case mikey::DataType::kSakke:
+      return "SAKKE";
   }
   return "unknown";
 }
 
 json MessageToJson(const mikey::Message& m, bool show_keys) {
-  json hdr{{"version", m.hdr.version},
-           {"data_type", DataTypeName(m.hdr.data_type)},
-           {"next_payload", m.payloads.empty() ? "Last payload"
-                                               : mikey::PayloadTypeName(mikey::TypeOf(m.payloads[0]))},
-           {"V", m.hdr.v_flag},
-           {"prf_func", PrfName(m.hdr.prf)},
-           {"csb_id", Hex32(m.hdr.csb_id)},
-           {"cs_count", m.hdr.cs_count},
-           {"cs_id_map_type", MapName(m.hdr.map_type)}};
+  json hdr{
+      {"version", m.hdr.version},
+      {"data_type", DataTypeName(m.hdr.data_type)},
+      {"next_payload",
+       m.payloads.empty() ? "Last payload" : mikey::PayloadTypeName(mikey::TypeOf(m.payloads[0]))},
+      {"V", m.hdr.v_flag},
+      {"prf_func", PrfName(m.hdr.prf)},
+      {"csb_id", Hex32(m.hdr.csb_id)},
+      {"cs_count", m.hdr.cs_count},
+      {"cs_id_map_type", MapName(m.hdr.map_type)}};
   json map = json::array();
   for (const auto& e : m.hdr.srtp_map) {
     map.push_back(json{{"policy_no", e.policy_no}, {"ssrc", Hex32(e.ssrc)}, {"roc", e.roc}});
   }
   for (const auto& b : m.hdr.generic_map) {
-    map.push_back(json{{"cs_id", b.cs_id}, {"prot_type", static_cast<int>(b.prot_type)},
-                       {"S", b.s_flag}, {"policy_nos", b.policy_nos},
-                       {"session_data", Hex(b.session_data)}, {"spi", Hex(b.spi)}});
+    map.push_back(json{{"cs_id", b.cs_id},
+                       {"prot_type", static_cast<int>(b.prot_type)},
+                       {"S", b.s_flag},
+                       {"policy_nos", b.policy_nos},
+                       {"session_data", Hex(b.session_data)},
+                       {"spi", Hex(b.spi)}});
   }
   hdr["cs_id_map_info"] = map;
   json payloads = json::array();

@@ -22,8 +22,9 @@ Result<TicketState> RequestTicket(client::KmsTransport& kms, const client::Crede
 Result<std::shared_ptr<const client::InitiatorTicket>> OpenTicket(const TicketState& s,
                                                                   const client::Credentials& c,
                                                                   UnixTime now) {
-  KMS_ASSIGN_OR_RETURN(client::PendingRequest req,
-                       client::PendingRequestFromWire(s.request_init, client::InitiatorRequirements{}));
+  KMS_ASSIGN_OR_RETURN(
+      client::PendingRequest req,
+      client::PendingRequestFromWire(s.request_init, client::InitiatorRequirements{}));
   KMS_ASSIGN_OR_RETURN(client::InitiatorTicket t,
                        client::ProcessRequestResp(s.request_resp, req, c, now));
   return std::make_shared<const client::InitiatorTicket>(std::move(t));
@@ -45,7 +46,8 @@ Result<client::ResponderSession> OpenResolve(const ResolveState& s, const client
   KMS_ASSIGN_OR_RETURN(client::ReceivedTransferInit rti,
                        client::ReceiveTransferInit(s.transfer_init, p, now));
   KMS_ASSIGN_OR_RETURN(client::PendingResolve pr, client::PendingResolveFromWire(s.resolve_init));
-  KMS_ASSIGN_OR_RETURN(client::ResolvedTicket rt, client::ProcessResolveResp(s.resolve_resp, pr, c));
+  KMS_ASSIGN_OR_RETURN(client::ResolvedTicket rt,
+                       client::ProcessResolveResp(s.resolve_resp, pr, c));
   return client::AuthenticateTransferInit(std::move(rti), std::move(rt));
 }
 
@@ -106,7 +108,9 @@ Result<ResolveState> ResolveStateFromJson(const nlohmann::json& j) {
 nlohmann::json KeySummary(const client::CallKeys& k, bool show_keys) {
   nlohmann::json arr = nlohmann::json::array();
   for (const client::CryptoSessionKeys& s : k.sessions) {
-    nlohmann::json j{{"cs_id", s.cs_id}, {"ssrc", s.ssrc}, {"mki", HexEncode(s.mki)},
+    nlohmann::json j{{"cs_id", s.cs_id},
+                     {"ssrc", s.ssrc},
+                     {"mki", HexEncode(s.mki)},
                      {"master_key_length", s.master_key.size()},
                      {"auth_tag_length", s.profile.auth_tag_len}};
     if (show_keys) {
