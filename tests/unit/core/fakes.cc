@@ -76,8 +76,22 @@ Result<ports::KeyRef> FakeKeyVault::TicketKey(uint32_t version) {
   return it->second;
 }
 
-Result<uint32_t> FakeKeyVault::ActiveAuditKeyVersion() { return NotFoundError("not in fake"); }
-Result<ports::KeyRef> FakeKeyVault::AuditKey(uint32_t) { return NotFoundError("not in fake"); }
+Result<uint32_t> FakeKeyVault::ActiveAuditKeyVersion() {
+  if (unavailable_) {
+    return UnavailableError("token gone");
+  }
+  if (audit_version_ == 0) {
+    return NotFoundError("no audit key");
+  }
+  return audit_version_;
+}
+
+Result<ports::KeyRef> FakeKeyVault::AuditKey(uint32_t version) {
+  if (audit_version_ == 0 || version != audit_version_) {
+    return NotFoundError("no such audit key version");
+  }
+  return audit_key_;
+}
 
 Result<ports::KeyRef> FakeKeyVault::OpenCredential(const ports::WrappedCredential& credential) {
   if (unavailable_) {

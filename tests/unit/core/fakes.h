@@ -25,6 +25,10 @@ class FakeKeyVault final : public ports::KeyVault {
   ports::KeyRef AddKey(std::vector<uint8_t> bytes);
   void SetTicketKey(uint32_t version, ports::KeyRef key, bool active);
   void SetCredential(const std::string& credential_id, ports::KeyRef key);
+  void SetAuditKey(uint32_t version, ports::KeyRef key) {
+    audit_version_ = version;
+    audit_key_ = key;
+  }
   void set_unavailable(bool v) { unavailable_ = v; }
   void set_random(crypto::Random* r) { random_ = r; }
   size_t hmac_calls() const { return hmac_calls_; }
@@ -47,6 +51,8 @@ class FakeKeyVault final : public ports::KeyVault {
   std::map<uint64_t, std::unique_ptr<crypto::OpenSslHmacKey>> keys_;
   std::map<uint32_t, ports::KeyRef> tpks_;
   uint32_t active_tpk_ = 0;
+  uint32_t audit_version_ = 0;
+  ports::KeyRef audit_key_{};
   std::map<std::string, ports::KeyRef> credentials_;
   uint64_t next_id_ = 1;
   bool unavailable_ = false;
