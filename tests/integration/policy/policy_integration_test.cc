@@ -12,6 +12,7 @@
 #include "policy/admin.h"
 #include "policy/audit_verify.h"
 #include "policy/audit_writer.h"
+#include "policy/migrations.h"
 #include "policy/sqlite_policy_store.h"
 #include "tests/unit/core/fakes.h"
 
@@ -148,6 +149,27 @@ TEST_F(PolicyIntegrationTest, AdminChangesAreReadWithoutRestartAndAudited) {
   EXPECT_EQ(rows_before, 6);  // 2 users, 1 credential, 1 policy, 1 group, 1 member
   auto r = Verify(db);
   EXPECT_TRUE(r.intact());
+}
+
+TEST_F(PolicyIntegrationTest, SchemaIsMigratedAndANewerDatabaseIsRefused) {
+  const std::string db = Path("s.db");
+  {
+    auto d = Db::Open(db);
+    ASSERT_TRUE(d.ok());
+    auto v = Migrate(*d);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_EQ(*v, static_cast<int>(EmbeddedMigrations().size()));
+    auto again = Migrate(*d);  // idempotent
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, *v);
+  }
+  // A database written by a newer kmsd (one more migration than this binary knows).
+  ASSERT_EQ(Exec(db, "PRAGMA user_version = " +
+                         std::to_string(EmbeddedMigrations().size() + 1)), SQLITE_OK);
+  auto d = Db::Open(db);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Migrate(*d).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(SqlitePolicyStore::Open(db).status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST_F(PolicyIntegrationTest, ConcurrentReadsDuringAdminWrites) {
