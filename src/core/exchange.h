@@ -48,6 +48,8 @@ Result<uint64_t> NtpNow(const Clock& clock);
 Result<UnixTime> TimeOf(mikey::TsType type, uint64_t value);
 // Text: identity bytes as a string (for policy lookups and audit rows).
 std::string Text(std::span<const uint8_t> bytes);
+// MpkEntry: an MPK key-data entry (MPKi, MPKr, MPKr') with a zero SPI (spec §11 A8).
+mikey::KeyData MpkEntry(SecretBytes key);
 // JoinIdentities: IDRr values ';'-separated (audit rows).
 std::string JoinIdentities(const std::vector<std::string>& ids);
 

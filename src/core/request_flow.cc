@@ -244,67 +244,30 @@ Result<Reply> TicketService::HandleRequestInit(Exchange& ex) {
   KMS_ASSIGN_OR_RETURN(crypto::MpkPair mpks,
                        crypto::DeriveMpkPair(ex.suite.prf, mpk_in.blocks(), seal.rand));
   std::vector<mikey::KeyData> chain;
-  auto mpk_entry = [](SecretBytes key) {
-    mikey::KeyData k;
-    k.type = mikey::KeyDataType::kMpk;
-    k.kv_type = mikey::KvType::kSpi;
-    k.key = std::move(key);
-    k.spi = {0, 0, 0, 0};
-    return k;
-  };
-  chain.push_back(mpk_entry(std::move(mpks.mpki)));
+  chain.push_back(MpkEntry(std::move(mpks.mpki)));
   if (granted.flags.i) {
-    chain.push_back(mpk_entry(std::move(mpks.mpkr)));
+    chain.push_back(MpkEntry(std::move(mpks.mpkr)));
   }
   for (const mikey::KeyData& k : keys.session_keys) {
     chain.push_back(k.Clone());
   }
-  KMS_ASSIGN_OR_RETURN(SecretBytes plaintext, mikey::EncodeKeyDataChain(chain));
-
-  // Response keys from the PSK, label 0x02 with RANDRi (RFC 6043 §5.1.2).
-  VaultKeyOps psk_ops(ports_.vault, ex.psk, ex.psk_size);
-  const crypto::KeyOps* psk_blocks[] = {&psk_ops};
-  crypto::MessageLabelInput label{ex.msg.hdr.csb_id, crypto::MessageRole::kResponse, ex.rand, {}};
-  KMS_ASSIGN_OR_RETURN(crypto::MessageKeys resp_keys,
-                       crypto::DeriveMessageKeys(ex.suite.prf, psk_blocks, label, ex.suite.encr,
-                                                 ex.suite.mac));
-  // RFC 6043 §4.2.1.5: a fresh T; the KEMAC IV uses it (spec §11 A3).
-  KMS_ASSIGN_OR_RETURN(uint64_t resp_t, NtpNow(ports_.clock));
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> ciphertext,
-                       crypto::KemacEncrypt(ex.suite.encr, resp_keys.encr_key, resp_keys.salt_key,
-                                            ex.msg.hdr.csb_id, resp_t, plaintext.Reveal()));
-
   // REQUEST_RESP = HDR, T, IDRkms, TICKET, KEMAC, V (RFC 6043 §4.2.1.5).
-  mikey::Message resp;
-  resp.hdr = ex.msg.hdr;
-  resp.hdr.data_type = mikey::DataType::kRequestResp;
-  resp.hdr.v_flag = false;
-  resp.payloads.emplace_back(mikey::Timestamp{mikey::TsType::kNtpUtc, resp_t});
-  resp.payloads.emplace_back(mikey::Idr{mikey::IdRole::kKms, mikey::IdType::kUri,
-                                        mikey::Bytes(options_.kms_identity.begin(),
-                                                     options_.kms_identity.end())});
-  resp.payloads.emplace_back(draft.ticket);
-  resp.payloads.emplace_back(
-      mikey::Kemac{ex.suite.wire_encr, std::move(ciphertext), mikey::MacAlg::kNull, {}});
-  resp.payloads.emplace_back(
-      mikey::Verification{ex.suite.wire_mac, mikey::Bytes(crypto::MacSize(ex.suite.mac), 0)});
-  KMS_ASSIGN_OR_RETURN(mikey::EncodedMessage enc, mikey::EncodeWithLayout(resp));
-  KMS_RETURN_IF_ERROR(FinishTicketMac(enc.wire, enc.layout, draft));
-  if (enc.layout.ticket) {
-    // The ticket id: SHA-256 of the Ticket Data, whose MAC seals the policy (the TICKET
-    // payload itself changes with its Next Payload byte and the Initiator Data).
-    const auto& r = enc.layout.ticket->ticket_data;
-    const crypto::Sha256Digest id =
-        crypto::Sha256(std::span<const uint8_t>(enc.wire).subspan(r.offset, r.length));
-    ex.ticket_id = HexEncode(id);
-  }
-  // RFC 6043 §5.5: MAC over REQUEST_RESP || REQUEST_INIT.
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> input,
-                       mikey::ResponseMacInput(enc.wire, enc.layout, ex.wire));
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> mac,
-                       crypto::ComputeMac(ex.suite.mac, resp_keys.auth_key, input));
-  KMS_RETURN_IF_ERROR(mikey::PatchMessageMac(enc.wire, enc.layout, mac));
-  return Granted(ex, std::move(enc.wire), decision->verdict == ports::Verdict::kAdjust,
+  std::vector<mikey::Payload> before;
+  before.emplace_back(draft.ticket);
+  auto finish = [&](std::span<uint8_t> wire, const mikey::WireLayout& layout) -> Status {
+    KMS_RETURN_IF_ERROR(FinishTicketMac(wire, layout, draft));
+    if (layout.ticket) {
+      // The ticket id: SHA-256 of the Ticket Data, whose MAC seals the policy (the TICKET
+      // payload itself changes with its Next Payload byte and the Initiator Data).
+      const auto& r = layout.ticket->ticket_data;
+      ex.ticket_id = HexEncode(crypto::Sha256(wire.subspan(r.offset, r.length)));
+    }
+    return Status::Ok();
+  };
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> wire,
+                       SealResponse(ex, mikey::DataType::kRequestResp, chain, std::move(before),
+                                    {}, finish));
+  return Granted(ex, std::move(wire), decision->verdict == ports::Verdict::kAdjust,
                  decision->rule);
 }
 

@@ -169,15 +169,7 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
                        crypto::DeriveMpkPair(tp_prf, mpk_in.blocks(), opened->data.rand.rand));
 
   std::vector<mikey::KeyData> chain;
-  auto mpk_entry = [](SecretBytes key) {
-    mikey::KeyData k;
-    k.type = mikey::KeyDataType::kMpk;
-    k.kv_type = mikey::KvType::kSpi;
-    k.key = std::move(key);
-    k.spi = {0, 0, 0, 0};
-    return k;
-  };
-  chain.push_back(mpk_entry(std::move(mpks.mpki)));
+  chain.push_back(MpkEntry(std::move(mpks.mpki)));
   std::vector<uint8_t> rand_kms;
   if (tp.flags.i) {
     // RFC 6043 §4.2.3.4: verify the Initiator Data (Vr, keyed from the un-forked MPKr)
@@ -207,7 +199,7 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
     KMS_ASSIGN_OR_RETURN(SecretBytes mpkr_forked,
                          crypto::ForkKey(tp_prf, crypto::ForkedKey::kMpkr, mpkr_in.blocks(), id,
                                          rand_kms));
-    chain.push_back(mpk_entry(std::move(mpkr_forked)));
+    chain.push_back(MpkEntry(std::move(mpkr_forked)));
     for (const mikey::KeyData& k : opened->keys.session_keys) {
       mikey::KeyData out = k.Clone();
       if (IsTgk(k.type)) {  // TEKs and GTGKs are never forked
@@ -222,46 +214,17 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
       chain.push_back(k.Clone());
     }
   }
-  KMS_ASSIGN_OR_RETURN(SecretBytes plaintext, mikey::EncodeKeyDataChain(chain));
-
-  // Response keys from R's PSK, label 0x02 with RANDRr only (RFC 6043 §5.1.2).
-  VaultKeyOps psk_ops(ports_.vault, ex.psk, ex.psk_size);
-  const crypto::KeyOps* psk_blocks[] = {&psk_ops};
-  crypto::MessageLabelInput label{ex.msg.hdr.csb_id, crypto::MessageRole::kResponse, {}, ex.rand};
-  KMS_ASSIGN_OR_RETURN(crypto::MessageKeys resp_keys,
-                       crypto::DeriveMessageKeys(ex.suite.prf, psk_blocks, label, ex.suite.encr,
-                                                 ex.suite.mac));
-  KMS_ASSIGN_OR_RETURN(uint64_t resp_t, NtpNow(ports_.clock));
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> ciphertext,
-                       crypto::KemacEncrypt(ex.suite.encr, resp_keys.encr_key, resp_keys.salt_key,
-                                            ex.msg.hdr.csb_id, resp_t, plaintext.Reveal()));
-
   // RESOLVE_RESP = HDR, T, IDRkms, KEMAC, [IDRr, RANDRkms], V (RFC 6043 §4.2.3.4).
-  mikey::Message resp;
-  resp.hdr = ex.msg.hdr;
-  resp.hdr.data_type = mikey::DataType::kResolveResp;
-  resp.hdr.v_flag = false;
-  resp.payloads.emplace_back(mikey::Timestamp{mikey::TsType::kNtpUtc, resp_t});
-  resp.payloads.emplace_back(mikey::Idr{mikey::IdRole::kKms, mikey::IdType::kUri,
-                                        mikey::Bytes(options_.kms_identity.begin(),
-                                                     options_.kms_identity.end())});
-  resp.payloads.emplace_back(
-      mikey::Kemac{ex.suite.wire_encr, std::move(ciphertext), mikey::MacAlg::kNull, {}});
+  std::vector<mikey::Payload> after;
   if (tp.flags.i) {
-    resp.payloads.emplace_back(mikey::Idr{mikey::IdRole::kResponder, ex.identity_type,
-                                          mikey::Bytes(ex.identity.begin(), ex.identity.end())});
-    resp.payloads.emplace_back(mikey::RandR{mikey::RandRole::kKms, rand_kms});
+    after.emplace_back(mikey::Idr{mikey::IdRole::kResponder, ex.identity_type,
+                                  mikey::Bytes(ex.identity.begin(), ex.identity.end())});
+    after.emplace_back(mikey::RandR{mikey::RandRole::kKms, rand_kms});
   }
-  resp.payloads.emplace_back(
-      mikey::Verification{ex.suite.wire_mac, mikey::Bytes(crypto::MacSize(ex.suite.mac), 0)});
-  KMS_ASSIGN_OR_RETURN(mikey::EncodedMessage enc, mikey::EncodeWithLayout(resp));
-  // RFC 6043 §5.5: MAC over RESOLVE_RESP || RESOLVE_INIT.
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> input,
-                       mikey::ResponseMacInput(enc.wire, enc.layout, ex.wire));
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> mac,
-                       crypto::ComputeMac(ex.suite.mac, resp_keys.auth_key, input));
-  KMS_RETURN_IF_ERROR(mikey::PatchMessageMac(enc.wire, enc.layout, mac));
-  return Granted(ex, std::move(enc.wire), decision->verdict == ports::Verdict::kAdjust,
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> wire,
+                       SealResponse(ex, mikey::DataType::kResolveResp, chain, {},
+                                    std::move(after), nullptr));
+  return Granted(ex, std::move(wire), decision->verdict == ports::Verdict::kAdjust,
                  decision->rule);
 }
 

@@ -10,6 +10,7 @@
 // row records the true reason.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,6 +26,7 @@
 #include "src/core/ports/replay_cache.h"
 #include "src/core/request_counter.h"
 #include "src/crypto/random.h"
+#include "src/mikey/key_data.h"
 #include "src/mikey/message.h"
 
 namespace kms::core {
@@ -60,6 +62,14 @@ class TicketService final : public MessageHandler {
                        const std::string& detail = {});
   Result<Reply> Granted(Exchange& ex, std::vector<uint8_t> wire, bool adjusted,
                         const std::string& rule);
+  // SealResponse: encrypts the key chain under the response keys from the PSK (label 0x02,
+  // RFC 6043 §5.1.2) with a fresh T (also the KEMAC IV's T, spec §11 A3), and builds
+  // HDR, T, IDRkms, {before}, KEMAC, {after}, V with the MAC over response || request
+  // (RFC 6043 §5.5). `finish` runs on the encoded bytes before the MAC (e.g. the ticket MAC).
+  Result<std::vector<uint8_t>> SealResponse(
+      Exchange& ex, mikey::DataType type, const std::vector<mikey::KeyData>& chain,
+      std::vector<mikey::Payload> before, std::vector<mikey::Payload> after,
+      const std::function<Status(std::span<uint8_t>, const mikey::WireLayout&)>& finish);
   Status AuditDecision(Exchange& ex, ports::AuditOutcome outcome, const std::string& rule,
                        const std::string& detail);
   // EqualizeTiming: spends the token work a MAC check would have cost, so that an unknown
