@@ -1,319 +1,104 @@
 #include "src/http/metrics.h"
 
-#include <algorithm>
-#include <charconv>
-#include <cmath>
+#include <cstdio>
 
 namespace kms::http {
 namespace {
 
-void AppendDouble(std::string* out, double v) {
-  if (std::isnan(v)) {
-    out->append("NaN");
-    return;
-  }
-  if (std::isinf(v)) {
-    out->append(v > 0 ? "+Inf" : "-Inf");
-    return;
-  }
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, r.ptr);
-}
+constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                               0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+constexpr size_t kBucketCount = sizeof(kBuckets) / sizeof(kBuckets[0]);
 
-// Exposition format: label values escape backslash, double quote and newline; HELP text
-// escapes backslash and newline.
-void AppendEscaped(std::string* out, std::string_view v, bool quote_too) {
+std::string Escape(const std::string& v) {
+  std::string out;
   for (char c : v) {
-    if (c == '\\') {
-      out->append("\\\\");
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
     } else if (c == '\n') {
-      out->append("\\n");
-    } else if (c == '"' && quote_too) {
-      out->append("\\\"");
+      out += "\\n";
     } else {
-      out->push_back(c);
+      out += c;
     }
   }
+  return out;
 }
 
-void AppendLabels(std::string* out, const std::vector<std::string>& names,
-                  const LabelValues& values, std::string_view extra_name = {},
-                  std::string_view extra_value = {}) {
-  if (names.empty() && extra_name.empty()) {
-    return;
-  }
-  out->push_back('{');
-  bool first = true;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!first) {
-      out->push_back(',');
-    }
-    first = false;
-    out->append(names[i]).append("=\"");
-    AppendEscaped(out, values[i], true);
-    out->push_back('"');
-  }
-  if (!extra_name.empty()) {
-    if (!first) {
-      out->push_back(',');
-    }
-    out->append(extra_name).append("=\"").append(extra_value).push_back('"');
-  }
-  out->push_back('}');
-}
-
-template <typename Map>
-bool HasRoomFor(const Map& map, const LabelValues& labels, std::atomic<uint64_t>* dropped) {
-  if (map.size() < kMaxSeriesPerFamily || map.count(labels) != 0) {
-    return true;
-  }
-  dropped->fetch_add(1);
-  return false;
+std::string Num(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  return buf;
 }
 
 }  // namespace
 
-bool IsValidMetricName(std::string_view name) {
-  if (name.empty()) {
-    return false;
+void Metrics::Inc(const std::string& name,
+                  const std::vector<std::pair<std::string, std::string>>& labels, uint64_t by) {
+  std::string key;
+  for (const auto& [k, v] : labels) {
+    key += key.empty() ? "" : ",";
+    key += k + "=\"" + Escape(v) + "\"";
   }
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
-    bool digit = c >= '0' && c <= '9';
-    if (!(alpha || (digit && i > 0))) {
-      return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_[name][key] += by;
+}
+
+void Metrics::Observe(const std::string& name, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Histogram& h = histograms_[name];
+  if (h.counts.empty()) {
+    h.counts.assign(kBucketCount, 0);
+  }
+  for (size_t i = 0; i < kBucketCount; ++i) {
+    if (seconds <= kBuckets[i]) {
+      ++h.counts[i];
+      break;
     }
   }
-  return true;
+  ++h.count;
+  h.sum += seconds;
 }
 
-bool IsValidLabelName(std::string_view name) {
-  if (name.empty() || name.find(':') != std::string_view::npos || name.starts_with("__")) {
-    return false;
-  }
-  return IsValidMetricName(name);
+void Metrics::AddGauge(const std::string& name, const std::string& help,
+                       std::function<double()> read) {
+  std::lock_guard<std::mutex> lock(mu_);
+  gauges_[name] = {help, std::move(read)};
 }
 
-std::vector<double> DefaultLatencyBuckets() {
-  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+void Metrics::SetHelp(const std::string& name, const std::string& help) {
+  std::lock_guard<std::mutex> lock(mu_);
+  help_[name] = help;
 }
 
-void CounterFamily::Inc(const LabelValues& labels, uint64_t n) {
-  KMS_CHECK(labels.size() == label_names_.size());
-  std::lock_guard lock(mu_);
-  if (HasRoomFor(values_, labels, dropped_)) {
-    values_[labels] += n;
-  }
-}
-
-uint64_t CounterFamily::Get(const LabelValues& labels) const {
-  std::lock_guard lock(mu_);
-  auto it = values_.find(labels);
-  return it == values_.end() ? 0 : it->second;
-}
-
-void CounterFamily::Render(const std::string& name, std::string* out) const {
-  std::lock_guard lock(mu_);
-  if (values_.empty() && label_names_.empty()) {
-    out->append(name).append(" 0\n");
-    return;
-  }
-  for (const auto& [labels, v] : values_) {
-    out->append(name);
-    AppendLabels(out, label_names_, labels);
-    out->append(" ").append(std::to_string(v)).push_back('\n');
-  }
-}
-
-void GaugeFamily::Set(const LabelValues& labels, double value) {
-  KMS_CHECK(labels.size() == label_names_.size());
-  std::lock_guard lock(mu_);
-  if (HasRoomFor(values_, labels, dropped_)) {
-    values_[labels] = value;
-  }
-}
-
-void GaugeFamily::Add(const LabelValues& labels, double delta) {
-  KMS_CHECK(labels.size() == label_names_.size());
-  std::lock_guard lock(mu_);
-  if (HasRoomFor(values_, labels, dropped_)) {
-    values_[labels] += delta;
-  }
-}
-
-double GaugeFamily::Get(const LabelValues& labels) const {
-  std::lock_guard lock(mu_);
-  auto it = values_.find(labels);
-  return it == values_.end() ? 0 : it->second;
-}
-
-void GaugeFamily::Render(const std::string& name, std::string* out) const {
-  std::lock_guard lock(mu_);
-  if (values_.empty() && label_names_.empty()) {
-    out->append(name).append(" 0\n");
-    return;
-  }
-  for (const auto& [labels, v] : values_) {
-    out->append(name);
-    AppendLabels(out, label_names_, labels);
-    out->push_back(' ');
-    AppendDouble(out, v);
-    out->push_back('\n');
-  }
-}
-
-void HistogramFamily::Observe(const LabelValues& labels, double value) {
-  KMS_CHECK(labels.size() == label_names_.size());
-  std::lock_guard lock(mu_);
-  if (!HasRoomFor(series_, labels, dropped_)) {
-    return;
-  }
-  Series& s = series_[labels];
-  if (s.buckets.empty()) {
-    s.buckets.assign(bounds_.size() + 1, 0);
-  }
-  size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) -
-                                 bounds_.begin());
-  s.buckets[i] += 1;  // bucket i holds values in (bounds_[i-1], bounds_[i]]; last is +Inf
-  s.count += 1;
-  s.sum += value;
-}
-
-uint64_t HistogramFamily::Count(const LabelValues& labels) const {
-  std::lock_guard lock(mu_);
-  auto it = series_.find(labels);
-  return it == series_.end() ? 0 : it->second.count;
-}
-
-void HistogramFamily::Render(const std::string& name, std::string* out) const {
-  std::lock_guard lock(mu_);
-  for (const auto& [labels, s] : series_) {
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= bounds_.size(); ++i) {
-      cumulative += s.buckets[i];
-      std::string le;
-      if (i == bounds_.size()) {
-        le = "+Inf";
-      } else {
-        AppendDouble(&le, bounds_[i]);
-      }
-      out->append(name).append("_bucket");
-      AppendLabels(out, label_names_, labels, "le", le);
-      out->append(" ").append(std::to_string(cumulative)).push_back('\n');
-    }
-    out->append(name).append("_sum");
-    AppendLabels(out, label_names_, labels);
-    out->push_back(' ');
-    AppendDouble(out, s.sum);
-    out->push_back('\n');
-    out->append(name).append("_count");
-    AppendLabels(out, label_names_, labels);
-    out->append(" ").append(std::to_string(s.count)).push_back('\n');
-  }
-}
-
-Status MetricsRegistry::CheckNew(const std::string& name,
-                                 const std::vector<std::string>& labels) const {
-  if (!IsValidMetricName(name)) {
-    return InvalidArgumentError("invalid metric name: " + name);
-  }
-  for (const auto& l : labels) {
-    if (!IsValidLabelName(l)) {
-      return InvalidArgumentError("invalid label name for " + name + ": " + l);
-    }
-  }
-  for (const Entry& e : entries_) {
-    if (e.name == name) {
-      return InvalidArgumentError("duplicate metric name: " + name);
-    }
-  }
-  return Status::Ok();
-}
-
-Result<CounterFamily*> MetricsRegistry::AddCounter(std::string name, std::string help,
-                                                   std::vector<std::string> label_names) {
-  std::lock_guard lock(mu_);
-  KMS_RETURN_IF_ERROR(CheckNew(name, label_names));
-  Entry e{std::move(name), std::move(help), "counter", {}, {}, {}, {}};
-  e.counter.reset(new CounterFamily(std::move(label_names), &dropped_series_));
-  CounterFamily* p = e.counter.get();
-  entries_.push_back(std::move(e));
-  return p;
-}
-
-Result<GaugeFamily*> MetricsRegistry::AddGauge(std::string name, std::string help,
-                                               std::vector<std::string> label_names) {
-  std::lock_guard lock(mu_);
-  KMS_RETURN_IF_ERROR(CheckNew(name, label_names));
-  Entry e{std::move(name), std::move(help), "gauge", {}, {}, {}, {}};
-  e.gauge.reset(new GaugeFamily(std::move(label_names), &dropped_series_));
-  GaugeFamily* p = e.gauge.get();
-  entries_.push_back(std::move(e));
-  return p;
-}
-
-Result<HistogramFamily*> MetricsRegistry::AddHistogram(std::string name, std::string help,
-                                                       std::vector<std::string> label_names,
-                                                       std::vector<double> bounds) {
-  std::lock_guard lock(mu_);
-  KMS_RETURN_IF_ERROR(CheckNew(name, label_names));
-  if (std::find(label_names.begin(), label_names.end(), "le") != label_names.end()) {
-    return InvalidArgumentError("histogram label may not be named le: " + name);
-  }
-  if (bounds.empty()) {
-    return InvalidArgumentError("histogram needs at least one bucket: " + name);
-  }
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    if (!std::isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1]))) {
-      return InvalidArgumentError("histogram buckets must be finite and increasing: " + name);
-    }
-  }
-  Entry e{std::move(name), std::move(help), "histogram", {}, {}, {}, {}};
-  e.histogram.reset(
-      new HistogramFamily(std::move(label_names), std::move(bounds), &dropped_series_));
-  HistogramFamily* p = e.histogram.get();
-  entries_.push_back(std::move(e));
-  return p;
-}
-
-Status MetricsRegistry::AddCallbackGauge(std::string name, std::string help,
-                                         std::function<double()> read) {
-  std::lock_guard lock(mu_);
-  KMS_RETURN_IF_ERROR(CheckNew(name, {}));
-  if (!read) {
-    return InvalidArgumentError("callback gauge without a callback: " + name);
-  }
-  entries_.push_back(Entry{std::move(name), std::move(help), "gauge", {}, {}, {}, std::move(read)});
-  return Status::Ok();
-}
-
-std::string MetricsRegistry::Render() const {
+std::string Metrics::Render() const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::string out;
-  std::lock_guard lock(mu_);
-  for (const Entry& e : entries_) {
-    out.append("# HELP ").append(e.name).push_back(' ');
-    AppendEscaped(&out, e.help, false);
-    out.append("\n# TYPE ").append(e.name).push_back(' ');
-    out.append(e.type).push_back('\n');
-    if (e.counter) {
-      e.counter->Render(e.name, &out);
-    } else if (e.gauge) {
-      e.gauge->Render(e.name, &out);
-    } else if (e.histogram) {
-      e.histogram->Render(e.name, &out);
-    } else {
-      out.append(e.name).push_back(' ');
-      AppendDouble(&out, e.callback());
-      out.push_back('\n');
+  auto header = [&](const std::string& name, const char* type, const std::string& fallback) {
+    auto it = help_.find(name);
+    out += "# HELP " + name + " " + (it != help_.end() ? it->second : fallback) + "\n";
+    out += "# TYPE " + name + " " + type + "\n";
+  };
+  for (const auto& [name, series] : counters_) {
+    header(name, "counter", name);
+    for (const auto& [labels, value] : series) {
+      out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(value) + "\n";
     }
   }
-  out.append("# HELP kms_metrics_dropped_series_total Label sets dropped by the series cap\n");
-  out.append("# TYPE kms_metrics_dropped_series_total counter\n");
-  out.append("kms_metrics_dropped_series_total ")
-      .append(std::to_string(dropped_series_.load()))
-      .push_back('\n');
+  for (const auto& [name, h] : histograms_) {
+    header(name, "histogram", name);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kBucketCount; ++i) {
+      cumulative += h.counts[i];
+      out += name + "_bucket{le=\"" + Num(kBuckets[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += name + "_bucket{le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+    out += name + "_sum " + Num(h.sum) + "\n";
+    out += name + "_count " + std::to_string(h.count) + "\n";
+  }
+  for (const auto& [name, g] : gauges_) {
+    header(name, "gauge", g.first);
+    out += name + " " + Num(g.second()) + "\n";
+  }
   return out;
 }
 

@@ -1,55 +1,48 @@
-// OpsServer: the operations listener (architecture.md §6): plain HTTP, loopback by default,
-// GET/HEAD only.
-//   /healthz  200 "ok" while the process runs.
-//   /readyz   200 "ready" or 503 "not ready: <reason>" from the readiness callback
-//             (MessageHandler::Ready plus the Ua front end's own state).
-//   /metrics  Prometheus text format 0.0.4 from the MetricsRegistry.
-// One internal polling thread; small connection limits, since only local scrapers talk to it.
+// OpsServer: the operations listener (architecture.md §6), plain HTTP on loopback by
+// default: /healthz (the process answers), /readyz (the core can serve: token session,
+// database, audit writer), /metrics (Prometheus text).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "src/base/result.h"
-#include "src/http/listen_socket.h"
-#include "src/http/log.h"
 #include "src/http/metrics.h"
 
 struct MHD_Daemon;
-struct MHD_Connection;
 
 namespace kms::http {
 
-// ReadyCheck: returns true when ready; otherwise fills `why` (short, no secrets).
-using ReadyCheck = std::function<bool(std::string* why)>;
+struct OpsServerOptions {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 9090;
+};
 
 class OpsServer {
  public:
-  // Start: serves on `socket`; `metrics` and `log` must outlive the server; `ready` is
-  // called from the server thread.
-  static Result<std::unique_ptr<OpsServer>> Start(ListenSocket socket, ReadyCheck ready,
-                                                  const MetricsRegistry* metrics,
-                                                  const Logger* log);
+  // ReadyCheck: true when ready; otherwise fills the reason.
+  using ReadyCheck = std::function<bool(std::string* why)>;
+  static Result<std::unique_ptr<OpsServer>> Start(const OpsServerOptions& options, ReadyCheck ready,
+                                                  Metrics& metrics);
   ~OpsServer();
   OpsServer(const OpsServer&) = delete;
   OpsServer& operator=(const OpsServer&) = delete;
+  uint16_t port() const { return port_; }
+  // SetDraining: /readyz answers 503 "draining" from now on (SIGTERM).
+  void SetDraining() { draining_ = true; }
 
-  uint16_t port() const { return socket_.port(); }
-
-  // Internal: called by the libmicrohttpd trampoline.
-  int OnAccess(MHD_Connection* connection, const char* url, const char* method);
+  struct Impl;
 
  private:
-  OpsServer(ListenSocket socket, ReadyCheck ready, const MetricsRegistry* metrics,
-            const Logger* log)
-      : socket_(std::move(socket)), ready_(std::move(ready)), metrics_(metrics), log_(log) {}
-
-  ListenSocket socket_;
+  OpsServer(ReadyCheck ready, Metrics& metrics) : ready_(std::move(ready)), metrics_(metrics) {}
   ReadyCheck ready_;
-  const MetricsRegistry* metrics_;
-  const Logger* log_;
+  Metrics& metrics_;
   MHD_Daemon* daemon_ = nullptr;
+  uint16_t port_ = 0;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace kms::http

@@ -1,54 +1,39 @@
 #include "src/http/rate_limiter.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace kms::http {
 
-void RateLimiter::Refill(Bucket* b, TimePoint now) const {
-  if (now > b->last) {
-    double dt = std::chrono::duration<double>(now - b->last).count();
-    b->tokens = std::min(options_.burst, b->tokens + dt * options_.rate_per_s);
-    b->last = now;
-  }
-}
-
-bool RateLimiter::EvictIdle(TimePoint now) {
-  size_t before = buckets_.size();
-  for (auto it = buckets_.begin(); it != buckets_.end();) {
-    Refill(&it->second, now);
-    if (it->second.tokens >= options_.burst) {
-      it = buckets_.erase(it);  // a full bucket carries no state worth keeping
-    } else {
-      ++it;
-    }
-  }
-  return buckets_.size() < before;
-}
-
-bool RateLimiter::Allow(std::string_view client, TimePoint now) {
-  if (options_.rate_per_s <= 0) {
+bool RateLimiter::Allow(const std::string& client, std::chrono::steady_clock::time_point now) {
+  if (rate_ <= 0) {
     return true;
   }
-  std::lock_guard lock(mu_);
-  auto it = buckets_.find(std::string(client));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto refill = [&](Bucket& b) {
+    const double dt = std::chrono::duration<double>(now - b.last).count();
+    b.tokens = std::min(burst_, b.tokens + std::max(0.0, dt) * rate_);
+    b.last = now;
+  };
+  auto it = buckets_.find(client);
   if (it == buckets_.end()) {
-    if (buckets_.size() >= options_.max_clients && !EvictIdle(now)) {
-      return false;
+    if (buckets_.size() >= max_clients_) {
+      for (auto b = buckets_.begin(); b != buckets_.end();) {
+        refill(b->second);
+        b = b->second.tokens >= burst_ ? buckets_.erase(b) : std::next(b);
+      }
+      if (buckets_.size() >= max_clients_) {
+        buckets_.clear();
+      }
     }
-    it = buckets_.emplace(std::string(client), Bucket{options_.burst, now}).first;
+    it = buckets_.emplace(client, Bucket{burst_, now}).first;
   }
-  Bucket& b = it->second;
-  Refill(&b, now);
-  if (b.tokens < 1.0) {
+  refill(it->second);
+  if (it->second.tokens < 1.0) {
     return false;
   }
-  b.tokens -= 1.0;
+  it->second.tokens -= 1.0;
   return true;
-}
-
-size_t RateLimiter::tracked_clients() const {
-  std::lock_guard lock(mu_);
-  return buckets_.size();
 }
 
 }  // namespace kms::http

@@ -1,46 +1,33 @@
-// RateLimiter: per-client-IP token buckets for the Ua listener (architecture.md §7
-// "Overload": 429 instead of unbounded latency). Memory is bounded by max_clients: when the
-// table is full, buckets that have refilled completely (idle clients) are evicted; if none
-// can be evicted the new client is refused, so a flood of source addresses cannot grow it.
+// RateLimiter: a token bucket per client address for the Ua interface (HTTP 429). Memory
+// is bounded: at most max_clients buckets; when full, buckets that have refilled completely
+// (idle clients) are dropped first, then all (the limit restarts, erring towards allowing).
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <mutex>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 
 namespace kms::http {
 
-struct RateLimitOptions {
-  double rate_per_s = 20;     // sustained requests per second per client; 0 disables
-  double burst = 40;          // bucket size (>= 1)
-  size_t max_clients = 65536; // tracked addresses
-};
-
 class RateLimiter {
  public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-
-  explicit RateLimiter(RateLimitOptions options) : options_(options) {}
-
-  // Allow: takes one token from `client`'s bucket at time `now`; false means answer 429.
-  bool Allow(std::string_view client, TimePoint now);
-
-  size_t tracked_clients() const;
+  RateLimiter(double per_second, double burst, size_t max_clients)
+      : rate_(per_second), burst_(burst), max_clients_(max_clients) {}
+  // Allow: takes one token for `client` at `now`; false when the bucket is empty.
+  // A rate of 0 disables the limit.
+  bool Allow(const std::string& client, std::chrono::steady_clock::time_point now);
 
  private:
   struct Bucket {
-    double tokens;
-    TimePoint last;
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last;
   };
-  void Refill(Bucket* b, TimePoint now) const;
-  bool EvictIdle(TimePoint now);
-
-  RateLimitOptions options_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;
+  double rate_;
+  double burst_;
+  size_t max_clients_;
 };
 
 }  // namespace kms::http
