@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -257,6 +258,41 @@ TEST_F(AuditTrailTest, DeletedMiddleCheckpointIsMissing) {
   EXPECT_EQ(r.first_bad_row, 9);
   EXPECT_EQ(r.sealed_through_row, 8);
   EXPECT_FALSE(r.fully_sealed());
+}
+
+TEST_F(AuditTrailTest, AdminRowsFromAnotherConnectionJoinTheSameChain) {
+  // kmsctl (PolicyAdmin, its own connection) appends its rows while kmsd's AuditWriter
+  // appends from 4 threads: the writer re-reads the head in every transaction, so both
+  // end up in one unbroken chain.
+  const std::string db = dir_.File("shared.db");
+  auto admin = PolicyAdmin::Open(db, "ops");
+  ASSERT_TRUE(admin.ok());
+  AuditWriterOptions o;
+  o.checkpoint_rows = 50;
+  auto w = AuditWriter::Open(db, vault_, o);
+  ASSERT_TRUE(w.ok());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        if (!(*w)->Append(Record(t, i)).ok()) ++failures;
+      }
+    });
+  }
+  for (int i = 0; i < 30; ++i) {
+    const std::string n = "user" + std::to_string(i);
+    ASSERT_TRUE(admin->AddUser(n, n + "@ims", {"sip:" + n + "@example.org"}).ok());
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE((*w)->Checkpoint().ok());
+  const auto r = Verify(db);
+  EXPECT_TRUE(r.fully_sealed()) << AuditProblemName(r.problem) << ": " << r.detail;
+  EXPECT_EQ(r.rows, 430);
+  EXPECT_GE(r.checkpoints, 2);
+  EXPECT_EQ(RawQuery(db, "SELECT count(*) FROM audit_log WHERE actor = 'admin:ops'").at(0).at(0),
+            "30");
 }
 
 TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
