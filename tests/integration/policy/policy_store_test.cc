@@ -294,7 +294,8 @@ TEST(PolicyStoreTest, ConcurrentReadersDuringAdminWritesSeeNoErrors) {
   std::atomic<bool> readers_done{false};
   std::atomic<int> writes{0};
   std::thread writer([&] {
-    for (int i = 0; !readers_done.load(); ++i) {
+    int i = 0;
+    do {  // at least one change, however fast the readers are
       const std::string n = "u" + std::to_string(i);
       PolicySpec spec;
       spec.max_validity_s = static_cast<uint32_t>(100 + i);
@@ -303,15 +304,22 @@ TEST(PolicyStoreTest, ConcurrentReadersDuringAdminWritesSeeNoErrors) {
         ++errors;
       }
       writes += 2;
-    }
+      ++i;
+    } while (!readers_done.load());
   });
   std::vector<std::thread> readers;
   for (int t = 0; t < kReaders; ++t) {
     readers.emplace_back([&] {
+      uint64_t last_version = 0;
       for (int i = 0; i < kReads; ++i) {
         auto c = (*store)->FindCredential("btid-a");
         auto p = (*store)->EffectivePolicyFor(*alice);
-        if (!c.ok() || c->user_id != *alice || !p.ok() || !p->rules.has_value()) ++errors;
+        if (!c.ok() || c->user_id != *alice || !p.ok() || !p->rules.has_value() ||
+            p->policy_version < last_version) {  // committed changes never go backwards
+          ++errors;
+          continue;
+        }
+        last_version = p->policy_version;
       }
     });
   }
