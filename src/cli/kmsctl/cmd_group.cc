@@ -1,0 +1,51 @@
+// kmsctl group add|member-add|member-remove (issue 9 item 2; groups are RFC 6043 §9
+// group identities whose members may be named as responders).
+#include <iostream>
+
+#include "src/cli/kmsctl/commands.h"
+
+namespace kmsctl {
+namespace {
+
+struct GroupOpts {
+  std::string group, member, description;
+};
+
+}  // namespace
+
+void AddGroupCommands(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<GroupOpts>();
+  auto* group = app.add_subcommand("group", "groups")->require_subcommand(1);
+  auto* add = group->add_subcommand("add", "add a group");
+  add->add_option("group", o->group)->required();
+  add->add_option("--description", o->description, "free text");
+  add->callback([&ctx, o] {
+    ctx.action = [&ctx, o] {
+      return WithAdmin(ctx.g, [&](kms::policy::PolicyAdmin& a) {
+        return a.AddGroup(o->group, o->description);
+      });
+    };
+  });
+  auto* madd = group->add_subcommand("member-add", "add a member");
+  madd->add_option("group", o->group)->required();
+  madd->add_option("member", o->member)->required();
+  madd->callback([&ctx, o] {
+    ctx.action = [&ctx, o] {
+      return WithAdmin(ctx.g, [&](kms::policy::PolicyAdmin& a) {
+        return a.AddGroupMember(o->group, o->member);
+      });
+    };
+  });
+  auto* mrem = group->add_subcommand("member-remove", "remove a member");
+  mrem->add_option("group", o->group)->required();
+  mrem->add_option("member", o->member)->required();
+  mrem->callback([&ctx, o] {
+    ctx.action = [&ctx, o] {
+      return WithAdmin(ctx.g, [&](kms::policy::PolicyAdmin& a) {
+        return a.RemoveGroupMember(o->group, o->member);
+      });
+    };
+  });
+}
+
+}  // namespace kmsctl

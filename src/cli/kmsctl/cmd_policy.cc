@@ -1,0 +1,103 @@
+// kmsctl policy set (issue 9 item 2): a user's policy or the system default (the user row
+// inherits every value it leaves unset; the system default must set all of them).
+#include <iostream>
+#include <optional>
+
+#include "src/cli/kmsctl/commands.h"
+
+namespace kmsctl {
+namespace {
+
+struct PolicyOpts {
+  std::string user;
+  bool may_request = false, reuse = false, forking = false, mode3 = false;
+  uint32_t max_validity = 0, reuse_window = 0, rate = 0;
+  std::vector<std::string> responders, apps, suites;
+};
+
+// ParseResponders: "exact:<id>", "domain:<*@domain>" or "group:<id>" (policy/decision.h).
+kms::Result<std::vector<kms::ports::ResponderRule>> ParseResponders(
+    const std::vector<std::string>& in) {
+  std::vector<kms::ports::ResponderRule> out;
+  for (const std::string& r : in) {
+    const size_t colon = r.find(':');
+    const std::string kind = r.substr(0, colon);
+    const std::string value = colon == std::string::npos ? "" : r.substr(colon + 1);
+    kms::ports::ResponderRule rule;
+    if (kind == "exact") {
+      rule.kind = kms::ports::ResponderRuleKind::kExact;
+    } else if (kind == "domain") {
+      rule.kind = kms::ports::ResponderRuleKind::kDomain;
+    } else if (kind == "group") {
+      rule.kind = kms::ports::ResponderRuleKind::kGroup;
+    } else {
+      return kms::InvalidArgumentError("responder rule '" + r +
+                                       "' must be exact:<id>, domain:<*@domain> or group:<id>");
+    }
+    if (value.empty()) {
+      return kms::InvalidArgumentError("responder rule '" + r + "' has no value");
+    }
+    rule.value = value;
+    out.push_back(rule);
+  }
+  return out;
+}
+
+int Set(const Globals& g, const PolicyOpts& o, const CLI::App& cmd) {
+  kms::policy::PolicySpec spec;
+  if (!o.responders.empty()) {
+    auto rules = ParseResponders(o.responders);
+    if (!rules.ok()) {
+      return Fail(rules.status());
+    }
+    spec.responders = *rules;
+  }
+  if (!o.apps.empty()) {
+    spec.apps = o.apps;
+  }
+  const bool is_default = o.user.empty();
+  auto given = [&](const char* opt) { return is_default || cmd.count(opt) > 0; };
+  auto flag = [&](bool set, const char* opt) -> std::optional<bool> {
+    if (set) {
+      return true;
+    }
+    return given(opt) ? std::optional<bool>(false) : std::nullopt;
+  };
+  spec.may_request = flag(o.may_request, "--may-request");
+  spec.reuse_allowed = flag(o.reuse, "--reuse");
+  spec.forking_required = flag(o.forking, "--forking-required");
+  spec.mode3_allowed = flag(o.mode3, "--mode3");
+  if (given("--max-validity")) spec.max_validity_s = o.max_validity;
+  if (given("--reuse-window")) spec.max_reuse_window_s = o.reuse_window;
+  if (given("--rate")) spec.rate_limit_per_min = o.rate;
+  if (is_default || !o.suites.empty()) {
+    uint8_t mask = 0;
+    for (const auto& su : o.suites) {
+      mask = static_cast<uint8_t>(mask | (su == "128" ? 1 : 2));
+    }
+    spec.allowed_suites = o.suites.empty() ? uint8_t{1} : mask;
+  }
+  return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) { return a.SetPolicy(o.user, spec); });
+}
+
+}  // namespace
+
+void AddPolicyCommands(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<PolicyOpts>();
+  auto* policy = app.add_subcommand("policy", "policy")->require_subcommand(1);
+  auto* set = policy->add_subcommand("set", "set a user's policy or the system default");
+  set->add_option("--user", o->user, "user name (default: the system default)");
+  set->add_flag("--may-request", o->may_request);
+  set->add_option("--max-validity", o->max_validity, "seconds");
+  set->add_flag("--reuse", o->reuse, "ticket reuse (J flag) allowed");
+  set->add_option("--reuse-window", o->reuse_window, "seconds");
+  set->add_flag("--forking-required", o->forking);
+  set->add_flag("--mode3", o->mode3, "initiator-created tickets allowed");
+  set->add_option("--suite", o->suites, "128 and/or 256")->check(CLI::IsMember({"128", "256"}));
+  set->add_option("--rate", o->rate, "requests per minute (0: unlimited)");
+  set->add_option("--responder", o->responders, "exact:<id> | domain:<*@domain> | group:<id>");
+  set->add_option("--app", o->apps, "allowed application (IDRapp)");
+  set->callback([&ctx, o, set] { ctx.action = [&ctx, o, set] { return Set(ctx.g, *o, *set); }; });
+}
+
+}  // namespace kmsctl

@@ -1,0 +1,60 @@
+// kmsctl context: the global options every command shares, the exit codes, and the few
+// helpers that open the token and the database. Commands live in one file per group
+// (cmd_*.cc) and register themselves on the CLI11 app through commands.h.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "hsm/token_stack.h"
+#include "policy/admin.h"
+#include "src/base/result.h"
+
+namespace kmsctl {
+
+// Exit codes (documented in `kmsctl --help` and docs/operations.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;       // refused or failed (message on stderr)
+inline constexpr int kExitUsage = 2;        // bad usage or bad input
+inline constexpr int kExitAuditBroken = 3;  // audit verify: the trail does not verify
+inline constexpr int kExitPartial = 4;      // user import: bad rows found, nothing imported
+
+struct Globals {
+  std::string db = "/var/lib/kms/policy.db";
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string token_uri = "pkcs11:token=kms";
+  std::string pin_file;
+  std::string op;
+  bool json = false;
+};
+
+// Context: the globals and the action chosen by the parsed subcommand.
+struct Context {
+  Globals g;
+  std::function<int()> action;
+};
+
+// OperatorName: --operator, else the login name of the real uid (audit "admin:<name>").
+std::string OperatorName(const Globals& g);
+// Fail: prints "kmsctl: <message>" on stderr; kExitUsage for kInvalidArgument, else
+// kExitFailed. Messages never carry key bytes or PINs (the layers below guarantee it).
+int Fail(const kms::Status& s);
+// OpenToken: the token named by --token with the PIN from --pin-file (required).
+kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g);
+// OpenAdmin: the policy database (created and migrated if needed).
+kms::Result<kms::policy::PolicyAdmin> OpenAdmin(const Globals& g);
+// WithAdmin: opens the database and runs fn; Fail() on any error, kExitOk otherwise.
+int WithAdmin(const Globals& g, const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn);
+// PrintJson: pretty JSON on stdout.
+void PrintJson(const nlohmann::json& j);
+
+const char* KeyKindText(kms::ports::KeyKind k);
+const char* KeyStateText(kms::ports::KeyState s);
+// ParseKeyKind: "tpk", "kek" or "audit"; kInvalidArgument otherwise.
+kms::Result<kms::ports::KeyKind> ParseKeyKind(const std::string& text);
+kms::hsm::KeyKind ToHsmKind(kms::ports::KeyKind k);
+
+}  // namespace kmsctl
