@@ -1,0 +1,68 @@
+// The token ceiling (issue 10 item 2): the throughput the KMS could reach if it did nothing
+// but its token calls.
+//
+// The calls are not typed in from a table: kms-bench runs one REQUEST_INIT_PSK and one
+// RESOLVE_INIT_PSK through the real core (TicketService, real policy store on the run's
+// database, real TokenKeyVault) in-process, with a recording decorator in front of the
+// vault, so the sequence is exactly what kmsd's core asks of the token. It then replays
+// those calls (same kind, key, HMAC algorithm and input/output lengths; user PSKs rotated
+// over the provisioned users) from the same number of threads, one token session each,
+// against the same token, and reports replayed request+resolve pairs per second.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hsm/token_stack.h"
+#include "src/base/result.h"
+#include "src/client/common.h"
+#include "src/core/ports/key_vault.h"
+
+namespace kms::bench {
+
+struct TokenCall {
+  enum class Kind : uint8_t { kHmac, kRandom, kOpenCredential };
+  Kind kind = Kind::kHmac;
+  bool on_psk = false;  // Hmac under the user's PSK (else under the TPK)
+  crypto::HmacAlg alg = crypto::HmacAlg::kSha1;
+  size_t len = 0;       // Hmac input bytes, Random output bytes
+};
+
+struct TokenTrace {
+  std::vector<TokenCall> request, resolve;
+  size_t unwraps_cold = 0;  // credential unwraps (C_UnwrapKey) of a first, cold pair
+};
+
+// Counts of one sequence: {"hmac_psk", "hmac_tpk", "random", "random_bytes", ...}.
+nlohmann::json Describe(const std::vector<TokenCall>& calls);
+
+// CaptureTrace: runs a cold pair (user 0 calls user 1; counts the credential unwraps) and
+// then the same pair warm through an in-process TicketService; returns the warm pair's
+// calls. Fails if either exchange is not granted and verified by the UE library.
+Result<TokenTrace> CaptureTrace(hsm::TokenStack& stack, const std::string& db_path,
+                                const std::string& kms_identity,
+                                const std::vector<client::Credentials>& users);
+
+struct CeilingResult {
+  unsigned threads = 0;
+  double seconds = 0;
+  uint64_t pairs = 0;
+  double pairs_per_s = 0;
+  double hmac_per_s = 0;
+  uint64_t failures = 0;  // token calls that returned an error
+};
+
+// OpenUserKeys: the token reference of every user's PSK (unwrapped once, then cached).
+Result<std::vector<ports::KeyRef>> OpenUserKeys(hsm::TokenStack& stack,
+                                                const std::string& db_path, size_t users);
+
+// MeasureCeiling: `threads` threads replay request+resolve pairs for `seconds`.
+CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
+                             const std::vector<ports::KeyRef>& user_keys, unsigned threads,
+                             double seconds);
+
+}  // namespace kms::bench

@@ -1,0 +1,162 @@
+#include "src/cli/kms_bench/kmsd_process.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace kms::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+double MsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+}
+
+}  // namespace
+
+Status WriteKmsdConfig(const WorkDir& w, const KmsdSettings& s) {
+  const std::string toml =
+      "[kms]\nidentity = \"" + s.kms_identity + "\"\nreplay_window_s = 3600\n\n"
+      "[server]\nlisten = \"127.0.0.1\"\nport = 0\ntls_cert = \"" + w.tls_cert +
+      "\"\ntls_key = \"" + w.tls_key + "\"\nthreads = " + std::to_string(s.threads) +
+      "\nrate_per_s = 0\n\n"
+      "[ops]\nlisten = \"127.0.0.1\"\nport = 0\n\n"
+      "[token]\nmodule = \"" + s.module + "\"\nuri = \"pkcs11:token=" + w.token_label +
+      "\"\npin_file = \"" + w.pin_file + "\"\npool_size = " + std::to_string(s.pool_size) +
+      "\ncredential_cache = " + std::to_string(s.credential_cache) + "\n\n"
+      "[database]\npath = \"" + w.db + "\"\n\n"
+      "[audit]\nbatch_interval_ms = " + std::to_string(s.audit_batch_ms) + "\n\n"
+      "[process]\nseccomp = false\n";
+  return WriteTextFile(w.kmsd_config, toml, 0600);
+}
+
+KmsdProcess::~KmsdProcess() { (void)Stop(); }
+
+long HttpGetStatus(const std::string& url) {
+  CURL* h = curl_easy_init();
+  if (h == nullptr) {
+    return 0;
+  }
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Discard);
+  long code = 0;
+  if (curl_easy_perform(h) == CURLE_OK) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+  }
+  curl_easy_cleanup(h);
+  return code;
+}
+
+Status KmsdProcess::Start(const WorkDir& w, const KmsdSettings& s,
+                          std::chrono::milliseconds timeout) {
+  KMS_RETURN_IF_ERROR(WriteKmsdConfig(w, s));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, w.kmsd_log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  std::vector<std::string> argv_s = {s.binary, "--config", w.kmsd_config};
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  const auto t0 = SteadyClock::now();
+  const int rc = posix_spawn(&pid_, s.binary.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    pid_ = -1;
+    return InternalError("cannot start " + s.binary + ": " + std::strerror(rc));
+  }
+  // Poll the log every millisecond: the startup time is measured at that resolution.
+  static const std::regex kStarted(R"(event=started https_port=(\d+) ops_port=(\d+))");
+  while (https_port_ == 0) {
+    if (MsSince(t0) > static_cast<double>(timeout.count())) {
+      return UnavailableError("kmsd did not log event=started in time (see " + w.kmsd_log + ")");
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return UnavailableError("kmsd exited during start-up (see " + w.kmsd_log + ")");
+    }
+    auto log = ReadTextFile(w.kmsd_log);
+    std::smatch m;
+    if (log.ok() && std::regex_search(*log, m, kStarted)) {
+      https_port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
+      ops_port_ = static_cast<uint16_t>(std::stoi(m[2].str()));
+      started_line_ms_ = MsSince(t0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const std::string readyz = "http://127.0.0.1:" + std::to_string(ops_port_) + "/readyz";
+  while (HttpGetStatus(readyz) != 200) {
+    if (MsSince(t0) > static_cast<double>(timeout.count())) {
+      return UnavailableError("kmsd /readyz did not answer 200 in time");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  startup_ms_ = MsSince(t0);
+  return Status::Ok();
+}
+
+Status KmsdProcess::Stop() {
+  if (pid_ <= 0) {
+    return Status::Ok();
+  }
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  const auto t0 = SteadyClock::now();
+  for (;;) {
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_ || (r < 0 && errno != EINTR)) {
+      break;
+    }
+    if (MsSince(t0) > 20000) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      pid_ = -1;
+      return InternalError("kmsd did not stop on SIGTERM within 20 s (killed)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pid_ = -1;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return InternalError("kmsd exited with status " + std::to_string(status));
+  }
+  return Status::Ok();
+}
+
+uint64_t KmsdProcess::StatusKiB(const char* field) const {
+  if (pid_ <= 0) {
+    return 0;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  const std::string prefix = std::string(field) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      return std::strtoull(line.c_str() + prefix.size(), nullptr, 10);
+    }
+  }
+  return 0;
+}
+
+}  // namespace kms::bench

@@ -1,0 +1,88 @@
+#include "src/cli/kms_bench/report.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+
+namespace kms::bench {
+namespace {
+
+std::string FirstValue(const char* path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        size_t b = line.find_first_not_of(" \t", colon + 1);
+        return b == std::string::npos ? "" : line.substr(b);
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+nlohmann::json MachineJson() {
+  utsname u{};
+  uname(&u);
+  return {{"cpu", FirstValue("/proc/cpuinfo", "model name")},
+          {"online_cpus", sysconf(_SC_NPROCESSORS_ONLN)},
+          {"memory", FirstValue("/proc/meminfo", "MemTotal")},
+          {"kernel", std::string(u.sysname) + " " + u.release},
+          {"load_average_1m", FirstValue("/proc/loadavg", "")}};
+}
+
+double Rate(const DriveResult& r) {
+  return r.seconds > 0 ? static_cast<double>(r.timed) / r.seconds : 0;
+}
+
+nlohmann::json PhaseJson(const DriveResult& r) {
+  return {{"messages", r.timed},
+          {"seconds", r.seconds},
+          {"per_s", Rate(r)},
+          {"latency", ToJson(Summarize(r.latency_us))},
+          {"ok", r.ok},
+          {"mikey_errors", r.mikey_errors},
+          {"http_errors", r.http_errors},
+          {"transport_errors", r.transport_errors},
+          {"verify_failures", r.verify_failures},
+          {"connections_opened", r.connects}};
+}
+
+void PrintPhase(const std::string& label, const DriveResult& r) {
+  const LatencySummary s = Summarize(r.latency_us);
+  std::cout << std::fixed << std::setprecision(2) << "  " << label << ": " << r.timed
+            << " in " << r.seconds << " s = " << std::setprecision(0) << Rate(r)
+            << "/s; latency ms p50 " << std::setprecision(2) << s.p50_ms << " p90 " << s.p90_ms
+            << " p99 " << s.p99_ms << " max " << s.max_ms << "; errors: mikey "
+            << r.mikey_errors << " http " << r.http_errors << " transport "
+            << r.transport_errors << " verify " << r.verify_failures << "; connections opened " << r.connects << "\n";
+}
+
+void PrintCeiling(const CeilingResult& c) {
+  std::cout << std::fixed << std::setprecision(0) << "  ceiling: " << c.threads
+            << " thread(s) replayed " << c.pairs << " pairs in " << std::setprecision(2)
+            << c.seconds << " s = " << std::setprecision(0) << c.pairs_per_s << " pairs/s ("
+            << c.hmac_per_s << " HMAC/s); token failures " << c.failures << "\n";
+}
+
+void PrintTrace(const TokenTrace& t) {
+  auto line = [](const char* what, const nlohmann::json& d) {
+    std::cout << "  " << what << ": " << d["hmac"] << " HMAC (" << d["hmac_psk"]
+              << " under the user PSK, " << d["hmac_tpk"] << " under the TPK; "
+              << d["hmac_sha1"] << " SHA-1), " << d["random_calls"] << " C_GenerateRandom ("
+              << d["random_bytes"] << " bytes), " << d["credential_lookups"]
+              << " credential lookup(s)\n";
+  };
+  std::cout << "token calls recorded through the core (warm credential cache):\n";
+  line("request", Describe(t.request));
+  line("resolve", Describe(t.resolve));
+  std::cout << "  cold pair: " << t.unwraps_cold << " C_UnwrapKey (credential cache misses)\n";
+}
+
+}  // namespace kms::bench

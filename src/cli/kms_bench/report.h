@@ -1,0 +1,28 @@
+// Output of kms-bench: the machine description and the text form of each phase. The JSON
+// form (--json) is assembled in main.cc from the same values; nothing here prints keys.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "src/cli/kms_bench/ceiling.h"
+#include "src/cli/kms_bench/http_driver.h"
+#include "src/cli/kms_bench/stats.h"
+
+namespace kms::bench {
+
+// MachineJson: CPU model and count, memory, kernel, SoftHSM2 version if known.
+nlohmann::json MachineJson();
+
+// PhaseJson: throughput, latency summary and error counts of one driven phase.
+nlohmann::json PhaseJson(const DriveResult& r);
+
+// PrintPhase: "  <label>: N msg in S s = R/s; p50 .. p99 .. max .. ms; errors ..".
+void PrintPhase(const std::string& label, const DriveResult& r);
+void PrintCeiling(const CeilingResult& c);
+void PrintTrace(const TokenTrace& t);
+
+double Rate(const DriveResult& r);
+
+}  // namespace kms::bench
