@@ -1,5 +1,7 @@
 #include "src/cli/kms_bench/ceiling.h"
 
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -101,6 +103,12 @@ Status RunPair(core::TicketService& svc, RecordingVault& rv, ports::KeyRef tpk,
     return FailedPreconditionError("trace: RESOLVE_INIT was refused or did not verify");
   }
   return Status::Ok();
+}
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 }  // namespace
@@ -205,6 +213,7 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
     }
   };
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = ProcessCpuSeconds();
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
@@ -224,6 +233,7 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
   for (std::thread& th : pool) {
     th.join();
   }
+  out.cpu_s = ProcessCpuSeconds() - cpu0;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out.pairs = done.load();
   out.failures = failures.load();

@@ -54,6 +54,8 @@ struct CeilingResult {
   double pairs_per_s = 0;
   double hmac_per_s = 0;
   uint64_t failures = 0;  // token calls that returned an error
+  double cpu_s = 0;       // this process's CPU time over the measurement (only the replay
+                          // threads run then; SoftHSM2 computes in the calling thread)
 };
 
 // OpenUserKeys: the token reference of every user's PSK (unwrapped once, then cached).

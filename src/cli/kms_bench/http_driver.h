@@ -35,6 +35,7 @@ struct DriveResult {
   uint64_t verify_failures = 0;     // 200 and not an Error, but the UE library rejects it
   uint64_t connects = 0;            // TCP connections opened (== connections if kept alive)
   std::vector<Wire> responses;      // responses[i] answers bodies[i] (empty on failure)
+  double server_cpu_s = 0;          // kmsd's user+system CPU over the phase (set by the caller)
   uint64_t errors() const {
     return mikey_errors + http_errors + transport_errors + verify_failures;
   }

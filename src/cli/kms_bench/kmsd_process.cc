@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -157,6 +158,30 @@ uint64_t KmsdProcess::StatusKiB(const char* field) const {
     }
   }
   return 0;
+}
+
+double KmsdProcess::CpuSeconds() const {
+  if (pid_ <= 0) {
+    return 0;
+  }
+  auto stat = ReadTextFile("/proc/" + std::to_string(pid_) + "/stat");
+  if (!stat.ok()) {
+    return 0;
+  }
+  // Fields after the parenthesised command name (which may hold spaces): state is field 3,
+  // utime field 14, stime field 15 (proc(5)).
+  const size_t close = stat->rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream in(stat->substr(close + 2));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace kms::bench

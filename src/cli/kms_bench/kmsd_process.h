@@ -49,6 +49,8 @@ class KmsdProcess {
   double started_line_ms() const { return started_line_ms_; }
   // StatusKiB: a field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
   uint64_t StatusKiB(const char* field) const;
+  // CpuSeconds: user + system CPU time of kmsd so far (/proc/<pid>/stat, clock ticks).
+  double CpuSeconds() const;
 
  private:
   pid_t pid_ = -1;

@@ -85,6 +85,12 @@ class PerfRecorder {
   pid_t pid_ = -1;
 };
 
+// CpuMsPer: kmsd CPU milliseconds per message of a phase. The CPU reading spans the whole
+// Drive() call, warm-up messages included, so it is divided by every message sent.
+double CpuMsPer(const DriveResult& r) {
+  return r.responses.empty() ? 0 : r.server_cpu_s * 1000 / static_cast<double>(r.responses.size());
+}
+
 // MiB: KiB from /proc as MiB for printing.
 double MiB(uint64_t kib) { return static_cast<double>(kib) / 1024.0; }
 
@@ -158,12 +164,16 @@ class Bench {
     next_pair += total;
     std::optional<PerfRecorder> rec;
     rec.emplace(perf, kmsd.pid());
+    double cpu0 = kmsd.CpuSeconds();
     DriveResult req = Drive(Drv(req_rate), rb.wires);
+    req.server_cpu_s = kmsd.CpuSeconds() - cpu0;
     rec.reset();
     KMS_ASSIGN_OR_RETURN(ResolveBatch sb,
                          BuildResolves(users, rb, req.responses, ks.kms_identity));
     rec.emplace(perf.empty() ? "" : perf + ".resolve", kmsd.pid());
+    cpu0 = kmsd.CpuSeconds();
     DriveResult res = Drive(Drv(res_rate), sb.wires);
+    res.server_cpu_s = kmsd.CpuSeconds() - cpu0;
     rec.reset();
     // Every answer is checked by the UE library after the clock stopped; a rejected answer
     // that was not already counted (failed exchange, MIKEY Error) is a verify failure.
@@ -190,7 +200,7 @@ class Bench {
                    {"rss_kib_ready", kmsd.StatusKiB("VmRSS")}};
 
     nlohmann::json runs = nlohmann::json::array();
-    Range ceil_r, pairs_r, ratio_r;
+    Range ceil_r, pairs_r, ratio_r, cpu_r;
     double best_req = 0, best_res = 0;
     for (unsigned rep = 0; rep < o.repeat; ++rep) {
       // Interleaved: the ceiling and the end-to-end phases of one repetition see the same
@@ -209,26 +219,38 @@ class Bench {
       ceil_r.Add(c.pairs_per_s, rep == 0);
       pairs_r.Add(pairs, rep == 0);
       ratio_r.Add(ratio, rep == 0);
+      // CPU per pair on both sides: a load-independent view of the same ratio (the machine
+      // is shared, so wall-clock rates move with other work; CPU per unit of work less so).
+      const double ceil_cpu_ms = c.pairs > 0 ? c.cpu_s * 1000 / static_cast<double>(c.pairs) : 0;
+      const double kmsd_cpu_ms = CpuMsPer(req) + CpuMsPer(res);
+      const double cpu_ratio = kmsd_cpu_ms > 0 ? ceil_cpu_ms / kmsd_cpu_ms : 0;
+      cpu_r.Add(cpu_ratio, rep == 0);
       runs.push_back({{"ceiling", {{"threads", c.threads}, {"seconds", c.seconds},
                                    {"pairs", c.pairs}, {"pairs_per_s", c.pairs_per_s},
-                                   {"hmac_per_s", c.hmac_per_s}, {"failures", c.failures}}},
+                                   {"hmac_per_s", c.hmac_per_s}, {"failures", c.failures},
+                                   {"cpu_ms_per_pair", ceil_cpu_ms}}},
                       {"request", PhaseJson(req)},
                       {"resolve", PhaseJson(res)},
                       {"pairs_per_s", pairs},
-                      {"ratio_to_ceiling", ratio}});
+                      {"ratio_to_ceiling", ratio},
+                      {"kmsd_cpu_ms_per_pair", kmsd_cpu_ms},
+                      {"token_share_of_kmsd_cpu", cpu_ratio}});
       if (!o.json) {
         std::cout << "repetition " << rep + 1 << ":\n";
         PrintCeiling(c);
         PrintPhase("REQUEST_INIT", req);
         PrintPhase("RESOLVE_INIT", res);
         std::cout << "  end-to-end " << static_cast<int>(pairs) << " pairs/s = "
-                  << static_cast<int>(ratio * 1000) / 10.0 << "% of the ceiling\n";
+                  << static_cast<int>(ratio * 1000) / 10.0 << "% of the ceiling; CPU per pair: "
+                  << "kmsd " << kmsd_cpu_ms << " ms, token calls alone " << ceil_cpu_ms
+                  << " ms (" << static_cast<int>(cpu_ratio * 1000) / 10.0 << "%)\n";
       }
     }
     out["runs"] = runs;
     out["summary"] = {{"ceiling_pairs_per_s", {ceil_r.min, ceil_r.max}},
                       {"pairs_per_s", {pairs_r.min, pairs_r.max}},
                       {"ratio_to_ceiling", {ratio_r.min, ratio_r.max}},
+                      {"token_share_of_kmsd_cpu", {cpu_r.min, cpu_r.max}},
                       {"target_ratio", 0.6}};
     if (o.half_load) {
       const double rq = best_req / 2, rs = best_res / 2;

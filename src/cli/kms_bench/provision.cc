@@ -13,6 +13,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr size_t kCheckpointEvery = 10000;
+
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -110,6 +112,11 @@ Result<ProvisionStats> Provision(hsm::TokenStack& stack, const std::string& db_p
     if (i < kept) {
       out_users->push_back(client::Credentials{identity, w.credential_id,
                                                psks[i % distinct].Clone()});
+    }
+    if ((i + 1) % kCheckpointEvery == 0) {
+      // Without this the WAL was never reset during a bulk run (observed: past 5 GB within
+      // the first minute of a 1M-user run); with it the database stays ~650 bytes per user.
+      KMS_RETURN_IF_ERROR(admin.db().Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
     }
     if (o.progress && (i + 1) % 100000 == 0) {
       std::cerr << "kms-bench: " << (i + 1) << " users provisioned (" << Since(t0) << " s)\n";

@@ -51,7 +51,8 @@ nlohmann::json PhaseJson(const DriveResult& r) {
           {"http_errors", r.http_errors},
           {"transport_errors", r.transport_errors},
           {"verify_failures", r.verify_failures},
-          {"connections_opened", r.connects}};
+          {"connections_opened", r.connects},
+          {"kmsd_cpu_s", r.server_cpu_s}};
 }
 
 void PrintPhase(const std::string& label, const DriveResult& r) {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Smoke test of kms-bench: 20 users, 200 requests and 200 resolves, one repetition, a short
+# ceiling and a short half-load phase. Passes when kms-bench exits 0 (no errors of any kind)
+# and its --json report has every figure the documentation quotes, within sane bounds.
+set -euo pipefail
+bench="$1" kmsd="$2"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+"$bench" --kmsd "$kmsd" --users 20 --requests 200 --repeat 1 --connections 2 \
+  --ceiling-seconds 0.5 --half-load --half-load-seconds 1 --json >"$out"
+python3 - "$out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+def check(cond, what):
+    if not cond:
+        sys.exit("kms-bench report: " + what)
+check(r["errors_total"] == 0, "errors_total is not 0")
+calls = r["token_calls"]
+check(calls["request"]["hmac"] >= 2 and calls["resolve"]["hmac"] >= 2, "no HMAC calls recorded")
+run = r["runs"][0]
+for leg in ("request", "resolve"):
+    p = run[leg]
+    check(p["messages"] == 200 and p["ok"] >= 200, leg + ": not every message answered")
+    lat = p["latency"]
+    check(0 < lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["max_ms"], leg + ": latency order")
+    check(p["connections_opened"] == 2, leg + ": connections were not kept alive")
+check(run["ceiling"]["pairs_per_s"] > 0 and run["pairs_per_s"] > 0, "zero throughput")
+check(0 < run["ratio_to_ceiling"] < 10, "ratio out of range")
+check(r["half_load"]["request"]["latency"]["count"] > 0, "no half-load samples")
+check(r["kmsd"]["rss_kib_ready"] > 0 and r["kmsd"]["startup_ms"] > 0, "no kmsd figures")
+print("kms-bench smoke: %.0f pairs/s, %.1f%% of the ceiling, p99 request %.2f ms" % (
+    run["pairs_per_s"], 100 * run["ratio_to_ceiling"], run["request"]["latency"]["p99_ms"]))
+PY
