@@ -1,6 +1,10 @@
 #include "src/client/session_keys.h"
 
+#include <algorithm>
+
+#include "src/base/encoding.h"
 #include "src/client/common.h"
+#include "src/crypto/digest.h"
 #include "src/crypto/key_derivation.h"
 #include "src/crypto/openssl_key_ops.h"
 
@@ -84,6 +88,31 @@ const CryptoSessionKeys* FindSession(const CallKeys& k, uint8_t cs_id) {
     }
   }
   return nullptr;
+}
+
+std::string KeyFingerprint(const CryptoSessionKeys& k) {
+  // Length prefixes keep (key, salt) splits apart; the context string keeps this hash
+  // from ever equalling a hash computed over the same bytes for another purpose.
+  static constexpr std::string_view kContext = "kms-client SRTP key fingerprint v1";
+  const auto key = k.master_key.Reveal();
+  const auto salt = k.master_salt.Reveal();
+  SecretBytes in(kContext.size() + 4 + key.size() + salt.size());
+  auto out = in.RevealMutable();
+  size_t pos = 0;
+  auto put = [&](std::span<const uint8_t> b) {
+    std::copy(b.begin(), b.end(), out.begin() + static_cast<std::ptrdiff_t>(pos));
+    pos += b.size();
+  };
+  put(AsBytes(kContext));
+  const uint8_t klen[2] = {static_cast<uint8_t>(key.size() >> 8), static_cast<uint8_t>(key.size())};
+  put(klen);
+  put(key);
+  const uint8_t slen[2] = {static_cast<uint8_t>(salt.size() >> 8),
+                           static_cast<uint8_t>(salt.size())};
+  put(slen);
+  put(salt);
+  const crypto::Sha256Digest d = crypto::Sha256(in.Reveal());
+  return HexEncode(std::span<const uint8_t>(d.data(), 8));
 }
 
 }  // namespace kms::client

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "src/base/result.h"
@@ -67,5 +68,12 @@ struct CallKeys {
 
 // FindSession: the keys of crypto session cs_id, or nullptr.
 const CryptoSessionKeys* FindSession(const CallKeys& k, uint8_t cs_id);
+
+// KeyFingerprint: a name for the SRTP keys of one crypto session that two parties (and
+// tests) can compare without showing the keys: the first 8 bytes, in hex, of SHA-256 over
+// a fixed context string, the master key and the master salt (each length-prefixed). It
+// reveals nothing usable about the keys (64 bits of a one-way hash; spec §9.3: no key
+// bytes in logs or output).
+std::string KeyFingerprint(const CryptoSessionKeys& k);
 
 }  // namespace kms::client

@@ -21,24 +21,6 @@ struct FlowOpts {
   bool no_sdp_ids = false, show_keys = false;
 };
 
-nlohmann::json PolicySummary(const mikey::TicketPolicy& p) {
-  nlohmann::json r = nlohmann::json::array();
-  for (const mikey::Idr* i : p.Responders()) r.push_back(client::IdrText(*i));
-  const mikey::TpFlags& f = p.flags;
-  std::string flags;
-  const std::pair<bool, char> bits[] = {{f.d, 'D'}, {f.e, 'E'}, {f.f, 'F'}, {f.g, 'G'},
-                                        {f.h, 'H'}, {f.i, 'I'}, {f.j, 'J'}, {f.k, 'K'},
-                                        {f.l, 'L'}, {f.m, 'M'}, {f.n, 'N'}, {f.o, 'O'}};
-  for (const auto& [on, c] : bits) {
-    if (on) flags += c;
-  }
-  nlohmann::json j{{"responders", r}, {"flags", flags}};
-  if (const mikey::TimestampR* tre = p.FindTr(mikey::TsRole::kEndOfValidity)) {
-    j["valid_until_ntp32"] = tre->value;
-  }
-  return j;
-}
-
 void Request(FlowOpts& o, int* rc) {
   auto creds = o.cred.Load();
   if (!creds.ok()) {

@@ -110,25 +110,30 @@ Result<client::Credentials> LoadCredentials(const std::string& identity_file,
   client::Credentials c;
   KMS_ASSIGN_OR_RETURN(c.identity, ReadLine(identity_file));
   KMS_ASSIGN_OR_RETURN(c.psk_id, ReadLine(btid_file));
+  KMS_ASSIGN_OR_RETURN(c.psk, LoadKeyFile(psk_file, "PSK"));
+  return c;
+}
+
+Result<SecretBytes> LoadKeyFile(const std::string& path, const std::string& what) {
   struct stat st {};
-  if (::stat(psk_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return NotFoundError("PSK file " + psk_file + " is not a readable regular file");
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return NotFoundError(what + " file " + path + " is not a readable regular file");
   }
   if ((st.st_mode & 077) != 0) {
-    return PermissionDeniedError("PSK file " + psk_file +
+    return PermissionDeniedError(what + " file " + path +
                                  " must be readable only by its owner (chmod 600)");
   }
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadAll(psk_file));
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadAll(path));
   std::string_view s =
       Trim(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
   auto key = HexDecode(s);
   OPENSSL_cleanse(raw.data(), raw.size());
   if (!key.ok() || key->size() < 16) {
-    return InvalidArgumentError("PSK file must hold at least 16 bytes as hex");
+    return InvalidArgumentError(what + " file must hold at least 16 bytes as hex");
   }
-  c.psk = SecretBytes::CopyFrom(*key);
+  SecretBytes out = SecretBytes::CopyFrom(*key);
   OPENSSL_cleanse(key->data(), key->size());
-  return c;
+  return out;
 }
 
 }  // namespace kms::cli

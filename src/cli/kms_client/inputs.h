@@ -24,6 +24,10 @@ Result<client::Credentials> LoadCredentials(const std::string& identity_file,
                                             const std::string& btid_file,
                                             const std::string& psk_file);
 
+// LoadKeyFile: a key as hex (at least 16 bytes) from a regular file readable only by its
+// owner; `what` names the key in errors ("PSK", "mode-3 key").
+Result<SecretBytes> LoadKeyFile(const std::string& path, const std::string& what);
+
 // ReadLine: the first line of a text file, trimmed.
 Result<std::string> ReadLine(const std::string& path);
 

@@ -19,12 +19,11 @@ Result<TicketState> RequestTicket(client::KmsTransport& kms, const client::Crede
   return TicketState{std::move(req.wire), std::move(resp)};
 }
 
-Result<std::shared_ptr<const client::InitiatorTicket>> OpenTicket(const TicketState& s,
-                                                                  const client::Credentials& c,
-                                                                  UnixTime now) {
-  KMS_ASSIGN_OR_RETURN(
-      client::PendingRequest req,
-      client::PendingRequestFromWire(s.request_init, client::InitiatorRequirements{}));
+Result<std::shared_ptr<const client::InitiatorTicket>> OpenTicket(
+    const TicketState& s, const client::Credentials& c, UnixTime now,
+    const client::InitiatorRequirements& requirements) {
+  KMS_ASSIGN_OR_RETURN(client::PendingRequest req,
+                       client::PendingRequestFromWire(s.request_init, requirements));
   KMS_ASSIGN_OR_RETURN(client::InitiatorTicket t,
                        client::ProcessRequestResp(s.request_resp, req, c, now));
   return std::make_shared<const client::InitiatorTicket>(std::move(t));
@@ -120,6 +119,24 @@ nlohmann::json KeySummary(const client::CallKeys& k, bool show_keys) {
     arr.push_back(std::move(j));
   }
   return {{"peer", k.peer_identity}, {"crypto_sessions", arr}};
+}
+
+nlohmann::json PolicySummary(const mikey::TicketPolicy& p) {
+  nlohmann::json r = nlohmann::json::array();
+  for (const mikey::Idr* i : p.Responders()) r.push_back(client::IdrText(*i));
+  const mikey::TpFlags& f = p.flags;
+  std::string flags;
+  const std::pair<bool, char> bits[] = {{f.d, 'D'}, {f.e, 'E'}, {f.f, 'F'}, {f.g, 'G'},
+                                        {f.h, 'H'}, {f.i, 'I'}, {f.j, 'J'}, {f.k, 'K'},
+                                        {f.l, 'L'}, {f.m, 'M'}, {f.n, 'N'}, {f.o, 'O'}};
+  for (const auto& [on, c] : bits) {
+    if (on) flags += c;
+  }
+  nlohmann::json j{{"responders", r}, {"flags", flags}};
+  if (const mikey::TimestampR* tre = p.FindTr(mikey::TsRole::kEndOfValidity)) {
+    j["valid_until_ntp32"] = tre->value;
+  }
+  return j;
 }
 
 }  // namespace kms::cli

@@ -22,10 +22,11 @@ struct TicketState {
 // RequestTicket: REQUEST_INIT_PSK -> KMS -> REQUEST_RESP (checked by OpenTicket).
 Result<TicketState> RequestTicket(client::KmsTransport& kms, const client::Credentials& c,
                                   const client::TicketRequestOptions& o, const client::Env& env);
-// OpenTicket: verifies/decrypts the stored REQUEST_RESP against the stored request.
-Result<std::shared_ptr<const client::InitiatorTicket>> OpenTicket(const TicketState& s,
-                                                                  const client::Credentials& c,
-                                                                  UnixTime now);
+// OpenTicket: verifies/decrypts the stored REQUEST_RESP against the stored request and
+// checks the granted policy against `req` (plus the responders the request named).
+Result<std::shared_ptr<const client::InitiatorTicket>> OpenTicket(
+    const TicketState& s, const client::Credentials& c, UnixTime now,
+    const client::InitiatorRequirements& req = {});
 
 struct ResolveState {
   std::vector<uint8_t> transfer_init, resolve_init, resolve_resp;
@@ -46,6 +47,10 @@ nlohmann::json ToJson(const TicketState& s);
 Result<TicketState> TicketStateFromJson(const nlohmann::json& j);
 nlohmann::json ToJson(const ResolveState& s);
 Result<ResolveState> ResolveStateFromJson(const nlohmann::json& j);
+
+// PolicySummary: a Ticket Policy's responders, flags (letters of RFC 6043 §6.10) and end
+// of validity, for output.
+nlohmann::json PolicySummary(const mikey::TicketPolicy& p);
 
 // KeySummary: per crypto session cs_id, SSRC, MKI and (only with show_keys) key/salt hex.
 nlohmann::json KeySummary(const client::CallKeys& k, bool show_keys);
