@@ -3,6 +3,8 @@
 # under one state directory; nothing touches system paths.
 #   kms_provision STATE BIN   token, keys, database, TLS certificate, demo users, kmsd.toml
 #   kms_start_kmsd STATE BIN  starts kmsd in the background; sets KMSD_PID and KMS_PORT
+#   kms_add_user STATE BIN NAME          one more demo user with a PSK
+#   kms_provision_scenarios STATE BIN    group, mode-3 key and reuse policy (tests/e2e)
 
 kms_provision() {
   local state="$1" bin="$2"
@@ -31,21 +33,8 @@ CONF
   # forking required, 128-bit suite.
   "${ctl[@]}" policy set --may-request --max-validity 3600 --forking-required --suite 128 \
     --responder 'domain:*@example.org' >/dev/null
-  local u
-  for u in alice bob; do
-    if ! "${ctl[@]}" user list | grep -q "^$u"; then
-      "${ctl[@]}" user add "$u" --impi "$u@ims.example.org" --identity "sip:$u@example.org" >/dev/null
-      mkdir -p "$state/users/$u"
-      (
-        umask 077
-        openssl rand -hex 32 >"$state/users/$u/psk"
-        echo -n "sip:$u@example.org" >"$state/users/$u/identity"
-        echo -n "$(openssl rand -base64 12)@bsf.example.org" >"$state/users/$u/btid"
-      )
-      "${ctl[@]}" cred import "$u" --id "$(cat "$state/users/$u/btid")" \
-        --key-file "$state/users/$u/psk" >/dev/null
-    fi
-  done
+  kms_add_user "$state" "$bin" alice
+  kms_add_user "$state" "$bin" bob
   if [ ! -s "$state/tls.crt" ]; then
     (
       umask 077
@@ -102,4 +91,53 @@ kms_start_kmsd() {
   done
   echo "kmsd did not start" >&2
   return 1
+}
+
+# kms_add_user STATE BIN NAME   unless NAME exists: user NAME (sip:NAME@example.org) with a
+#   fresh 256-bit PSK imported into the token, and STATE/users/NAME/{identity,btid,psk}
+kms_add_user() {
+  local state="$1" bin="$2" u="$3"
+  local ctl=("$bin/src/cli/kmsctl" --db "$state/policy.db" --token "pkcs11:token=kms-demo"
+             --pin-file "$state/user.pin" --operator quickstart)
+  "${ctl[@]}" user list | grep -q "^$u" && return 0
+  "${ctl[@]}" user add "$u" --impi "$u@ims.example.org" --identity "sip:$u@example.org" >/dev/null
+  mkdir -p "$state/users/$u"
+  (
+    umask 077
+    openssl rand -hex 32 >"$state/users/$u/psk"
+    echo -n "sip:$u@example.org" >"$state/users/$u/identity"
+    echo -n "$(openssl rand -base64 12)@bsf.example.org" >"$state/users/$u/btid"
+  )
+  "${ctl[@]}" cred import "$u" --id "$(cat "$state/users/$u/btid")" \
+    --key-file "$state/users/$u/psk" >/dev/null
+}
+
+# kms_provision_scenarios STATE BIN   after kms_provision: what the ticket-reuse, group and
+#   mode-3 scenarios of `kms-client call` need (issue 8 item 5):
+#   - users carol and dave (dave stays outside every group);
+#   - group sip:team@example.org with members bob and carol;
+#   - a mode-3 ticket key for alice in the token (STATE/users/alice/mode3.key and mode3.id);
+#   - alice's own policy row: ticket reuse (J) within 600 s and mode-3 tickets allowed.
+kms_provision_scenarios() {
+  local state="$1" bin="$2"
+  local ctl=("$bin/src/cli/kmsctl" --db "$state/policy.db" --token "pkcs11:token=kms-demo"
+             --pin-file "$state/user.pin" --operator provision)
+  kms_add_user "$state" "$bin" carol
+  kms_add_user "$state" "$bin" dave
+  if ! "${ctl[@]}" group list | grep -q "^sip:team@example.org"; then
+    "${ctl[@]}" group add sip:team@example.org --description "scenario group" >/dev/null
+    "${ctl[@]}" group member-add sip:team@example.org sip:bob@example.org >/dev/null
+    "${ctl[@]}" group member-add sip:team@example.org sip:carol@example.org >/dev/null
+  fi
+  local a="$state/users/alice"
+  if [ ! -s "$a/mode3.key" ]; then
+    (
+      umask 077
+      openssl rand -hex 32 >"$a/mode3.key"
+      echo -n "alice-mode3-$(openssl rand -hex 4)" >"$a/mode3.id"
+    )
+    "${ctl[@]}" cred import alice --id "$(cat "$a/mode3.id")" --key-file "$a/mode3.key" \
+      --mode3 >/dev/null
+  fi
+  "${ctl[@]}" policy set --user alice --reuse --reuse-window 600 --mode3 >/dev/null
 }
