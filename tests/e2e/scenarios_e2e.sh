@@ -31,11 +31,11 @@ ctl=("$bin/src/cli/kmsctl" --db "$state/policy.db" --token "pkcs11:token=kms-dem
      --pin-file "$state/user.pin")
 
 # call <name> <expected exit code> <kms-client call options...>: runs one call with --json
-# into $state/<name>.json, its stderr into $state/<name>.err.
+# into $state/<name>.json, its stderr into $state/<name>.err. A is alice unless $a_dir.
 call() {
   local name="$1" want="$2" rc=0
   shift 2
-  "$bin/src/cli/kms-client" call --a-cred-dir "$u/alice" --kms-url "$url" \
+  "$bin/src/cli/kms-client" call --a-cred-dir "${a_dir:-$u/alice}" --kms-url "$url" \
     --kms-id "https://127.0.0.1/kms" --ca-file "$state/tls.crt" --json "$@" \
     >"$state/$name.json" 2>"$state/$name.err" || rc=$?
   [ "$rc" = "$want" ] && return 0
@@ -158,6 +158,16 @@ check "mode 3: the sibling device cannot decrypt" js mode3 \
     d['media'] == {'decrypted': 0, 'auth_failures': 5})(j['calls'][0]['devices'][1])"
 check "mode 3: audit has two RESOLVE_INIT_PSK rows and no REQUEST_INIT_PSK row" \
   audit_is mode3 "$(res_ok sip:bob@example.org)" "$(res_ok sip:bob@example.org)"
+
+# 4b. A mode-3 key seals tickets only for its owner (spec §1.2): bob builds a ticket naming
+#     himself as initiator but sealed with alice's mode-3 key; carol's resolve is refused.
+as_bob() { a_dir="$u/bob" call "$@"; }
+check "mode 3 with another user's key: refused" as_bob impostor 5 --b-cred-dir "$u/carol" \
+  --mode3 --mode3-key-file "$u/alice/mode3.key" --mode3-key-id "$(cat "$u/alice/mode3.id")"
+check "mode 3 with another user's key: carol got no keys" js impostor \
+  "j['ok'] is False and j['calls'][0]['devices'][0]['answered'] is False"
+check "mode 3 with another user's key: the KMS refused it as not the initiator's key" \
+  audit_is impostor "RESOLVE_INIT_PSK denied ue:sip:carol@example.org mode3.key_not_initiators"
 
 # 5. CSB update (spec §2.8): after the first media run A re-keys the call; a copy with one
 #    MAC bit flipped is rejected first; both sides then derive the same new keys.
