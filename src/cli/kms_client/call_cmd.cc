@@ -205,8 +205,11 @@ Status CallRun::CheckCall(CallOutcome& c, int call_no, bool reused, int requests
     if (ref != nullptr) j["a_fingerprints"] = Fingerprints(ref->sessions);
     j["keys_match"] = match;
     old_matches.push_back(match);
-    rep_.Step(d.label, std::string("SRTP keys ") + (match ? "match" : "differ from") +
-                           " A's" + (d.a_keys ? "" : " (its answer was not taken)"));
+    const nlohmann::json& fp = j["fingerprints"];
+    rep_.Step(d.label, std::string("SRTP keys ") + (match ? "match" : "differ from") + " A's" +
+                           (d.a_keys ? "" : " (its answer was not taken)") +
+                           (fp.contains("1") ? "; CS 1 fingerprint " + fp["1"].get<std::string>()
+                                             : ""));
     if (d.a_keys && !match) fail(kExitRefused, d.label + ": keys differ from A's");
     if (!d.a_keys && match) fail(kExitRefused, d.label + " derived A's keys without answering");
     if (o_.media && ref != nullptr) {
@@ -226,6 +229,8 @@ Status CallRun::CheckCall(CallOutcome& c, int call_no, bool reused, int requests
     }
     devs.push_back(std::move(j));
   }
+  rep_.Step("KMS", "call " + std::to_string(call_no) + " sent it " + std::to_string(requests) +
+                       " REQUEST_INIT and " + std::to_string(resolves) + " RESOLVE_INIT");
   calls_.push_back({{"call", call_no},
                     {"reused_ticket", reused},
                     {"kms_requests", requests},

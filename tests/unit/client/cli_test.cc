@@ -187,5 +187,31 @@ TEST_F(CliTest, UnreachableKmsExitsFour) {
             1);
 }
 
+TEST_F(CliTest, CallScenarioOptionsCheckedBeforeNetwork) {
+  const std::string a = Creds("a", 0600);
+  const std::string base =
+      "call --a-cred-dir " + a + " --kms-url https://127.0.0.1:1/kms --timeout-ms 2000 ";
+  // Options that only make sense together are usage errors (exit 1).
+  EXPECT_EQ(Run(base + "--b-cred-dir " + a + " --reuse-after 3").exit_code, 1);
+  EXPECT_EQ(Run(base + "--b-cred-dir " + a + " --reuse-expired").exit_code, 1);
+  EXPECT_EQ(Run(base + "--member " + a).exit_code, 1);
+  EXPECT_EQ(Run(base + "--group sip:g@example.org").exit_code, 1);
+  EXPECT_EQ(Run(base + "--group sip:g@example.org --member " + a + " --fork 2").exit_code, 1);
+  EXPECT_EQ(Run(base + "--b-cred-dir " + a + " --csb-tamper").exit_code, 1);
+  EXPECT_EQ(Run(base + "--b-cred-dir " + a + " --mode3-key-id x").exit_code, 1);
+  // Mode 3 reads A's mode-3 key like a PSK: missing or readable by others, it is refused
+  // (exit 3) before anything is sent (an attempt would exit 4: nothing listens on port 1).
+  const RunResult missing = Run(base + "--b-cred-dir " + a + " --mode3 --json");
+  EXPECT_EQ(missing.exit_code, 3) << missing.err;
+  EXPECT_NE(missing.err.find("mode-3 key"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(missing.out)["ok"], false);
+  const std::string key = Write("mode3.key", std::string(64, 'a') + "\n", 0644);
+  const RunResult unsafe =
+      Run(base + "--b-cred-dir " + a + " --mode3 --mode3-key-id k --mode3-key-file " + key);
+  EXPECT_EQ(unsafe.exit_code, 3) << unsafe.err;
+  EXPECT_NE(unsafe.err.find("chmod 600"), std::string::npos);
+  EXPECT_EQ(Lines(unsafe.err), 1u);
+}
+
 }  // namespace
 }  // namespace kms::client
