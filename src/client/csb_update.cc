@@ -75,11 +75,27 @@ Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbStat
   }
   const MessageLabel label = UpdateLabel(st);
   KMS_RETURN_IF_ERROR(VerifyMessageMac(update, m, st.inkey, label, Identities(st)));
+  // RFC 6043 §5.2: an update carries a new T; with RFC 3830 §5.4 replay protection this
+  // means fresh (NTP types) and later than any update accepted before: a replayed update
+  // would otherwise be authentic and switch the session back to older keys.
+  const mikey::Timestamp& upd_t = *m.FindT();
+  const uint64_t t64 = TimestampIv64(upd_t);
+  if (const auto at = TimestampInstant(upd_t)) {
+    const UnixTime now = env.clock.Now();
+    if (*at > now + kCsbUpdateSkew || *at + kCsbUpdateSkew < now) {
+      return Status(StatusCode::kPermissionDenied, "CSB update timestamp outside the window",
+                    static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
+    }
+  }
+  if (t64 <= st.last_update_t) {
+    return Status(StatusCode::kPermissionDenied, "CSB update replayed or older than the last one",
+                  static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
+  }
   std::vector<mikey::KeyData> keys;
   if (const mikey::Kemac* k = m.FindKemac()) {
     KMS_ASSIGN_OR_RETURN(
-        keys, DecryptKemac(*k, st.inkey, label, st.prf, st.mac, TimestampIv64(*m.FindT()),
-                           std::nullopt, &CheckSessionKeyChain, false));
+        keys, DecryptKemac(*k, st.inkey, label, st.prf, st.mac, t64, std::nullopt,
+                           &CheckSessionKeyChain, false));
   } else {
     return PermissionDeniedError("CSB update without keys");
   }
@@ -97,6 +113,7 @@ Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbStat
   ctx.initial_message = update;
   KMS_ASSIGN_OR_RETURN(SealedMessage sealed, SealMessage(r, st.inkey, label, ctx));
   st.map = m.hdr;
+  st.last_update_t = t64;
   return CsbUpdateAnswer{std::move(sealed.wire), std::move(sessions)};
 }
 

@@ -5,6 +5,7 @@
 // SRTP keys are re-derived with the RANDs of the initial exchange.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <vector>
 
@@ -32,8 +33,11 @@ struct CsbUpdateAnswer {
 };
 
 // AnswerCsbUpdate: verifies the update TRANSFER_INIT (same CSB ID, MAC in constant time
-// before decrypting), decrypts its KEMAC, derives the new SRTP keys and answers; on
-// success `st` takes over the new map.
+// before decrypting), checks its T (within kCsbUpdateSkew of env.clock for NTP types, and
+// later than the last update accepted on `st`: kPermissionDenied, MIKEY error 1
+// otherwise), decrypts its KEMAC, derives the new SRTP keys and answers; on success `st`
+// takes over the new map and T.
+inline constexpr std::chrono::seconds kCsbUpdateSkew{300};  // spec §11 A21
 Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbState& st,
                                         const Env& env);
 

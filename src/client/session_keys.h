@@ -57,6 +57,9 @@ struct CsbState {
   std::string identity_r;  // TRANSFER_RESP's IDRr (spec §11 A24)
   mikey::Hdr map;          // the completed CS map
   std::vector<mikey::SecurityPolicy> policies;
+  // T (as 64 bits) of the last CSB update accepted from the peer: a later update must carry
+  // a larger one, so a recorded update cannot be replayed to roll the keys back.
+  uint64_t last_update_t = 0;
 };
 
 // CallKeys: result of a completed Ticket Transfer for either side.

@@ -265,6 +265,50 @@ TEST_F(FeaturesTest, CsbUpdateRekeysBothSides) {
   EXPECT_FALSE(BuildCsbUpdateInit(call.a.csb, {}, env_).ok());  // no keys
 }
 
+// RFC 6043 §5.2 + RFC 3830 §5.4: an authentic update recorded earlier must not be accepted
+// again, nor one older than the last accepted, nor one outside the clock window.
+TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
+  testing::VectorCall call = testing::RunVectorCall();
+  auto tgk = [](uint8_t fill, uint8_t spi) {
+    std::vector<mikey::KeyData> k(1);
+    k[0].type = mikey::KeyDataType::kTgk;
+    k[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, fill));
+    k[0].spi = {0, 0, 0, spi};
+    return k;
+  };
+  clock_.Set(At(60));
+  auto first = BuildCsbUpdateInit(call.a.csb, tgk(0x41, 2), env_);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto ans = AnswerCsbUpdate(first->wire, call.b.csb, env_);
+  ASSERT_TRUE(ans.ok()) << ans.status().ToString();
+  ASSERT_TRUE(ProcessCsbUpdateResp(ans->wire, *first, call.a.csb).ok());
+
+  auto replay = AnswerCsbUpdate(first->wire, call.b.csb, env_);
+  EXPECT_EQ(replay.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(replay.status().detail(), static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
+
+  clock_.Set(At(61));
+  auto second = BuildCsbUpdateInit(call.a.csb, tgk(0x42, 3), env_);
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(AnswerCsbUpdate(second->wire, call.b.csb, env_).ok());
+  EXPECT_EQ(HexEncode(call.b.csb.map.generic_map.front().spi), "00000003");
+  // The older update is still authentic, but would roll the keys back: refused, state kept.
+  EXPECT_EQ(AnswerCsbUpdate(first->wire, call.b.csb, env_).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(HexEncode(call.b.csb.map.generic_map.front().spi), "00000003");
+
+  // Built at 62 s, received more than the window later.
+  clock_.Set(At(62));
+  auto late = BuildCsbUpdateInit(call.a.csb, tgk(0x43, 4), env_);
+  ASSERT_TRUE(late.ok());
+  clock_.Set(At(62) + kCsbUpdateSkew + std::chrono::seconds(1));
+  auto stale = AnswerCsbUpdate(late->wire, call.b.csb, env_);
+  EXPECT_EQ(stale.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(stale.status().detail(), static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
+  clock_.Set(At(63));  // within the window it is accepted
+  EXPECT_TRUE(AnswerCsbUpdate(late->wire, call.b.csb, env_).ok());
+}
+
 TEST(ReplayCacheTest, RefusesReplaysWithinTheWindow) {
   ReplayCache cache(std::chrono::seconds(300), 2);
   const std::vector<uint8_t> mac1(20, 1), mac2(20, 2), mac3(20, 3);
