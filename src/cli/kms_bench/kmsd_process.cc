@@ -68,6 +68,9 @@ long HttpGetStatus(const std::string& url) {
 Status KmsdProcess::Start(const WorkDir& w, const KmsdSettings& s,
                           std::chrono::milliseconds timeout) {
   KMS_RETURN_IF_ERROR(WriteKmsdConfig(w, s));
+  // A restart (startup mode) gets new ports: forget the previous run's.
+  https_port_ = ops_port_ = 0;
+  startup_ms_ = started_line_ms_ = 0;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, w.kmsd_log.c_str(),
