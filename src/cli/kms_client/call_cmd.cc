@@ -62,8 +62,8 @@ Status CallRun::Setup() {
   for (const auto& [dirs, role] : lists) {
     for (size_t k = 0; k < dirs->size(); ++k) {
       auto c = LoadDir((*dirs)[k]);
-      if (!c.ok()) return Err(kExitCredentials, std::string("call (") + role + " credentials)",
-                              c.status());
+      if (!c.ok())
+        return Err(kExitCredentials, std::string("call (") + role + " credentials)", c.status());
       std::vector<std::string> ids = {c->identity, o_.group};
       add(std::string(role) + "#" + std::to_string(k + 1), role, std::move(*c), std::move(ids));
     }
@@ -134,9 +134,10 @@ Result<CallOutcome> CallRun::Transfer(std::shared_ptr<const client::InitiatorTic
     auto d = AnswerOffer(kms_, o_.kms.Identity(), *p, offer, env_);
     if (!d.ok()) return Err(kExitBadInput, "call (SDP offer at " + p->label + ")", d.status());
     if (d->answered()) {
-      rep_.Step(p->label, "early checks passed; RESOLVE_INIT_PSK sent, RESOLVE_RESP verified; "
-                          "TRANSFER_INIT authenticated (MAC, Vi, IDRi = ticket IDRi); "
-                          "TRANSFER_RESP ready");
+      rep_.Step(p->label,
+                "early checks passed; RESOLVE_INIT_PSK sent, RESOLVE_RESP verified; "
+                "TRANSFER_INIT authenticated (MAC, Vi, IDRi = ticket IDRi); "
+                "TRANSFER_RESP ready");
     } else {
       rep_.Step(p->label, "no keys: " + d->refusal.message());
     }
@@ -186,8 +187,11 @@ Status CallRun::CheckCall(CallOutcome& c, int call_no, bool reused, int requests
   };
   for (size_t i = 0; i < c.devices.size(); ++i) {
     DeviceResult& d = c.devices[i];
-    nlohmann::json j{{"device", d.label}, {"role", d.role}, {"identity", d.identity},
-                     {"answered", d.answered()}, {"accepted", d.a_keys.has_value()}};
+    nlohmann::json j{{"device", d.label},
+                     {"role", d.role},
+                     {"identity", d.identity},
+                     {"answered", d.answered()},
+                     {"accepted", d.a_keys.has_value()}};
     if (!d.answered()) {
       j["error"] = d.refusal.message();
       if (d.role == "outsider") {
@@ -206,10 +210,10 @@ Status CallRun::CheckCall(CallOutcome& c, int call_no, bool reused, int requests
     j["keys_match"] = match;
     old_matches.push_back(match);
     const nlohmann::json& fp = j["fingerprints"];
-    rep_.Step(d.label, std::string("SRTP keys ") + (match ? "match" : "differ from") + " A's" +
-                           (d.a_keys ? "" : " (its answer was not taken)") +
-                           (fp.contains("1") ? "; CS 1 fingerprint " + fp["1"].get<std::string>()
-                                             : ""));
+    rep_.Step(d.label,
+              std::string("SRTP keys ") + (match ? "match" : "differ from") + " A's" +
+                  (d.a_keys ? "" : " (its answer was not taken)") +
+                  (fp.contains("1") ? "; CS 1 fingerprint " + fp["1"].get<std::string>() : ""));
     if (d.a_keys && !match) fail(kExitRefused, d.label + ": keys differ from A's");
     if (!d.a_keys && match) fail(kExitRefused, d.label + " derived A's keys without answering");
     if (o_.media && ref != nullptr) {
@@ -300,8 +304,7 @@ void AddCallCommand(CLI::App& app, int* exit_code) {
   auto* group = cmd->add_option("--group", o->group,
                                 "call a group identity: every --member answers with its own "
                                 "keys; every --outsider must be refused by the KMS");
-  cmd->add_option("--member", o->members, "credential directory of a group member")
-      ->needs(group);
+  cmd->add_option("--member", o->members, "credential directory of a group member")->needs(group);
   cmd->add_option("--outsider", o->outsiders,
                   "credential directory of a user outside the group who gets the offer too")
       ->needs(group);

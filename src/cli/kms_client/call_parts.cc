@@ -62,8 +62,8 @@ Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& k
   if (!session.ok()) return refused(session.status());
   // RFC 6043 §4.2.2.2 / RFC 3830 §5.4: an authenticated TRANSFER_INIT is accepted once.
   const auto t_ti = client::TimestampInstant(*decoded.FindT());
-  if (Status s = p.replay.CheckAndInsert(decoded.FindV()->mac,
-                                         t_ti.value_or(env.clock.Now()), env.clock.Now());
+  if (Status s = p.replay.CheckAndInsert(decoded.FindV()->mac, t_ti.value_or(env.clock.Now()),
+                                         env.clock.Now());
       !s.ok()) {
     return refused(s);
   }
@@ -109,9 +109,8 @@ Result<MediaResult> SendMedia(const client::CryptoSessionKeys& tx_keys,
   for (int i = 0; i < n; ++i) {
     const std::string text = "kms-client media packet " + std::to_string(i);
     const std::vector<uint8_t> payload(text.begin(), text.end());
-    const auto rtp =
-        client::MakeRtpPacket(0, static_cast<uint16_t>(1000 + i), static_cast<uint32_t>(160 * i),
-                              tx_keys.ssrc, payload);
+    const auto rtp = client::MakeRtpPacket(0, static_cast<uint16_t>(1000 + i),
+                                           static_cast<uint32_t>(160 * i), tx_keys.ssrc, payload);
     KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> srtp, tx->Protect(rtp));
     KMS_RETURN_IF_ERROR(a_sock->SendTo(b_sock->port(), srtp));
     KMS_ASSIGN_OR_RETURN(const std::vector<uint8_t> got, b_sock->Receive(std::chrono::seconds(2)));

@@ -65,18 +65,18 @@ struct Party {
 // DeviceResult: what one party made of one offer.
 struct DeviceResult {
   std::string label, role, identity;
-  Status refusal;                            // why it has no keys (OK if it answered)
-  std::vector<uint8_t> transfer_resp;        // its answer (empty if refused)
-  client::CallKeys keys;                     // its SRTP keys
-  std::optional<client::CallKeys> a_keys;    // A's keys from this answer, if A took it
+  Status refusal;                          // why it has no keys (OK if it answered)
+  std::vector<uint8_t> transfer_resp;      // its answer (empty if refused)
+  client::CallKeys keys;                   // its SRTP keys
+  std::optional<client::CallKeys> a_keys;  // A's keys from this answer, if A took it
   bool answered() const { return refusal.ok(); }
 };
 
 // AnswerOffer: the responder side of one device: SDP offer -> TRANSFER_INIT (SDP IDs
 // checked), early checks, RESOLVE_INIT at the KMS, TRANSFER_INIT authenticated, replay
 // check, TRANSFER_RESP. Returns the refusal as a Status; never throws away its reason.
-Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& kms_id,
-                                 Party& p, const std::string& offer, const client::Env& env);
+Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& kms_id, Party& p,
+                                 const std::string& offer, const client::Env& env);
 
 // Fingerprints: {"<cs_id>": KeyFingerprint} for every crypto session.
 nlohmann::json Fingerprints(const std::vector<client::CryptoSessionKeys>& s);

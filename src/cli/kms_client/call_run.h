@@ -25,17 +25,17 @@ struct CallOpts {
   bool media = false;
   bool json = false;
   int packets = 5;
-  int validity_s = 3600;      // desired ticket validity (TRe - now)
-  int min_remaining_s = 60;   // least validity A accepts in a granted or cached ticket
-  bool reuse = false;         // --reuse-ticket: a second call with the cached ticket
-  int reuse_after_s = 0;      // wait before the second call
-  bool reuse_expired = false; // send the cached ticket even after the cache dropped it
-  std::string group;          // --group: target a group identity
+  int validity_s = 3600;       // desired ticket validity (TRe - now)
+  int min_remaining_s = 60;    // least validity A accepts in a granted or cached ticket
+  bool reuse = false;          // --reuse-ticket: a second call with the cached ticket
+  int reuse_after_s = 0;       // wait before the second call
+  bool reuse_expired = false;  // send the cached ticket even after the cache dropped it
+  std::string group;           // --group: target a group identity
   std::vector<std::string> members, outsiders;  // credential directories
   bool mode3 = false;
   std::string mode3_key_file, mode3_key_id;
   bool csb_update = false;
-  bool csb_tamper = false;    // first deliver an update with a flipped MAC bit
+  bool csb_tamper = false;  // first deliver an update with a flipped MAC bit
 };
 
 // CallOutcome: one Ticket Transfer (one SDP offer) and what every party made of it.

@@ -30,8 +30,9 @@ Status CallRun::SecondCall(std::shared_ptr<const client::InitiatorTicket> ticket
                  FailedPreconditionError("the ticket cache no longer hands out the ticket "
                                          "(validity over or under --min-remaining)"));
     }
-    rep_.Step("A", "the ticket cache no longer hands out the ticket; --reuse-expired: "
-                   "offering it anyway, the KMS must refuse to resolve it");
+    rep_.Step("A",
+              "the ticket cache no longer hands out the ticket; --reuse-expired: "
+              "offering it anyway, the KMS must refuse to resolve it");
     cached = ticket;
   } else {
     rep_.Step("A", "call 2 reuses the cached ticket: no REQUEST_INIT to the KMS");
@@ -50,7 +51,8 @@ Status CallRun::CsbUpdate(CallOutcome& c) {
   nlohmann::json pairs = nlohmann::json::array();
   Status verdict = Status::Ok();
   auto fail = [&](const std::string& why) {
-    if (verdict.ok()) verdict = Err(kExitRefused, "call (CSB update)", FailedPreconditionError(why));
+    if (verdict.ok())
+      verdict = Err(kExitRefused, "call (CSB update)", FailedPreconditionError(why));
   };
   for (DeviceResult& d : c.devices) {
     if (!d.a_keys) continue;
@@ -80,17 +82,17 @@ Status CallRun::CsbUpdate(CallOutcome& c) {
       const bool rejected = !r.ok() && r.status().code() == StatusCode::kAuthFailed;
       j["tampered_rejected"] = rejected;
       j["tampered_error"] = r.ok() ? "accepted" : r.status().message();
-      rep_.Step(d.label, rejected ? "rejected a copy with one MAC bit flipped (" +
-                                        r.status().message() + ")"
-                                  : "did NOT reject a copy with a flipped MAC bit");
+      rep_.Step(d.label,
+                rejected ? "rejected a copy with one MAC bit flipped (" + r.status().message() + ")"
+                         : "did NOT reject a copy with a flipped MAC bit");
       if (!rejected) fail(d.label + " accepted a CSB update with a tampered MAC");
     }
     auto ans = client::AnswerCsbUpdate(upd->wire, d.keys.csb, env_);
-    if (!ans.ok()) return Err(ExitFor(ans.status()), "call (CSB update at " + d.label + ")",
-                              ans.status());
+    if (!ans.ok())
+      return Err(ExitFor(ans.status()), "call (CSB update at " + d.label + ")", ans.status());
     auto a_new = client::ProcessCsbUpdateResp(ans->wire, *upd, d.a_keys->csb);
-    if (!a_new.ok()) return Err(ExitFor(a_new.status()), "call (CSB update answer)",
-                                a_new.status());
+    if (!a_new.ok())
+      return Err(ExitFor(a_new.status()), "call (CSB update answer)", a_new.status());
     const bool match = SameKeys(*a_new, ans->sessions);
     const bool rekeyed = !SameKeys(*a_new, d.a_keys->sessions);
     j["keys_match"] = match;

@@ -1,9 +1,10 @@
 // KeyFingerprint: the public name of one crypto session's SRTP keys that kms-client shows
 // instead of the keys (spec §9.3: no key bytes in output).
+#include "src/client/session_keys.h"
+
 #include <gtest/gtest.h>
 
 #include "src/base/encoding.h"
-#include "src/client/session_keys.h"
 
 namespace kms::client {
 namespace {
