@@ -7,9 +7,10 @@
 # on the clients' JSON (equal key fingerprints on both sides, SRTP packets decrypted, which
 # messages reached the KMS) and on the KMS audit trail (exactly the expected rows for the
 # scenario's ticket, found by the ticket id both sides compute as SHA-256(Ticket Data)).
-# Usage: scenarios_e2e.sh <build-dir>
+# Usage: scenarios_e2e.sh <build-dir> [seccomp]   (seccomp: kmsd runs under its filter)
 set -euo pipefail
 bin="$(cd "$1" && pwd)"
+[ "${2:-plain}" = seccomp ] && export KMS_SECCOMP=true
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 state="$(mktemp -d /tmp/kms-scen.XXXXXX)"
 trap '[ "${KMSD_PID:-0}" -gt 0 ] && kill -TERM "$KMSD_PID" 2>/dev/null; [ -n "${KMS_E2E_KEEP:-}" ] || rm -rf "$state"' EXIT
