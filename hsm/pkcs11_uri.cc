@@ -116,8 +116,18 @@ Result<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri) {
       slot = &out.serial;
     } else if (name == "model") {
       slot = &out.model;
-    } else if (name == "object" || name == "type" || name == "id" ||
-               name == "library-manufacturer" || name == "library-description" ||
+    } else if (name == "object") {
+      slot = &out.object;
+    } else if (name == "id") {
+      slot = &out.id;
+    } else if (name == "type") {
+      // RFC 7512 §2.3 pk11-type values.
+      if (value != "public" && value != "private" && value != "cert" && value != "secret-key" &&
+          value != "data") {
+        return InvalidArgumentError("PKCS#11 URI: unknown type \"" + value + "\"");
+      }
+      slot = &out.type;
+    } else if (name == "library-manufacturer" || name == "library-description" ||
                name == "library-version" || name == "slot-manufacturer" ||
                name == "slot-description" || name == "slot-id") {
       // RFC 7512 §2.3 attributes that do not select a token: accepted, unused here.

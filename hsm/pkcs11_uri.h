@@ -1,5 +1,6 @@
-// Pkcs11Uri: the token selector of the configuration, a PKCS#11 URI (RFC 7512). Only the
-// path attributes that identify a token are kept; the rest are validated and ignored.
+// Pkcs11Uri: a PKCS#11 URI (RFC 7512) from the configuration. The token selector keeps the
+// attributes that identify a token; an object URI (the TLS key of kmsd, issue 7) also keeps
+// object, id and type. Other attributes are validated and ignored.
 #pragma once
 
 #include <optional>
@@ -17,6 +18,9 @@ struct Pkcs11Uri {
   std::optional<std::string> manufacturer;  // CK_TOKEN_INFO.manufacturerID
   std::optional<std::string> serial;        // CK_TOKEN_INFO.serialNumber
   std::optional<std::string> model;         // CK_TOKEN_INFO.model
+  std::optional<std::string> object;        // CKA_LABEL of one object
+  std::optional<std::string> id;            // CKA_ID, raw bytes after percent-decoding
+  std::optional<std::string> type;          // "private", "public", "cert", "secret-key", "data"
 
   // Matches: every present attribute equals the token's blank-padded field (trailing
   // spaces stripped), compared byte for byte (RFC 7512 §2.5).

@@ -36,6 +36,7 @@ SessionLease::SessionLease(SessionLease&& other) noexcept
       handle_(other.handle_),
       owner_(other.owner_),
       broken_(other.broken_),
+      acquired_(other.acquired_),
       call_lock_(std::move(other.call_lock_)),
       owner_lock_(std::move(other.owner_lock_)) {
   other.token_ = nullptr;
@@ -43,6 +44,10 @@ SessionLease::SessionLease(SessionLease&& other) noexcept
 
 SessionLease::~SessionLease() {
   if (token_ != nullptr) {
+    if (!owner_ && token_->lease_observer_) {
+      token_->lease_observer_(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - acquired_).count());
+    }
     token_->Release(handle_, owner_, broken_);
   }
   // owner_lock_ and call_lock_ are released after this body, i.e. after the session is
@@ -90,6 +95,11 @@ Token::~Token() {
 size_t Token::pool_capacity() const {
   std::lock_guard<std::mutex> lock(pool_mu_);
   return capacity_;
+}
+
+size_t Token::sessions_in_use() const {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  return open_ - idle_.size();
 }
 
 void Token::Disconnect() {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,7 @@ class SessionLease {
   CK_SESSION_HANDLE handle_;
   bool owner_;
   bool broken_ = false;
+  std::chrono::steady_clock::time_point acquired_ = std::chrono::steady_clock::now();
   std::shared_lock<std::shared_mutex> call_lock_;
   std::unique_lock<std::mutex> owner_lock_;
 };
@@ -111,6 +113,14 @@ class Token {
   // generation are invalid.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   size_t pool_capacity() const;
+  // sessions_in_use: pool sessions currently leased (for /metrics).
+  size_t sessions_in_use() const;
+  // SetLeaseObserver: called with the duration of every pool lease (one token operation
+  // each) when it ends; for the token call latency histogram. Set before any Acquire.
+  void SetLeaseObserver(std::function<void(double seconds)> observer) {
+    lease_observer_ = std::move(observer);
+  }
+  const Pkcs11Uri& uri() const { return uri_; }
   const CK_FUNCTION_LIST* fn() const { return module_.fn(); }
   const TokenConfig& config() const { return config_; }
 
@@ -152,6 +162,8 @@ class Token {
 
   mutable std::shared_mutex index_mu_;
   std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index_;
+
+  std::function<void(double)> lease_observer_;
 };
 
 }  // namespace kms::hsm

@@ -5,7 +5,7 @@ KMS_DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   clang-14 libclang-rt-14-dev lld-14
   libssl-dev openssl
-  libmicrohttpd-dev libsqlite3-dev sqlite3
+  libmicrohttpd-dev libgnutls28-dev libsqlite3-dev sqlite3 python3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libcurl4-openssl-dev curl libsrtp2-dev libsystemd-dev libseccomp-dev

@@ -113,13 +113,13 @@ Status ReadKms(Reader& r, core::KmsOptions* k) {
   return r.Done();
 }
 
-Status ReadServer(Reader& r, http::UaServerOptions* s) {
+Status ReadServer(Reader& r, http::UaServerOptions* s, TlsSettings* tls) {
   KMS_RETURN_IF_ERROR(r.Str("listen", &s->listen_address));
   KMS_RETURN_IF_ERROR(r.Int("port", &s->port, 0, 65535));
   KMS_RETURN_IF_ERROR(r.Str("path", &s->path));
   KMS_RETURN_IF_ERROR(r.Int("threads", &s->threads, 1, 256));
-  KMS_RETURN_IF_ERROR(r.Str("tls_cert", &s->tls_cert_pem));
-  KMS_RETURN_IF_ERROR(r.Str("tls_key", &s->tls_key_pem));
+  KMS_RETURN_IF_ERROR(r.Str("tls_cert", &tls->cert_file));
+  KMS_RETURN_IF_ERROR(r.Str("tls_key", &tls->key));
   KMS_RETURN_IF_ERROR(r.Int("body_limit", &s->body_limit, 512, 1 << 20));
   KMS_RETURN_IF_ERROR(r.Int("connection_limit", &s->connection_limit, 1, 100'000));
   KMS_RETURN_IF_ERROR(r.Int("per_ip_connection_limit", &s->per_ip_connection_limit, 1, 100'000));
@@ -179,7 +179,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source_name
   std::string database_path = c.database;
   const std::map<std::string, std::function<Status(Reader&)>> sections = {
       {"kms", [&](Reader& r) { return ReadKms(r, &c.kms); }},
-      {"server", [&](Reader& r) { return ReadServer(r, &c.server); }},
+      {"server", [&](Reader& r) { return ReadServer(r, &c.server, &c.tls); }},
       {"ops", [&](Reader& r) { return ReadOps(r, &c.ops); }},
       {"token", [&](Reader& r) { return ReadToken(r, &c.token); }},
       {"database", [&](Reader& r) {
@@ -213,7 +213,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source_name
     return InvalidArgumentError(source_name +
                                 ": [token] credential_storage must be \"wrapped\" or \"token-objects\"");
   }
-  if (c.server.tls_cert_pem.empty() || c.server.tls_key_pem.empty()) {
+  if (c.tls.cert_file.empty() || c.tls.key.empty()) {
     return InvalidArgumentError(source_name + ": [server] tls_cert and tls_key are required");
   }
   if (c.server.path.empty() || c.server.path[0] != '/') {

@@ -24,6 +24,14 @@ struct TokenSettings {
   uint32_t credential_cache = 1024;
 };
 
+// TlsSettings: [server] tls_cert (PEM chain file, leaf first) and tls_key: a PEM file path,
+// or a PKCS#11 URI ("pkcs11:token=...;object=...") naming an EC key in the KMS token.
+struct TlsSettings {
+  std::string cert_file;
+  std::string key;
+  bool key_in_token() const { return key.rfind("pkcs11:", 0) == 0; }
+};
+
 struct AuditSettings {
   uint32_t batch_interval_ms = 2;       // group commit window
   uint32_t max_wait_ms = 1000;          // fail closed after this
@@ -41,7 +49,8 @@ struct ProcessSettings {
 struct Config {
   std::string path;  // the file it came from
   core::KmsOptions kms;
-  http::UaServerOptions server;  // tls_cert_pem/tls_key_pem hold file PATHS here
+  http::UaServerOptions server;
+  TlsSettings tls;
   http::OpsServerOptions ops;
   TokenSettings token;
   std::string database = "/var/lib/kms/policy.db";

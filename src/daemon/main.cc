@@ -1,19 +1,22 @@
 // kmsd: the KMS daemon (issue 7). Composition root: reads the configuration, builds the
 // adapters (token, policy store, audit writer) and the core, starts the Ua and operations
 // listeners, then waits for signals: SIGTERM/SIGINT drain in-flight requests and exit,
-// SIGHUP reloads the TLS certificate (policy changes are seen without any signal).
+// SIGHUP reloads the TLS certificate and key (policy changes are seen without any signal).
 //
 // Exit codes: 0 clean stop; 1 start-up failed (message on stderr); 2 bad usage or config.
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "hsm/secret_file.h"
+#include "hsm/tls_key.h"
 #include "hsm/token_stack.h"
 #include "policy/audit_writer.h"
 #include "policy/migrations.h"
@@ -25,6 +28,7 @@
 #include "src/daemon/config.h"
 #include "src/daemon/hardening.h"
 #include "src/daemon/log.h"
+#include "src/http/listen_socket.h"
 #include "src/http/ops_server.h"
 #include "src/http/ua_server.h"
 
@@ -63,18 +67,28 @@ kms::hsm::TokenConfig TokenConfigFrom(const kms::daemon::Config& c) {
   return t;
 }
 
-// StartUa: reads the certificate and key files and starts the HTTPS listener.
-kms::Result<std::unique_ptr<kms::http::UaServer>> StartUa(const kms::daemon::Config& c,
-                                                          kms::core::MessageHandler& handler,
-                                                          kms::http::Metrics& metrics,
-                                                          uint16_t port) {
-  kms::http::UaServerOptions o = c.server;
-  o.port = port;
-  KMS_ASSIGN_OR_RETURN(o.tls_cert_pem, ReadFile(c.server.tls_cert_pem));
-  KMS_ASSIGN_OR_RETURN(o.tls_key_pem, ReadFile(c.server.tls_key_pem));
-  auto s = kms::http::UaServer::Start(o, handler, metrics);
-  std::fill(o.tls_key_pem.begin(), o.tls_key_pem.end(), '\0');  // libmicrohttpd has its copy
-  return s;
+// LoadTlsIdentity: the certificate chain from its file and the key from a PEM file (owner
+// only, like every secret file) or from the token (tls_key = "pkcs11:..."). Called at start
+// and at every SIGHUP, so a renewed certificate or key is picked up without a restart.
+kms::Result<std::shared_ptr<kms::http::TlsIdentity>> LoadTlsIdentity(
+    const kms::daemon::TlsSettings& tls, kms::hsm::Token& token,
+    std::shared_ptr<kms::hsm::TokenTlsKey>* token_key) {
+  KMS_ASSIGN_OR_RETURN(std::string chain, ReadFile(tls.cert_file));
+  if (tls.key_in_token()) {
+    KMS_ASSIGN_OR_RETURN(std::unique_ptr<kms::hsm::TokenTlsKey> key,
+                         kms::hsm::TokenTlsKey::Open(token, tls.key));
+    *token_key = std::move(key);
+    std::shared_ptr<kms::hsm::TokenTlsKey> signer = *token_key;
+    return kms::http::TlsIdentity::FromSigner(
+        chain, {signer->curve_bits(),
+                [signer](std::span<const uint8_t> digest) { return signer->SignDigest(digest); }});
+  }
+  constexpr size_t kMaxKeyFile = 64 * 1024;
+  KMS_ASSIGN_OR_RETURN(kms::SecretBytes pem,
+                       kms::hsm::ReadSecretFile(tls.key, kMaxKeyFile, /*trim_newline=*/false));
+  const std::span<const uint8_t> bytes = pem.Reveal();
+  return kms::http::TlsIdentity::FromPem(
+      chain, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace
@@ -124,6 +138,25 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Bind both listeners while still root (a port below 1024 needs it), then give up root
+  // before anything reads a file or the token: the PIN file, the TLS key and the token
+  // directory are read as the configured user at start-up exactly as at a later reconnect or
+  // SIGHUP.
+  auto ua_socket = kms::http::ListenSocket::Bind(cfg.server.listen_address, cfg.server.port);
+  if (!ua_socket.ok()) {
+    Log("error", "startup_failed", {{"component", "https"}, {"reason", ua_socket.status().message()}});
+    return kExitStartup;
+  }
+  auto ops_socket = kms::http::ListenSocket::Bind(cfg.ops.listen_address, cfg.ops.port);
+  if (!ops_socket.ok()) {
+    Log("error", "startup_failed", {{"component", "ops"}, {"reason", ops_socket.status().message()}});
+    return kExitStartup;
+  }
+  if (kms::Status s = kms::daemon::DropPrivileges(cfg.process.user); !s.ok()) {
+    Log("error", "startup_failed", {{"reason", s.message()}});
+    return kExitStartup;
+  }
+
   auto token = kms::hsm::TokenStack::Open(cfg.token.module, TokenConfigFrom(cfg));
   if (!token.ok()) {
     Log("error", "startup_failed", {{"component", "token"}, {"reason", token.status().message()}});
@@ -164,39 +197,52 @@ int main(int argc, char** argv) {
                    [&] { return (*audit)->Healthy() ? 1.0 : 0.0; });
   metrics.AddGauge("kms_token_pool_sessions", "operation sessions the token pool may use",
                    [&] { return static_cast<double>((*token)->token->pool_capacity()); });
+  metrics.AddGauge("kms_token_sessions_in_use", "token sessions leased right now",
+                   [&] { return static_cast<double>((*token)->token->sessions_in_use()); });
+  metrics.SetHelp("kms_token_operation_seconds", "duration of one token operation (session lease)");
+  (*token)->token->SetLeaseObserver(
+      [&metrics](double seconds) { metrics.Observe("kms_token_operation_seconds", seconds); });
 
-  auto ua = StartUa(cfg, service, metrics, cfg.server.port);
+  std::shared_ptr<kms::hsm::TokenTlsKey> tls_key;
+  auto tls = LoadTlsIdentity(cfg.tls, *(*token)->token, &tls_key);
+  if (!tls.ok()) {
+    Log("error", "startup_failed", {{"component", "tls"}, {"reason", tls.status().message()}});
+    return kExitStartup;
+  }
+  kms::http::UaServerOptions ua_options = cfg.server;
+  ua_options.listen_fd = ua_socket->Release();
+  auto ua = kms::http::UaServer::Start(ua_options, std::move(tls).value(), service, metrics);
   if (!ua.ok()) {
     Log("error", "startup_failed", {{"component", "https"}, {"reason", ua.status().message()}});
     return kExitStartup;
   }
+  kms::http::OpsServerOptions ops_options = cfg.ops;
+  ops_options.listen_fd = ops_socket->Release();
   auto ops = kms::http::OpsServer::Start(
-      cfg.ops, [&](std::string* why) { return service.Ready(why); }, metrics);
+      ops_options, [&](std::string* why) { return service.Ready(why); }, metrics);
   if (!ops.ok()) {
     Log("error", "startup_failed", {{"component", "ops"}, {"reason", ops.status().message()}});
     return kExitStartup;
   }
-  // Everything is open and bound: give up root, then the syscall allow-list.
-  if (kms::Status s = kms::daemon::DropPrivileges(cfg.process.user); !s.ok()) {
-    Log("error", "startup_failed", {{"reason", s.message()}});
-    return kExitStartup;
-  }
+  // Everything is open: the syscall allow-list from here on.
   if (cfg.process.seccomp) {
     if (kms::Status s = kms::daemon::EnableSeccomp(); !s.ok()) {
       Log("error", "startup_failed", {{"reason", s.message()}});
       return kExitStartup;
     }
   }
-  const uint16_t ua_port = (*ua)->port();
-  Log("info", "started", {{"https_port", std::to_string(ua_port)},
+  Log("info", "started", {{"https_port", std::to_string((*ua)->port())},
                           {"ops_port", std::to_string((*ops)->port())},
                           {"kms_identity", cfg.kms.kms_identity},
                           {"seccomp", cfg.process.seccomp ? "on" : "off"}});
   sd_notify(0, "READY=1");
 
+  // Watchdog: ping at half the interval systemd expects (sd_watchdog_enabled(3)).
   uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-  const timespec tick{watchdog ? static_cast<time_t>(watchdog_usec / 2'000'000) : 1, 0};
+  const uint64_t tick_usec = watchdog ? std::max<uint64_t>(watchdog_usec / 2, 1000) : 1'000'000;
+  const timespec tick{static_cast<time_t>(tick_usec / 1'000'000),
+                      static_cast<long>((tick_usec % 1'000'000) * 1000)};
   for (;;) {
     siginfo_t info{};
     const int sig = sigtimedwait(&signals, &info, &tick);
@@ -204,18 +250,17 @@ int main(int argc, char** argv) {
       sd_notify(0, "WATCHDOG=1");
     }
     if (sig == SIGHUP) {
-      // New certificate and key for new connections: restart the HTTPS listener on the same
-      // port after draining the old one (a pause of milliseconds).
-      Log("info", "reload", {{"what", "tls"}});
+      // New certificate and key for new handshakes; the listening socket stays open and
+      // established connections keep their session. Policy needs no reload: every request
+      // reads the current policy from the database (policy/sqlite_policy_store.h).
       sd_notify(0, "RELOADING=1");
-      (*ua)->Drain(std::chrono::seconds(5));
-      auto fresh = StartUa(cfg, service, metrics, ua_port);
+      auto fresh = LoadTlsIdentity(cfg.tls, *(*token)->token, &tls_key);
       if (fresh.ok()) {
-        *ua = std::move(fresh).value();
-        Log("info", "reloaded", {{"what", "tls"}});
+        kms::http::UaServer::ReloadTls(std::move(fresh).value());
+        Log("info", "reloaded", {{"what", "tls"}, {"policy", "read per request"}});
       } else {
-        Log("error", "reload_failed", {{"reason", fresh.status().message()}});
-        return kExitStartup;
+        // Keep serving with the previous certificate: a bad file must not take the KMS down.
+        Log("error", "reload_failed", {{"what", "tls"}, {"reason", fresh.status().message()}});
       }
       sd_notify(0, "READY=1");
     } else if (sig == SIGTERM || sig == SIGINT) {

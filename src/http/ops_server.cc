@@ -68,7 +68,9 @@ Result<std::unique_ptr<OpsServer>> OpsServer::Start(const OpsServerOptions& opti
                                 &Impl::Access, s.get(), MHD_OPTION_SOCK_ADDR,
                                 reinterpret_cast<const sockaddr*>(&addr),
                                 MHD_OPTION_CONNECTION_LIMIT, 16U, MHD_OPTION_CONNECTION_TIMEOUT,
-                                5U, MHD_OPTION_END);
+                                5U,
+                                options.listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END,
+                                options.listen_fd, MHD_OPTION_END);
   if (s->daemon_ == nullptr) {
     return UnavailableError("cannot start the operations listener on " + options.listen_address +
                             ":" + std::to_string(options.port));

@@ -19,6 +19,7 @@ namespace kms::http {
 struct OpsServerOptions {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 9090;
+  int listen_fd = -1;  // bound and listening already (ListenSocket::Release); -1: bind here
 };
 
 class OpsServer {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -157,8 +158,14 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
   return QueueBytes(c, MHD_HTTP_OK, reply->body, "application/mikey");
 }
 
+void UaServer::ReloadTls(std::shared_ptr<TlsIdentity> tls) { TlsIdentitySlot::Set(std::move(tls)); }
+
 Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options,
+                                                  std::shared_ptr<TlsIdentity> tls,
                                                   core::MessageHandler& handler, Metrics& metrics) {
+  if (tls == nullptr) {
+    return InvalidArgumentError("the HTTPS listener needs a certificate and key");
+  }
   std::unique_ptr<UaServer> s(new UaServer(options, handler, metrics));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -167,11 +174,11 @@ Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options
     return InvalidArgumentError("listen address is not an IPv4 literal: " + options.listen_address);
   }
   const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC;
+  TlsIdentitySlot::Set(std::move(tls));
   s->daemon_ = MHD_start_daemon(
       flags, options.port, nullptr, nullptr, &Impl::Access, s.get(),
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&addr),
-      MHD_OPTION_HTTPS_MEM_KEY, options.tls_key_pem.c_str(),
-      MHD_OPTION_HTTPS_MEM_CERT, options.tls_cert_pem.c_str(),
+      MHD_OPTION_HTTPS_CERT_CALLBACK, TlsIdentitySlot::Callback(),
       MHD_OPTION_HTTPS_PRIORITIES, kTlsPriorities,
       MHD_OPTION_THREAD_POOL_SIZE, options.threads,
       MHD_OPTION_CONNECTION_LIMIT, options.connection_limit,
@@ -179,11 +186,15 @@ Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options
       MHD_OPTION_CONNECTION_TIMEOUT, options.idle_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(128 * 1024),
       MHD_OPTION_NOTIFY_COMPLETED, &Impl::Completed, nullptr,
+      // With a pre-bound socket MHD ignores the address above (MHD_OPTION_END ends the list
+      // early otherwise).
+      options.listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, options.listen_fd,
       MHD_OPTION_END);
   if (s->daemon_ == nullptr) {
+    TlsIdentitySlot::Clear();
     return UnavailableError("cannot start the HTTPS listener on " + options.listen_address + ":" +
                             std::to_string(options.port) +
-                            " (port in use, or certificate/key refused)");
+                            " (port in use?)");
   }
   s->port_ = BoundPort(s->daemon_);
   return s;
@@ -193,7 +204,10 @@ void UaServer::Drain(std::chrono::milliseconds max_wait) {
   if (daemon_ == nullptr) {
     return;
   }
-  MHD_quiesce_daemon(daemon_);  // no new connections; the listening socket is released
+  // No new connections; the listening socket is handed back to us, and closed.
+  if (const MHD_socket fd = MHD_quiesce_daemon(daemon_); fd != MHD_INVALID_SOCKET) {
+    close(fd);
+  }
   const auto deadline = std::chrono::steady_clock::now() + max_wait;
   while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -202,11 +216,13 @@ void UaServer::Drain(std::chrono::milliseconds max_wait) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   MHD_stop_daemon(daemon_);
   daemon_ = nullptr;
+  TlsIdentitySlot::Clear();  // no handshake can be running any more
 }
 
 UaServer::~UaServer() {
   if (daemon_ != nullptr) {
     MHD_stop_daemon(daemon_);
+    TlsIdentitySlot::Clear();
   }
 }
 

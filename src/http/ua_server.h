@@ -18,6 +18,7 @@
 #include "src/core/message_handler.h"
 #include "src/http/metrics.h"
 #include "src/http/rate_limiter.h"
+#include "src/http/tls_identity.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;
@@ -29,8 +30,6 @@ struct UaServerOptions {
   uint16_t port = 8443;                     // 0: any free port (see UaServer::port)
   std::string path = "/kms";
   unsigned threads = 4;                     // libmicrohttpd thread pool (epoll)
-  std::string tls_cert_pem;                 // PEM contents, not paths
-  std::string tls_key_pem;                  // PEM contents; scrubbed by the caller after Start
   size_t body_limit = 64 * 1024;
   unsigned connection_limit = 512;
   unsigned per_ip_connection_limit = 64;
@@ -39,6 +38,7 @@ struct UaServerOptions {
   double rate_per_s = 100;                  // per client address; 0 = unlimited
   double rate_burst = 200;
   size_t max_in_flight = 256;               // requests being processed at once
+  int listen_fd = -1;  // bound and listening already (ListenSocket::Release); -1: bind here
 };
 
 // kTlsPriorities: TLS 1.2 and 1.3 only, GnuTLS's secure suites, server preference.
@@ -47,10 +47,15 @@ inline constexpr const char* kTlsPriorities =
 
 class UaServer {
  public:
-  // Start: binds and starts serving. kInvalidArgument for bad options (e.g. a certificate
-  // libmicrohttpd refuses), kUnavailable when the port cannot be bound.
+  // Start: binds and starts serving with `tls` as the certificate and key. kInvalidArgument
+  // for bad options, kUnavailable when the port cannot be bound. One per process (the TLS
+  // identity slot is process-wide, see tls_identity.h).
   static Result<std::unique_ptr<UaServer>> Start(const UaServerOptions& options,
+                                                 std::shared_ptr<TlsIdentity> tls,
                                                  core::MessageHandler& handler, Metrics& metrics);
+  // ReloadTls: new handshakes use `tls` from now on; established connections keep theirs.
+  // The listening socket stays open (SIGHUP, issue 7 item 3).
+  static void ReloadTls(std::shared_ptr<TlsIdentity> tls);
   ~UaServer();
   UaServer(const UaServer&) = delete;
   UaServer& operator=(const UaServer&) = delete;

@@ -11,19 +11,8 @@ trap '[ "${KMSD_PID:-0}" -gt 0 ] && kill -TERM "$KMSD_PID" 2>/dev/null; [ -n "${
 # shellcheck source=../../appliance/lib/provision.sh
 source "$here/appliance/lib/provision.sh"
 
-pass=0
-fail=0
-check() {  # check "<what>" <command...>
-  local what="$1"
-  shift
-  if "$@"; then
-    pass=$((pass + 1))
-    echo "ok: $what"
-  else
-    fail=$((fail + 1))
-    echo "FAILED: $what"
-  fi
-}
+# shellcheck source=tools/checks.sh
+source "$here/tests/e2e/tools/checks.sh"
 
 [ "$mode" = seccomp ] && export KMS_SECCOMP=true
 kms_provision "$state" "$bin"
@@ -171,5 +160,4 @@ rate_limit() {
 }
 check "rate limit -> 429" rate_limit
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+checks_summary

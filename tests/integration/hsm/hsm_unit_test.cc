@@ -55,6 +55,19 @@ TEST(Pkcs11UriTest, AbsentAttributesMatchAnything) {
   EXPECT_TRUE(ParsePkcs11Uri("pkcs11:?").ok());
 }
 
+TEST(Pkcs11UriTest, KeepsObjectIdAndType) {
+  // RFC 7512 §2.3: object = CKA_LABEL, id = CKA_ID (percent-encoded bytes), type = class.
+  Result<Pkcs11Uri> u = ParsePkcs11Uri("pkcs11:token=kms;object=kmsd%20tls;id=%4b%00;type=private");
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(*u->object, "kmsd tls");
+  EXPECT_EQ(*u->id, std::string("K\0", 2));
+  EXPECT_EQ(*u->type, "private");
+  EXPECT_TRUE(u->Matches(Info("kms", "m", "s", "x")));  // object attributes never select tokens
+  EXPECT_FALSE(ParsePkcs11Uri("pkcs11:type=secret").ok());
+  EXPECT_FALSE(ParsePkcs11Uri("pkcs11:object=a;object=b").ok());
+  EXPECT_FALSE(ParsePkcs11Uri("pkcs11:id=1;id=2").ok());
+}
+
 TEST(Pkcs11UriTest, RejectsMalformedUris) {
   for (const char* bad : {"", "pkcs1:token=a", "token=a", "pkcs11:token", "pkcs11:=a",
                           "pkcs11:token=a;", "pkcs11:token=a;;serial=b", "pkcs11:token=a%2",

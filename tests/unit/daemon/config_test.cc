@@ -84,6 +84,23 @@ seccomp = true
   EXPECT_EQ(c->audit.checkpoint_rows, 10u);
   EXPECT_TRUE(c->process.mlockall);
   EXPECT_TRUE(c->process.seccomp);
+  EXPECT_EQ(c->tls.cert_file, "c");
+  EXPECT_EQ(c->tls.key, "k");
+  EXPECT_FALSE(c->tls.key_in_token());
+  EXPECT_EQ(c->process.user, "kms");
+}
+
+TEST(ConfigTest, TlsKeyMayBeAPkcs11Uri) {
+  auto c = ParseConfig(R"([server]
+tls_cert = "/etc/kms/tls.crt"
+tls_key = "pkcs11:token=kms;object=kmsd-tls;type=private"
+[token]
+pin_file = "/etc/kms/pin"
+)",
+                       "k.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->tls.key_in_token());
+  EXPECT_EQ(c->tls.key, "pkcs11:token=kms;object=kmsd-tls;type=private");
 }
 
 void ExpectError(const std::string& text, const std::string& fragment) {
