@@ -156,6 +156,11 @@ check "TLS 1.3 and TLS 1.2 handshakes signed by the token" bash -c \
   "curl -sf -o /dev/null --cacert '$state/token-tls.crt' --tlsv1.3 -X POST -H 'Content-Type: application/mikey' --data-binary x '$url' &&
    curl -sf -o /dev/null --cacert '$state/token-tls.crt' --tlsv1.2 --tls-max 1.2 -X POST -H 'Content-Type: application/mikey' --data-binary x '$url'"
 check "a whole call over the token-keyed listener" call "$state/token-tls.crt"
+no_core_dumps() {  # RLIMIT_CORE 0 and PR_SET_DUMPABLE 0 (then /proc/<pid> files belong to root)
+  grep -Eq '^Max core file size +0 +0 ' "/proc/$KMSD_PID/limits" &&
+    [ "$(stat -c %u "/proc/$KMSD_PID/status")" = 0 ]
+}
+check "no core dumps: RLIMIT_CORE 0 and not dumpable" no_core_dumps
 if [ -n "$drop_user" ]; then
   runs_as() {
     local uid want
