@@ -1,0 +1,186 @@
+// UaServer in process (src/http/ua_server.h) with a scripted MessageHandler: the body reaches
+// the handler unchanged, its reply comes back as application/mikey, and each transport problem
+// gets its documented status: 503 when max_in_flight requests are already being processed or
+// the service is unavailable, 500 for an internal failure. libcurl is the client.
+#include "src/http/ua_server.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace kms::http {
+namespace {
+
+std::string Pem(BIO* bio) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  std::string s(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  return s;
+}
+
+std::shared_ptr<TlsIdentity> TestIdentity() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+  X509_gmtime_adj(X509_getm_notBefore(x), 0);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(x, X509_get_subject_name(x));
+  X509_sign(x, key, EVP_sha256());
+  BIO* cb = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(cb, x);
+  BIO* kb = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(kb, key, nullptr, nullptr, 0, nullptr, nullptr);
+  const std::string cert = Pem(cb);
+  const std::string pem_key = Pem(kb);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return TlsIdentity::FromPem(cert, pem_key).value();
+}
+
+// Handler: echoes the body reversed; can be made to block (to hold a request in flight) or
+// to fail with a Status.
+class ScriptedHandler : public core::MessageHandler {
+ public:
+  Result<core::Reply> Handle(std::span<const uint8_t> body, const core::RequestContext&) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++entered_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !block_; });
+    }
+    if (!fail_.ok()) {
+      return fail_;
+    }
+    core::Reply r;
+    r.body.assign(body.rbegin(), body.rend());
+    r.request_data_type = 11;
+    r.result = "granted";
+    return r;
+  }
+  bool Ready(std::string*) const override { return true; }
+
+  void Block() { std::lock_guard<std::mutex> l(mu_); block_ = true; }
+  void Unblock() { std::lock_guard<std::mutex> l(mu_); block_ = false; cv_.notify_all(); }
+  void WaitEntered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  void Fail(Status s) { fail_ = std::move(s); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool block_ = false;
+  int entered_ = 0;
+  Status fail_ = Status::Ok();
+};
+
+struct Response {
+  long status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+size_t Collect(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+Response Post(uint16_t port, const std::string& body) {
+  Response r;
+  CURL* c = curl_easy_init();
+  const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/kms";
+  curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/mikey");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);  // self-signed test certificate
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  if (curl_easy_perform(c) == CURLE_OK) {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    char* ct = nullptr;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    r.content_type = ct != nullptr ? ct : "";
+  }
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+class UaServerTest : public ::testing::Test {
+ protected:
+  void Start(size_t max_in_flight) {
+    UaServerOptions o;
+    o.listen_address = "127.0.0.1";
+    o.port = 0;
+    o.threads = 4;
+    o.max_in_flight = max_in_flight;
+    o.rate_per_s = 0;
+    Result<std::unique_ptr<UaServer>> s = UaServer::Start(o, TestIdentity(), handler_, metrics_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(s).value();
+  }
+  ScriptedHandler handler_;
+  Metrics metrics_;
+  std::unique_ptr<UaServer> server_;
+};
+
+TEST_F(UaServerTest, BodyReachesTheHandlerAndTheReplyComesBackAsMikey) {
+  Start(8);
+  const Response r = Post(server_->port(), std::string("\x01\x02\x03", 3));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/mikey");
+  EXPECT_EQ(r.body, std::string("\x03\x02\x01", 3));
+  EXPECT_NE(metrics_.Render().find("kms_requests_total{type=\"11\",result=\"granted\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(UaServerTest, OverloadIs503WhileMaxInFlightRequestsAreBeingProcessed) {
+  Start(1);
+  handler_.Block();
+  auto first = std::async(std::launch::async, [&] { return Post(server_->port(), "a"); });
+  handler_.WaitEntered(1);
+  const Response second = Post(server_->port(), "b");
+  EXPECT_EQ(second.status, 503);
+  EXPECT_EQ(server_->in_flight(), 1u);
+  handler_.Unblock();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(Post(server_->port(), "c").status, 200);  // capacity is back
+}
+
+TEST_F(UaServerTest, UnavailableServiceIs503AndInternalFailureIs500) {
+  Start(8);
+  handler_.Fail(UnavailableError("token unavailable (lost)"));
+  const Response r = Post(server_->port(), "x");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body.find("token"), std::string::npos);  // no internal detail to the client
+  handler_.Fail(InternalError("bug"));
+  EXPECT_EQ(Post(server_->port(), "x").status, 500);
+}
+
+TEST_F(UaServerTest, StartRefusesAMissingIdentity) {
+  UaServerOptions o;
+  o.listen_address = "127.0.0.1";
+  o.port = 0;
+  EXPECT_EQ(UaServer::Start(o, nullptr, handler_, metrics_).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace kms::http
