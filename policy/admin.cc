@@ -1,5 +1,6 @@
 #include "policy/admin.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "policy/audit_chain.h"
@@ -114,6 +115,94 @@ Result<int64_t> PolicyAdmin::AddUser(const std::string& name, const std::string&
     return st;
   }
   return id;
+}
+
+Result<std::vector<ImportProblem>> PolicyAdmin::ImportUsers(
+    const std::vector<ImportRow>& rows, const std::function<void(size_t)>& progress) {
+  std::vector<ImportProblem> problems;
+  KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db_, TxnKind::kImmediate));
+  KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db_));
+  KMS_ASSIGN_OR_RETURN(StmtUse ver, db_.Use("SELECT policy_version + 1 FROM policy_meta"));
+  KMS_ASSIGN_OR_RETURN(bool has_ver, ver->Step());
+  const uint64_t version = has_ver ? static_cast<uint64_t>(ver->ColumnInt(0)) : 0;
+  const int64_t now = NowS();
+  size_t done = 0;
+  for (const ImportRow& row : rows) {
+    // One savepoint per row: a bad row is undone alone, so later rows are checked against
+    // good rows only and every problem is found in one pass; the whole transaction is
+    // dropped at the end if there was any.
+    KMS_RETURN_IF_ERROR(db_.Exec("SAVEPOINT import_row"));
+    Status st = [&]() -> Status {
+      KMS_ASSIGN_OR_RETURN(StmtUse u, db_.Use("INSERT INTO users (name, private_identity, "
+                                              "enabled, created_at) VALUES (?1, ?2, 1, ?3)"));
+      KMS_RETURN_IF_ERROR(u->BindText(1, row.name));
+      KMS_RETURN_IF_ERROR(u->BindText(2, row.private_identity));
+      KMS_RETURN_IF_ERROR(u->BindInt(3, now));
+      KMS_RETURN_IF_ERROR(u->Run().WithContext("user '" + row.name + "'"));
+      const int64_t id = db_.LastInsertRowId();
+      for (const std::string& identity : row.public_identities) {
+        KMS_ASSIGN_OR_RETURN(StmtUse i, db_.Use("INSERT INTO user_identities (identity, "
+                                                "user_id) VALUES (?1, ?2)"));
+        KMS_RETURN_IF_ERROR(i->BindText(1, identity));
+        KMS_RETURN_IF_ERROR(i->BindInt(2, id));
+        KMS_RETURN_IF_ERROR(i->Run().WithContext("identity '" + identity + "'"));
+      }
+      if (row.credential) {
+        KMS_ASSIGN_OR_RETURN(StmtUse c, db_.Use(
+            "INSERT INTO credentials (credential_id, user_id, kind, wrapped_key, kek_version, "
+            "state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6)"));
+        KMS_RETURN_IF_ERROR(c->BindText(1, row.credential->credential_id));
+        KMS_RETURN_IF_ERROR(c->BindInt(2, id));
+        KMS_RETURN_IF_ERROR(c->BindText(
+            3, row.kind == ports::CredentialKind::kUePsk ? "ue_psk" : "mode3_ticket_key"));
+        KMS_RETURN_IF_ERROR(c->BindBlob(4, row.credential->blob));
+        KMS_RETURN_IF_ERROR(c->BindInt(5, row.credential->kek_version));
+        KMS_RETURN_IF_ERROR(c->BindInt(6, now));
+        KMS_RETURN_IF_ERROR(
+            c->Run().WithContext("credential '" + row.credential->credential_id + "'"));
+      }
+      for (const std::string& g : row.groups) {
+        KMS_ASSIGN_OR_RETURN(StmtUse m, db_.Use(
+            "INSERT INTO group_members (group_id, member_identity) SELECT group_id, ?2 FROM "
+            "user_groups WHERE identity = ?1"));
+        KMS_RETURN_IF_ERROR(m->BindText(1, g));
+        KMS_RETURN_IF_ERROR(m->BindText(2, row.public_identities.front()));
+        KMS_RETURN_IF_ERROR(m->Run().WithContext("group '" + g + "'"));
+        if (db_.Changes() != 1) {
+          return NotFoundError("no group '" + g + "'");
+        }
+      }
+      ports::AuditRecord r;
+      r.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now());
+      r.actor = "admin:" + operator_;
+      r.action = "user.import";
+      r.initiator = row.name;
+      r.outcome = ports::AuditOutcome::kOk;
+      r.rule = "admin";
+      r.policy_version = version;
+      r.detail = "line " + std::to_string(row.line) +
+                 (row.credential ? " credential " + row.credential->credential_id : "");
+      KMS_ASSIGN_OR_RETURN(head, AppendRow(db_, head, r));
+      return Status::Ok();
+    }();
+    if (!st.ok()) {
+      problems.push_back({row.line, st.message()});
+      KMS_RETURN_IF_ERROR(db_.Exec("ROLLBACK TO import_row"));
+    }
+    KMS_RETURN_IF_ERROR(db_.Exec("RELEASE import_row"));
+    if (++done % 1000 == 0 && progress) {
+      progress(done);
+    }
+  }
+  if (!problems.empty()) {
+    return problems;  // txn rolls back: nothing of the import remains
+  }
+  KMS_ASSIGN_OR_RETURN(StmtUse bump, db_.Use("UPDATE policy_meta SET policy_version = "
+                                             "policy_version + 1 WHERE singleton = 1"));
+  KMS_RETURN_IF_ERROR(bump->Run());
+  KMS_RETURN_IF_ERROR(txn.Commit());
+  return problems;
 }
 
 Status PolicyAdmin::SetUserEnabled(const std::string& name, bool enabled) {
@@ -253,8 +342,9 @@ Status PolicyAdmin::SetKeyVersion(ports::KeyKind kind, uint32_t version, ports::
 }
 
 Result<std::vector<ports::KeyVersionInfo>> PolicyAdmin::ListKeyVersions() {
-  KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use("SELECT kind, version, state, created_at FROM "
-                                          "key_versions ORDER BY kind, version"));
+  KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use("SELECT kind, version, state, created_at, retired_at, "
+                                          "destroyed_at FROM key_versions ORDER BY kind, "
+                                          "version"));
   std::vector<ports::KeyVersionInfo> out;
   for (;;) {
     KMS_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -271,6 +361,8 @@ Result<std::vector<ports::KeyVersionInfo>> PolicyAdmin::ListKeyVersions() {
                              : st == "retired" ? ports::KeyState::kRetired
                                                : ports::KeyState::kDestroyed;
     k.created_unix_s = s->ColumnInt(3);
+    k.retired_unix_s = s->ColumnOptInt(4);
+    k.destroyed_unix_s = s->ColumnOptInt(5);
     out.push_back(k);
   }
   return out;
@@ -329,6 +421,82 @@ Result<std::vector<ports::WrappedCredential>> PolicyAdmin::ListCredentials() {
     out.push_back({s->ColumnText(0), static_cast<uint32_t>(s->ColumnInt(1)), s->ColumnBlob(2)});
   }
   return out;
+}
+
+Status PolicyAdmin::RotateKey(ports::KeyKind kind, uint32_t new_version,
+                              const std::function<Status()>& in_token) {
+  return InChange("key.rotate", KindName(kind), "new version " + std::to_string(new_version),
+                  [&]() -> Status {
+    const int64_t now = NowS();
+    KMS_ASSIGN_OR_RETURN(StmtUse r, db_.Use("UPDATE key_versions SET state = 'retired', "
+                                            "retired_at = ?2 WHERE kind = ?1 AND state = "
+                                            "'active'"));
+    KMS_RETURN_IF_ERROR(r->BindText(1, KindName(kind)));
+    KMS_RETURN_IF_ERROR(r->BindInt(2, now));
+    KMS_RETURN_IF_ERROR(r->Run());
+    KMS_ASSIGN_OR_RETURN(StmtUse a, db_.Use("INSERT INTO key_versions (kind, version, state, "
+                                            "created_at) VALUES (?1, ?2, 'active', ?3)"));
+    KMS_RETURN_IF_ERROR(a->BindText(1, KindName(kind)));
+    KMS_RETURN_IF_ERROR(a->BindInt(2, new_version));
+    KMS_RETURN_IF_ERROR(a->BindInt(3, now));
+    KMS_RETURN_IF_ERROR(a->Run().WithContext("key version"));
+    return in_token();
+  });
+}
+
+Status PolicyAdmin::DestroyKeyVersion(ports::KeyKind kind, uint32_t version,
+                                      const std::function<Status()>& in_token) {
+  return InChange("key.destroy", KindName(kind), "version " + std::to_string(version),
+                  [&]() -> Status {
+    KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use("UPDATE key_versions SET state = 'destroyed', "
+                                            "destroyed_at = ?3 WHERE kind = ?1 AND version = "
+                                            "?2 AND state != 'destroyed'"));
+    KMS_RETURN_IF_ERROR(s->BindText(1, KindName(kind)));
+    KMS_RETURN_IF_ERROR(s->BindInt(2, version));
+    KMS_RETURN_IF_ERROR(s->BindInt(3, NowS()));
+    KMS_RETURN_IF_ERROR(s->Run());
+    if (db_.Changes() != 1) {
+      return NotFoundError("no such key version, or already destroyed");
+    }
+    return in_token();
+  });
+}
+
+Status PolicyAdmin::RecordEvent(const std::string& action, const std::string& subject,
+                                const std::string& detail) {
+  return InChange(action, subject, detail, [] { return Status::Ok(); });
+}
+
+Status PolicyAdmin::SnapshotTo(const std::string& path) {
+  // VACUUM cannot run inside a transaction; it reads one consistent snapshot by itself.
+  KMS_ASSIGN_OR_RETURN(Stmt s, db_.Prepare("VACUUM INTO ?1"));
+  KMS_RETURN_IF_ERROR(s.BindText(1, path));
+  return s.Run().WithContext("snapshot");
+}
+
+// ---- KMS peers (RFC 6043 §10) ----
+
+Status PolicyAdmin::AddPeer(const ports::KmsPeer& peer) {
+  return InChange("peer.add", peer.domain, peer.url + " tls=" + peer.tls_identity +
+                  (peer.allowed ? "" : " (disabled)"), [&]() -> Status {
+    KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use("INSERT INTO kms_peers (domain, url, tls_identity, "
+                                            "allowed, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    KMS_RETURN_IF_ERROR(s->BindText(1, peer.domain));
+    KMS_RETURN_IF_ERROR(s->BindText(2, peer.url));
+    KMS_RETURN_IF_ERROR(s->BindText(3, peer.tls_identity));
+    KMS_RETURN_IF_ERROR(s->BindInt(4, peer.allowed ? 1 : 0));
+    KMS_RETURN_IF_ERROR(s->BindInt(5, NowS()));
+    return s->Run().WithContext("peer '" + peer.domain + "'");
+  });
+}
+
+Status PolicyAdmin::RemovePeer(const std::string& domain) {
+  return InChange("peer.remove", domain, "", [&]() -> Status {
+    KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use("DELETE FROM kms_peers WHERE domain = ?1"));
+    KMS_RETURN_IF_ERROR(s->BindText(1, domain));
+    KMS_RETURN_IF_ERROR(s->Run());
+    return db_.Changes() == 1 ? Status::Ok() : NotFoundError("no peer '" + domain + "'");
+  });
 }
 
 }  // namespace kms::policy

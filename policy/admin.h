@@ -5,10 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "policy/audit_chain.h"
 #include "policy/sqlite_db.h"
 #include "src/core/ports/policy_store.h"
 
@@ -34,6 +37,57 @@ struct UserSummary {
   std::vector<std::string> credential_ids;
 };
 
+struct CredentialSummary {
+  std::string credential_id;
+  ports::CredentialKind kind = ports::CredentialKind::kUePsk;
+  uint32_t kek_version = 0;
+  std::optional<int64_t> not_before_unix_s, not_after_unix_s;
+  bool active = false;
+  int64_t created_unix_s = 0;
+};
+
+// UserDetail: one user with credentials (never their blobs) and the groups that list one of
+// the user's public identities as a member.
+struct UserDetail {
+  ports::UserInfo user;
+  std::vector<CredentialSummary> credentials;
+  std::vector<std::string> groups;
+};
+
+struct GroupInfo {
+  std::string identity, description;
+  std::vector<std::string> members;
+};
+
+// StoredPolicy: the policy row as stored; a nullopt field of a user row inherits the default.
+struct StoredPolicy {
+  bool exists = false;
+  PolicySpec spec;
+  int64_t updated_unix_s = 0;
+};
+
+// AuditFilter: every set field must match; time bounds are [since, until).
+struct AuditFilter {
+  std::optional<int64_t> since_ns, until_ns;
+  std::optional<std::string> action;
+  std::vector<std::string> subjects;  // empty: any; else actor/initiator/responder in the set
+};
+
+// ImportRow: one user of a bulk import (kmsctl user import), with its source line.
+struct ImportRow {
+  size_t line = 0;
+  std::string name, private_identity;
+  std::vector<std::string> public_identities;
+  std::optional<ports::WrappedCredential> credential;  // already wrapped (no plaintext here)
+  ports::CredentialKind kind = ports::CredentialKind::kUePsk;
+  std::vector<std::string> groups;  // existing group identities to join
+};
+
+struct ImportProblem {
+  size_t line = 0;
+  std::string message;
+};
+
 class PolicyAdmin {
  public:
   // Open: opens (and migrates) the database; `operator_id` goes into every audit row.
@@ -46,6 +100,12 @@ class PolicyAdmin {
                        const ports::WrappedCredential& wrapped,
                        std::optional<int64_t> not_before_unix_s,
                        std::optional<int64_t> not_after_unix_s);
+  // ImportUsers: every row in ONE transaction, one "user.import" audit row per user.
+  // Constraint failures (duplicates, unknown group, bad identity) are collected per row
+  // with its line; if there is any, everything is rolled back and the problems are
+  // returned (an empty vector means committed). progress(n) is called every 1000 rows.
+  Result<std::vector<ImportProblem>> ImportUsers(const std::vector<ImportRow>& rows,
+                                                 const std::function<void(size_t)>& progress);
   // SetPolicy: the user's policy, or the system default when user_name is empty.
   Status SetPolicy(const std::string& user_name, const PolicySpec& spec);
   Status AddGroup(const std::string& group_identity, const std::string& description);
@@ -53,8 +113,48 @@ class PolicyAdmin {
   Status RemoveGroupMember(const std::string& group_identity, const std::string& member);
   Status SetKeyVersion(ports::KeyKind kind, uint32_t version, ports::KeyState state);
   Result<std::vector<ports::KeyVersionInfo>> ListKeyVersions();
+  // RotateKey: in ONE transaction marks every active version of kind retired (retired_at =
+  // now), registers new_version active, audits "key.rotate", and runs in_token (the token
+  // C_GenerateKey) before the commit: a token failure rolls the database back; a failed
+  // commit after it leaves an unregistered newer object, which the next rotation skips.
+  Status RotateKey(ports::KeyKind kind, uint32_t new_version,
+                   const std::function<Status()>& in_token);
+  // DestroyKeyVersion: state destroyed + "key.destroy" audit row, with in_token (the token
+  // C_DestroyObject) run before the commit. Safety checks are the caller's (kmsctl).
+  Status DestroyKeyVersion(ports::KeyKind kind, uint32_t version,
+                           const std::function<Status()>& in_token);
   Result<std::vector<UserSummary>> ListUsers();
   Result<std::vector<ports::WrappedCredential>> ListCredentials();
+
+  // Reads for kmsctl's show/list commands (kNotFound for an unknown user).
+  Result<UserDetail> GetUser(const std::string& name);
+  Result<std::vector<GroupInfo>> ListGroups();
+  Result<StoredPolicy> GetPolicy(const std::string& user_name);  // empty: system default
+  Result<ports::KeyVersionInfo> GetKeyVersion(ports::KeyKind kind, uint32_t version);
+  // MaxPolicyValidity: the largest max_validity_s of any policy row (0 if none): no ticket
+  // issued under the current policies is valid for longer (policy/decision.cc clamps).
+  Result<uint32_t> MaxPolicyValidity();
+  // CredentialsUnderKek: how many stored credentials are wrapped under that KEK version.
+  Result<int64_t> CredentialsUnderKek(uint32_t kek_version);
+  // CheckpointsUnderAuditKey: how many audit checkpoints that audit key version sealed.
+  Result<int64_t> CheckpointsUnderAuditKey(uint32_t version);
+
+  // KMS peers (RFC 6043 §10 inter-KMS resolution; table kms_peers of 0001_policy.sql).
+  // AddPeer: kAlreadyExists for a known domain; RemovePeer: kNotFound for an unknown one.
+  Status AddPeer(const ports::KmsPeer& peer);
+  Status RemovePeer(const std::string& domain);
+  Result<std::vector<ports::KmsPeer>> ListPeers();
+
+  // RecordEvent: an audit row for an operator action that changes no policy row (backup
+  // create/restore), in its own transaction.
+  Status RecordEvent(const std::string& action, const std::string& subject,
+                     const std::string& detail);
+  // SnapshotTo: a consistent copy of the whole database into a new file (VACUUM INTO; the
+  // path is bound, never spliced into SQL). Fails if path exists.
+  Status SnapshotTo(const std::string& path);
+
+  // ExportAudit: audit rows matching the filter, in chain order (hashes included).
+  Result<std::vector<AuditRow>> ExportAudit(const AuditFilter& filter);
 
   Db& db() { return db_; }
 
@@ -66,6 +166,8 @@ class PolicyAdmin {
   Status InChange(const std::string& action, const std::string& subject, const std::string& detail,
                   Fn&& fn);
   Result<int64_t> UserId(const std::string& name);
+  // CountWithVersion: a fixed "SELECT count(*) ... = ?1" query bound to version.
+  Result<int64_t> CountWithVersion(std::string_view sql, uint32_t version);
 
   Db db_;
   std::string operator_;
