@@ -259,15 +259,72 @@ Result<ports::WrappedCredential> CredentialStore::WrapTransient(
   }
   TransientObject transient(lease, h);
   CK_MECHANISM wrap{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
-  CK_ULONG len = 0;
-  KMS_RETURN_IF_ERROR(lease.Check(
-      lease.fn()->C_WrapKey(lease.handle(), &wrap, kek.handle, h, nullptr, &len), "C_WrapKey"));
-  std::vector<uint8_t> blob(len);
-  KMS_RETURN_IF_ERROR(lease.Check(
-      lease.fn()->C_WrapKey(lease.handle(), &wrap, kek.handle, h, blob.data(), &len),
-      "C_WrapKey"));
-  blob.resize(len);
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, WrapWith(lease, wrap, kek.handle, h));
   return ports::WrappedCredential{credential_id, kek_version, std::move(blob)};
+}
+
+Result<ExportedCredential> CredentialStore::GenerateForTransport(
+    const std::string& credential_id, size_t key_bytes, const TransportPublicKey& transport) {
+  KMS_RETURN_IF_ERROR(CheckKeyBytes(key_bytes));
+  KMS_RETURN_IF_ERROR(CredentialLabel(credential_id).status());
+  if (mode_ != CredentialStorage::kWrapped) {
+    return FailedPreconditionError("export needs the wrapped credential storage");
+  }
+  const size_t bits = transport.modulus.size() * 8;
+  if (bits < 2048 || bits > 8192 || transport.exponent.empty() ||
+      transport.exponent.size() > 8 || transport.modulus.front() == 0) {
+    return InvalidArgumentError("transport key must be RSA with a 2048..8192-bit modulus");
+  }
+  KMS_RETURN_IF_ERROR(token_.EnsureConnected());
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(KeyKind::kKek, kek_version));
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+  // The transport key: a public session object whose only use is this wrap.
+  AttrTemplate pub;
+  pub.Ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_RSA)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_WRAP, true)
+      .Bool(CKA_ENCRYPT, false)
+      .Bool(CKA_VERIFY, false)
+      .Bytes(CKA_MODULUS, transport.modulus)
+      .Bytes(CKA_PUBLIC_EXPONENT, transport.exponent);
+  CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE;
+  KMS_RETURN_IF_ERROR(lease.Check(
+      lease.fn()->C_CreateObject(lease.handle(), pub.data(), pub.size(), &pub_h),
+      "C_CreateObject(transport key)"));
+  TransientObject pub_obj(lease, pub_h);
+  AttrTemplate t = CredentialTemplate(CredentialObject::kSessionToWrap, "",
+                                      checked_ulong_cast(key_bytes), {});
+  CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  KMS_RETURN_IF_ERROR(lease.Check(
+      lease.fn()->C_GenerateKey(lease.handle(), &gen, t.data(), t.size(), &h), "C_GenerateKey"));
+  TransientObject transient(lease, h);
+  CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> stored, WrapWith(lease, kwp, kek.handle, h));
+  CK_RSA_PKCS_OAEP_PARAMS oaep{CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
+  CK_MECHANISM rsa{CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> exported, WrapWith(lease, rsa, pub_h, h));
+  return ExportedCredential{{credential_id, kek_version, std::move(stored)}, std::move(exported)};
+}
+
+Result<std::vector<uint8_t>> CredentialStore::WrapWith(SessionLease& lease, CK_MECHANISM& mech,
+                                                       CK_OBJECT_HANDLE wrapping_key,
+                                                       CK_OBJECT_HANDLE key) {
+  // One call with a buffer that fits every wrap we make (RFC 5649: the key plus at most 15
+  // bytes; RSA-OAEP: the modulus, at most 1024 bytes); the PKCS#11 §5.2 length query runs
+  // only if it did not fit. Bulk imports wrap 100,000 keys, so the second call counts.
+  std::vector<uint8_t> blob(1024);
+  CK_ULONG len = checked_ulong_cast(blob.size());
+  CK_RV rv = lease.fn()->C_WrapKey(lease.handle(), &mech, wrapping_key, key, blob.data(), &len);
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    blob.resize(len);
+    rv = lease.fn()->C_WrapKey(lease.handle(), &mech, wrapping_key, key, blob.data(), &len);
+  }
+  KMS_RETURN_IF_ERROR(lease.Check(rv, "C_WrapKey"));
+  blob.resize(len);
+  return blob;
 }
 
 Result<ports::WrappedCredential> CredentialStore::CreatePersistent(

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "hsm/attr_template.h"
 #include "hsm/token.h"
@@ -47,6 +48,17 @@ class CredentialHandle {
   bool destroy_on_release_;
 };
 
+// TransportPublicKey: the RSA public key (big-endian modulus and public exponent) of the
+// system that provisions UEs (kmsctl cred generate --export-wrapped).
+struct TransportPublicKey {
+  std::vector<uint8_t> modulus, exponent;
+};
+
+struct ExportedCredential {
+  ports::WrappedCredential stored;      // under the active KEK, for the policy store
+  std::vector<uint8_t> transport_blob;  // RSA-OAEP under the transport key, for the UE side
+};
+
 class CredentialStore {
  public:
   // The token must outlive the store. cache_size >= 1.
@@ -75,6 +87,17 @@ class CredentialStore {
   Result<ports::WrappedCredential> Import(const std::string& credential_id,
                                           const SecretBytes& raw_key);
 
+  // GenerateForTransport: a new key of key_bytes made inside the token and wrapped twice
+  // before the transient object is destroyed: under the active KEK (stored form) and with
+  // RSA-OAEP under `transport` (PKCS#11 v2.40 §2.1.8; SHA-1/MGF1-SHA-1, the only OAEP
+  // parameters SoftHSM2 2.6 wraps with), so the UE provisioning system receives the key
+  // without it ever existing outside a token. The transport key is a session object for
+  // this call only. kWrapped mode only (kFailedPrecondition otherwise); moduli of 2048..8192
+  // bits (kInvalidArgument otherwise).
+  Result<ExportedCredential> GenerateForTransport(const std::string& credential_id,
+                                                  size_t key_bytes,
+                                                  const TransportPublicKey& transport);
+
   CredentialStorage mode() const { return mode_; }
   size_t cached() const;
 
@@ -94,6 +117,10 @@ class CredentialStore {
       const ports::WrappedCredential& credential);
   Result<ports::WrappedCredential> WrapTransient(const std::string& credential_id,
                                                  AttrTemplate& tmpl, bool generate);
+  // WrapWith: C_WrapKey (length query, then the wrap) of key under wrapping_key.
+  static Result<std::vector<uint8_t>> WrapWith(SessionLease& lease, CK_MECHANISM& mech,
+                                               CK_OBJECT_HANDLE wrapping_key,
+                                               CK_OBJECT_HANDLE key);
   Result<ports::WrappedCredential> CreatePersistent(const std::string& credential_id,
                                                     AttrTemplate& tmpl, bool generate);
   // DropStaleLocked: after a reconnect, forget every entry (moved to *out so the

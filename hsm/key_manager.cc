@@ -1,5 +1,6 @@
 #include "hsm/key_manager.h"
 
+#include "hsm/find_scope.h"
 #include "hsm/key_templates.h"
 
 namespace kms::hsm {
@@ -39,6 +40,113 @@ Status KeyManager::DestroyKey(KeyKind kind, uint32_t version) {
       lease.Check(lease.fn()->C_DestroyObject(lease.handle(), info.handle), "C_DestroyObject"));
   token_.IndexRemove(info.name);
   return Status::Ok();
+}
+
+// ---- Backup key ----
+
+namespace {
+constexpr size_t kGcmIvBytes = 12;   // SP 800-38D §8.2: 96-bit IVs
+constexpr size_t kGcmTagBytes = 16;  // full-length tag
+constexpr uint32_t kMaxBackupVersions = 16;
+}  // namespace
+
+Result<CK_OBJECT_HANDLE> KeyManager::FindBackupKey(SessionLease& lease, uint32_t version) {
+  AttrTemplate match;
+  match.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Bool(CKA_TOKEN, true)
+      .String(CKA_ID, kBackupKeyId)
+      .String(CKA_LABEL, BackupKeyLabel(version));
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
+                       FindAll(lease.fn(), lease.handle(), match, 2));
+  if (found.empty()) {
+    return NotFoundError(BackupKeyLabel(version) + " is not in this token");
+  }
+  if (found.size() > 1) {
+    return FailedPreconditionError("several objects are labelled " + BackupKeyLabel(version));
+  }
+  return found[0];
+}
+
+Result<uint32_t> KeyManager::EnsureBackupKey() {
+  std::lock_guard<std::mutex> lock(mu_);
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  uint32_t newest = 0;
+  for (uint32_t v = 1; v <= kMaxBackupVersions; ++v) {
+    Result<CK_OBJECT_HANDLE> h = FindBackupKey(lease, v);
+    if (h.ok()) {
+      newest = v;
+    } else if (h.status().code() != StatusCode::kNotFound) {
+      return h.status();
+    }
+  }
+  if (newest != 0) {
+    return newest;
+  }
+  AttrTemplate t = BackupKeyTemplate(1);
+  CK_MECHANISM mech{CKM_AES_KEY_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  KMS_RETURN_IF_ERROR(lease.Check(
+      lease.fn()->C_GenerateKey(lease.handle(), &mech, t.data(), t.size(), &h),
+      "C_GenerateKey(backup key)"));
+  return 1U;
+}
+
+Result<std::vector<uint8_t>> KeyManager::SealBackup(uint32_t version,
+                                                    std::span<const uint8_t> plaintext,
+                                                    std::span<const uint8_t> aad) {
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  KMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key, FindBackupKey(lease, version));
+  std::vector<uint8_t> out(kGcmIvBytes + plaintext.size() + kGcmTagBytes);
+  KMS_RETURN_IF_ERROR(lease.Check(
+      lease.fn()->C_GenerateRandom(lease.handle(), out.data(), kGcmIvBytes), "C_GenerateRandom"));
+  CK_GCM_PARAMS gcm{out.data(), kGcmIvBytes, kGcmIvBytes * 8,
+                    const_cast<CK_BYTE_PTR>(aad.data()), checked_ulong_cast(aad.size()),
+                    kGcmTagBytes * 8};
+  CK_MECHANISM mech{CKM_AES_GCM, &gcm, sizeof(gcm)};
+  KMS_RETURN_IF_ERROR(
+      lease.Check(lease.fn()->C_EncryptInit(lease.handle(), &mech, key), "C_EncryptInit"));
+  CK_ULONG len = checked_ulong_cast(out.size() - kGcmIvBytes);
+  // PKCS#11 takes the plaintext through a non-const pointer but only reads it.
+  KMS_RETURN_IF_ERROR(lease.Check(
+      lease.fn()->C_Encrypt(lease.handle(), const_cast<CK_BYTE_PTR>(plaintext.data()),
+                            checked_ulong_cast(plaintext.size()), out.data() + kGcmIvBytes,
+                            &len),
+      "C_Encrypt"));
+  out.resize(kGcmIvBytes + len);
+  return out;
+}
+
+Result<std::vector<uint8_t>> KeyManager::OpenBackup(uint32_t version,
+                                                    std::span<const uint8_t> sealed,
+                                                    std::span<const uint8_t> aad) {
+  if (sealed.size() < kGcmIvBytes + kGcmTagBytes) {
+    return AuthFailedError("backup is truncated");
+  }
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  KMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key, FindBackupKey(lease, version));
+  std::vector<uint8_t> iv(sealed.begin(), sealed.begin() + kGcmIvBytes);
+  CK_GCM_PARAMS gcm{iv.data(), kGcmIvBytes, kGcmIvBytes * 8,
+                    const_cast<CK_BYTE_PTR>(aad.data()), checked_ulong_cast(aad.size()),
+                    kGcmTagBytes * 8};
+  CK_MECHANISM mech{CKM_AES_GCM, &gcm, sizeof(gcm)};
+  KMS_RETURN_IF_ERROR(
+      lease.Check(lease.fn()->C_DecryptInit(lease.handle(), &mech, key), "C_DecryptInit"));
+  std::vector<uint8_t> out(sealed.size() - kGcmIvBytes);
+  CK_ULONG len = checked_ulong_cast(out.size());
+  const CK_RV rv = lease.fn()->C_Decrypt(
+      lease.handle(), const_cast<CK_BYTE_PTR>(sealed.data() + kGcmIvBytes),
+      checked_ulong_cast(sealed.size() - kGcmIvBytes), out.data(), &len);
+  // PKCS#11 v3.0 §5.2 names CKR_ENCRYPTED_DATA_INVALID for a bad tag; SoftHSM2 2.6 reports
+  // a GCM tag mismatch as CKR_GENERAL_ERROR. With a key found and fixed parameters, either
+  // means the data is not what the key sealed.
+  if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+      rv == CKR_GENERAL_ERROR) {
+    return AuthFailedError("backup does not authenticate under " + BackupKeyLabel(version) +
+                           " (changed, truncated or from another key)");
+  }
+  KMS_RETURN_IF_ERROR(lease.Check(rv, "C_Decrypt"));
+  out.resize(len);
+  return out;
 }
 
 }  // namespace kms::hsm

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "hsm/key_labels.h"
@@ -32,7 +33,22 @@ class KeyManager {
   // absent. Tickets sealed under a destroyed TPK version can no longer be opened.
   Status DestroyKey(KeyKind kind, uint32_t version);
 
+ // ---- Backup key (kmsctl backup; docs/security-target.md "Backup") ----
+  // EnsureBackupKey: the newest "kms-backup-vN", generating version 1 if there is none;
+  // returns its version.
+  Result<uint32_t> EnsureBackupKey();
+  // SealBackup: AES-256-GCM (NIST SP 800-38D) in the token under backup key `version`:
+  // a 96-bit IV from the token RNG, 128-bit tag, aad authenticated; returns IV||ct||tag.
+  Result<std::vector<uint8_t>> SealBackup(uint32_t version, std::span<const uint8_t> plaintext,
+                                          std::span<const uint8_t> aad);
+  // OpenBackup: the inverse; kNotFound if this token lacks that backup key version,
+  // kAuthFailed if the data or aad were changed (the tag does not verify).
+  Result<std::vector<uint8_t>> OpenBackup(uint32_t version, std::span<const uint8_t> sealed,
+                                          std::span<const uint8_t> aad);
+
  private:
+  Result<CK_OBJECT_HANDLE> FindBackupKey(SessionLease& lease, uint32_t version);
+
   Token& token_;
   std::mutex mu_;  // serialises provisioning (check-then-create)
 };

@@ -29,6 +29,25 @@ AttrTemplate UnwrapTemplate() {
   return t;
 }
 
+// KeepInToken: the attributes every persistent key of ours carries (checklist §1): a
+// 256-bit secret that is token, private, sensitive, never extractable, not modifiable or
+// copyable; destroyable because rotation retires old versions (KeyManager::DestroyKey).
+void KeepInToken(AttrTemplate& t, CK_KEY_TYPE type, std::string_view label,
+                 std::string_view id) {
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, type)
+      .Ulong(CKA_VALUE_LEN, kLongTermKeyBytes)
+      .String(CKA_LABEL, label)
+      .String(CKA_ID, id)
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_MODIFIABLE, false)
+      .Bool(CKA_COPYABLE, false)
+      .Bool(CKA_DESTROYABLE, true);
+}
+
 }  // namespace
 
 CK_MECHANISM_TYPE LongTermKeyGenMechanism(KeyKind kind) {
@@ -37,18 +56,8 @@ CK_MECHANISM_TYPE LongTermKeyGenMechanism(KeyKind kind) {
 
 AttrTemplate LongTermKeyTemplate(KeyName name) {
   AttrTemplate t;
-  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, name.kind == KeyKind::kKek ? CKK_AES : CKK_GENERIC_SECRET)
-      .Ulong(CKA_VALUE_LEN, kLongTermKeyBytes)
-      .String(CKA_LABEL, LongTermKeyLabel(name.kind, name.version))
-      .String(CKA_ID, kLongTermKeyId)
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_MODIFIABLE, false)
-      .Bool(CKA_COPYABLE, false)
-      .Bool(CKA_DESTROYABLE, true);  // rotation retires old versions (DestroyKey)
+  KeepInToken(t, name.kind == KeyKind::kKek ? CKK_AES : CKK_GENERIC_SECRET,
+              LongTermKeyLabel(name.kind, name.version), kLongTermKeyId);
   switch (name.kind) {
     case KeyKind::kTicket:
       Usage(t, /*sign=*/true, /*verify=*/true, /*wrap_unwrap=*/false);
@@ -64,6 +73,23 @@ AttrTemplate LongTermKeyTemplate(KeyName name) {
       t.Nested(CKA_UNWRAP_TEMPLATE, UnwrapTemplate());
       break;
   }
+  return t;
+}
+
+std::string BackupKeyLabel(uint32_t version) { return "kms-backup-v" + std::to_string(version); }
+
+AttrTemplate BackupKeyTemplate(uint32_t version) {
+  static constexpr std::array<CK_MECHANISM_TYPE, 1> kGcm = {CKM_AES_GCM};
+  AttrTemplate t;
+  KeepInToken(t, CKK_AES, BackupKeyLabel(version), kBackupKeyId);
+  t.Bool(CKA_SIGN, false)
+      .Bool(CKA_VERIFY, false)
+      .Bool(CKA_ENCRYPT, true)
+      .Bool(CKA_DECRYPT, true)
+      .Bool(CKA_WRAP, false)
+      .Bool(CKA_UNWRAP, false)
+      .Bool(CKA_DERIVE, false);
+  t.Mechanisms(CKA_ALLOWED_MECHANISMS, kGcm);
   return t;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "hsm/attr_template.h"
@@ -27,6 +28,15 @@ inline constexpr size_t kMaxCredentialBytes = 64;
 AttrTemplate LongTermKeyTemplate(KeyName name);
 // LongTermKeyGenMechanism: CKM_GENERIC_SECRET_KEY_GEN or CKM_AES_KEY_GEN.
 CK_MECHANISM_TYPE LongTermKeyGenMechanism(KeyKind kind);
+
+// Backup key (kmsctl backup, docs/security-target.md "Backup"): "kms-backup-v<N>" with
+// CKA_ID kBackupKeyId (not kLongTermKeyId: the request path never indexes it). AES-256,
+// ENCRYPT+DECRYPT only, CKM_AES_GCM only, never WRAP (one purpose per key), otherwise the
+// long-term attributes (token, private, sensitive, never extractable, not modifiable or
+// copyable).
+inline constexpr std::string_view kBackupKeyId = "kms-backup";
+std::string BackupKeyLabel(uint32_t version);
+AttrTemplate BackupKeyTemplate(uint32_t version);
 
 // How a credential object is created.
 enum class CredentialObject : uint8_t {
