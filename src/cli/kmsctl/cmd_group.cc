@@ -1,4 +1,4 @@
-// kmsctl group add|member-add|member-remove (issue 9 item 2; groups are RFC 6043 §9
+// kmsctl group add|member-add|member-remove|list (issue 9 item 2; groups are RFC 6043 §9
 // group identities whose members may be named as responders).
 #include <iostream>
 
@@ -10,6 +10,31 @@ namespace {
 struct GroupOpts {
   std::string group, member, description;
 };
+
+int List(const Globals& g) {
+  return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
+    auto groups = a.ListGroups();
+    if (!groups.ok()) {
+      return groups.status();
+    }
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& gr : *groups) {
+      arr.push_back(
+          {{"group", gr.identity}, {"description", gr.description}, {"members", gr.members}});
+      if (!g.json) {
+        std::cout << gr.identity << "	" << gr.members.size() << " member(s):";
+        for (const auto& m : gr.members) {
+          std::cout << " " << m;
+        }
+        std::cout << "\n";
+      }
+    }
+    if (g.json) {
+      PrintJson(arr);
+    }
+    return kms::Status::Ok();
+  });
+}
 
 }  // namespace
 
@@ -25,6 +50,9 @@ void AddGroupCommands(CLI::App& app, Context& ctx) {
         return a.AddGroup(o->group, o->description);
       });
     };
+  });
+  group->add_subcommand("list", "list groups and their members")->callback([&ctx] {
+    ctx.action = [&ctx] { return List(ctx.g); };
   });
   auto* madd = group->add_subcommand("member-add", "add a member");
   madd->add_option("group", o->group)->required();

@@ -10,16 +10,9 @@
 namespace kmsctl {
 namespace {
 
-int Init(const Globals& g, bool force) {
-  auto stack = OpenToken(g);
-  if (!stack.ok()) {
-    return Fail(stack.status());
-  }
-  auto admin = OpenAdmin(g);
-  if (!admin.ok()) {
-    return Fail(admin.status());
-  }
-  kms::hsm::KeyManager km(*(*stack)->token);
+int Init(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& a,
+         bool force) {
+  kms::hsm::KeyManager km(*stack.token);
   const auto existing = km.ListKeys();
   using kms::ports::KeyKind;
   for (KeyKind kind : {KeyKind::kTpk, KeyKind::kKek, KeyKind::kAudit}) {
@@ -39,12 +32,12 @@ int Init(const Globals& g, bool force) {
       return Fail(s);
     }
     if (newest != 0) {
-      if (kms::Status s = admin->SetKeyVersion(kind, newest, kms::ports::KeyState::kRetired);
+      if (kms::Status s = a.SetKeyVersion(kind, newest, kms::ports::KeyState::kRetired);
           !s.ok()) {
         return Fail(s);
       }
     }
-    if (kms::Status s = admin->SetKeyVersion(kind, v, kms::ports::KeyState::kActive); !s.ok()) {
+    if (kms::Status s = a.SetKeyVersion(kind, v, kms::ports::KeyState::kActive); !s.ok()) {
       return Fail(s);
     }
     std::cout << "created " << kms::hsm::LongTermKeyLabel(ToHsmKind(kind), v)
@@ -60,7 +53,11 @@ void AddInitCommand(CLI::App& app, Context& ctx) {
   auto force = std::make_shared<bool>(false);
   auto* init = app.add_subcommand("init", "create the token keys and the database (idempotent)");
   init->add_flag("--force", *force, "create new key versions even if keys exist");
-  init->callback([&ctx, force] { ctx.action = [&ctx, force] { return Init(ctx.g, *force); }; });
+  init->callback([&ctx, force] { ctx.action = [&ctx, force] {
+      return WithTokenAndAdmin(ctx.g, [&](kms::hsm::TokenStack& t, kms::policy::PolicyAdmin& a) {
+        return Init(ctx.g, t, a, *force);
+      });
+    }; });
 }
 
 }  // namespace kmsctl

@@ -1,4 +1,4 @@
-// kmsctl policy set (issue 9 item 2): a user's policy or the system default (the user row
+// kmsctl policy set|show (issue 9 item 2): a user's policy or the system default (the user row
 // inherits every value it leaves unset; the system default must set all of them).
 #include <iostream>
 #include <optional>
@@ -80,7 +80,106 @@ int Set(const Globals& g, const PolicyOpts& o, const CLI::App& cmd) {
   return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) { return a.SetPolicy(o.user, spec); });
 }
 
+const char* RuleKindText(kms::ports::ResponderRuleKind k) {
+  switch (k) {
+    case kms::ports::ResponderRuleKind::kExact: return "exact";
+    case kms::ports::ResponderRuleKind::kDomain: return "domain";
+    case kms::ports::ResponderRuleKind::kGroup: return "group";
+  }
+  return "exact";
+}
+
+template <typename T>
+nlohmann::json Opt(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+// Merge: the user's row over the system default (the same rule as the policy store).
+kms::policy::PolicySpec Merge(const kms::policy::PolicySpec& u,
+                              const kms::policy::PolicySpec& d) {
+  kms::policy::PolicySpec m;
+  m.may_request = u.may_request ? u.may_request : d.may_request;
+  m.max_validity_s = u.max_validity_s ? u.max_validity_s : d.max_validity_s;
+  m.reuse_allowed = u.reuse_allowed ? u.reuse_allowed : d.reuse_allowed;
+  m.max_reuse_window_s = u.max_reuse_window_s ? u.max_reuse_window_s : d.max_reuse_window_s;
+  m.forking_required = u.forking_required ? u.forking_required : d.forking_required;
+  m.mode3_allowed = u.mode3_allowed ? u.mode3_allowed : d.mode3_allowed;
+  m.allowed_suites = u.allowed_suites ? u.allowed_suites : d.allowed_suites;
+  m.rate_limit_per_min = u.rate_limit_per_min ? u.rate_limit_per_min : d.rate_limit_per_min;
+  m.responders = u.responders ? u.responders : d.responders;
+  m.apps = u.apps ? u.apps : d.apps;
+  return m;
+}
+
+int Show(const Globals& g, const std::string& user) {
+  return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
+    auto def = a.GetPolicy("");
+    if (!def.ok()) {
+      return def.status();
+    }
+    nlohmann::json j;
+    if (user.empty()) {
+      j = {{"scope", "system default"},
+           {"policy", def->exists ? PolicyToJson(def->spec) : nullptr}};
+    } else {
+      auto own = a.GetPolicy(user);
+      if (!own.ok()) {
+        return own.status();
+      }
+      const kms::policy::PolicySpec none;
+      j = {{"scope", "user"},
+           {"user", user},
+           {"own", own->exists ? PolicyToJson(own->spec) : nullptr},
+           {"effective", def->exists ? PolicyToJson(Merge(own->exists ? own->spec : none,
+                                                          def->spec))
+                                     : nullptr}};
+    }
+    if (g.json) {
+      PrintJson(j);
+      return kms::Status::Ok();
+    }
+    const nlohmann::json& shown = user.empty() ? j["policy"] : j["effective"];
+    if (shown.is_null()) {
+      std::cout << "no system default policy: every request is denied\n";
+      return kms::Status::Ok();
+    }
+    std::cout << (user.empty() ? "system default" : "effective policy of " + user +
+                  (j["own"].is_null() ? " (system default only)" : " (own row over default)"))
+              << "\n";
+    for (const auto& [k, v] : shown.items()) {
+      std::cout << "  " << k << ": " << v.dump() << "\n";
+    }
+    return kms::Status::Ok();
+  });
+}
+
 }  // namespace
+
+nlohmann::json PolicyToJson(const kms::policy::PolicySpec& p) {
+  nlohmann::json suites = nullptr;
+  if (p.allowed_suites) {
+    suites = nlohmann::json::array();
+    if ((*p.allowed_suites & 1) != 0) suites.push_back(128);
+    if ((*p.allowed_suites & 2) != 0) suites.push_back(256);
+  }
+  nlohmann::json responders = nullptr;
+  if (p.responders) {
+    responders = nlohmann::json::array();
+    for (const auto& r : *p.responders) {
+      responders.push_back(std::string(RuleKindText(r.kind)) + ":" + r.value);
+    }
+  }
+  return {{"may_request", Opt(p.may_request)},
+          {"max_validity_s", Opt(p.max_validity_s)},
+          {"reuse_allowed", Opt(p.reuse_allowed)},
+          {"max_reuse_window_s", Opt(p.max_reuse_window_s)},
+          {"forking_required", Opt(p.forking_required)},
+          {"mode3_allowed", Opt(p.mode3_allowed)},
+          {"suites", suites},
+          {"rate_limit_per_min", Opt(p.rate_limit_per_min)},
+          {"responders", responders},
+          {"apps", Opt(p.apps)}};
+}
 
 void AddPolicyCommands(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<PolicyOpts>();
@@ -97,6 +196,9 @@ void AddPolicyCommands(CLI::App& app, Context& ctx) {
   set->add_option("--rate", o->rate, "requests per minute (0: unlimited)");
   set->add_option("--responder", o->responders, "exact:<id> | domain:<*@domain> | group:<id>");
   set->add_option("--app", o->apps, "allowed application (IDRapp)");
+  auto* show = policy->add_subcommand("show", "a user's own and effective policy, or the default");
+  show->add_option("--user", o->user, "user name (default: the system default)");
+  show->callback([&ctx, o] { ctx.action = [&ctx, o] { return Show(ctx.g, o->user); }; });
   set->callback([&ctx, o, set] { ctx.action = [&ctx, o, set] { return Set(ctx.g, *o, *set); }; });
 }
 

@@ -1,4 +1,4 @@
-// kmsctl user add|list|disable (issue 9 item 2).
+// kmsctl user add|list|show|disable (issue 9 item 2).
 #include <iostream>
 
 #include "src/cli/kmsctl/commands.h"
@@ -38,6 +38,64 @@ int List(const Globals& g) {
   });
 }
 
+int Show(const Globals& g, const std::string& name) {
+  return WithAdmin(g, [&](kms::policy::PolicyAdmin& admin) -> kms::Status {
+    auto u = admin.GetUser(name);
+    if (!u.ok()) {
+      return u.status();
+    }
+    auto pol = admin.GetPolicy(name);
+    if (!pol.ok()) {
+      return pol.status();
+    }
+    nlohmann::json creds = nlohmann::json::array();
+    for (const auto& c : u->credentials) {
+      // Only metadata: the wrapped blob is not shown (it is useless without the token, but
+      // an operator never needs it either).
+      creds.push_back(
+          {{"id", c.credential_id},
+           {"kind", c.kind == kms::ports::CredentialKind::kUePsk ? "ue_psk" : "mode3_ticket_key"},
+           {"kek_version", c.kek_version},
+           {"not_before", c.not_before_unix_s ? nlohmann::json(*c.not_before_unix_s) : nullptr},
+           {"not_after", c.not_after_unix_s ? nlohmann::json(*c.not_after_unix_s) : nullptr},
+           {"state", c.active ? "active" : "revoked"},
+           {"created", c.created_unix_s}});
+    }
+    nlohmann::json j{{"name", u->user.name},
+                     {"private_identity", u->user.private_identity},
+                     {"public_identities", u->user.public_identities},
+                     {"enabled", u->user.enabled},
+                     {"credentials", creds},
+                     {"groups", u->groups},
+                     {"policy", pol->exists ? PolicyToJson(pol->spec) : nullptr}};
+    if (g.json) {
+      PrintJson(j);
+      return kms::Status::Ok();
+    }
+    std::cout << "name:              " << u->user.name << (u->user.enabled ? "" : " (disabled)")
+              << "\nprivate identity:  " << u->user.private_identity
+              << "\npublic identities:";
+    for (const auto& i : u->user.public_identities) {
+      std::cout << " " << i;
+    }
+    std::cout << "\ngroups:           ";
+    for (const auto& gr : u->groups) {
+      std::cout << " " << gr;
+    }
+    std::cout << "\ncredentials:       " << u->credentials.size() << "\n";
+    for (const auto& c : creds) {
+      std::cout << "  " << c["id"].get<std::string>() << "	" << c["kind"].get<std::string>()
+                << "	KEK v" << c["kek_version"] << "	" << c["state"].get<std::string>()
+                << "\n";
+    }
+    std::cout << "policy:            "
+              << (pol->exists ? "own row (kmsctl policy show --user " + name + ")"
+                              : std::string("system default"))
+              << "\n";
+    return kms::Status::Ok();
+  });
+}
+
 }  // namespace
 
 void AddUserCommands(CLI::App& app, Context& ctx) {
@@ -61,6 +119,10 @@ void AddUserCommands(CLI::App& app, Context& ctx) {
   user->add_subcommand("list", "list users")->callback([&ctx] {
     ctx.action = [&ctx] { return List(ctx.g); };
   });
+  auto* show = user->add_subcommand("show", "one user: identities, credentials, groups, policy");
+  show->add_option("name", o->name)->required();
+  show->callback([&ctx, o] { ctx.action = [&ctx, o] { return Show(ctx.g, o->name); }; });
+  AddUserImportCommand(*user, ctx);
   auto* disable = user->add_subcommand("disable", "disable a user");
   disable->add_option("name", o->name)->required();
   disable->callback([&ctx, o] {

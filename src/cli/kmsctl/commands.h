@@ -10,10 +10,16 @@ namespace kmsctl {
 
 void AddInitCommand(CLI::App& app, Context& ctx);
 void AddUserCommands(CLI::App& app, Context& ctx);
+void AddUserImportCommand(CLI::App& user, Context& ctx);  // cmd_user_import.cc
 void AddCredCommands(CLI::App& app, Context& ctx);
 void AddGroupCommands(CLI::App& app, Context& ctx);
 void AddPolicyCommands(CLI::App& app, Context& ctx);
+void AddPeerCommands(CLI::App& app, Context& ctx);
 void AddKeyCommands(CLI::App& app, Context& ctx);
 void AddAuditCommands(CLI::App& app, Context& ctx);
+void AddBackupCommands(CLI::App& app, Context& ctx);
+
+// PolicyToJson: a stored policy row; null marks a value a user row inherits (cmd_policy.cc).
+nlohmann::json PolicyToJson(const kms::policy::PolicySpec& spec);
 
 }  // namespace kmsctl

@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <iostream>
 
 namespace kmsctl {
@@ -46,6 +47,39 @@ int WithAdmin(const Globals& g,
     return Fail(s);
   }
   return kExitOk;
+}
+
+kms::Result<int64_t> ParseTime(const std::string& text) {
+  constexpr int64_t kNsPerS = 1000000000;
+  constexpr int64_t kMaxS = 9200000000;  // keeps s * 1e9 inside int64_t
+  if (!text.empty() && text.size() <= 11 &&
+      text.find_first_not_of("0123456789") == std::string::npos) {
+    const int64_t s = std::stoll(text);
+    if (s <= kMaxS) {
+      return s * kNsPerS;
+    }
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (end == nullptr || *end != '\0') {
+    return kms::InvalidArgumentError("time '" + text +
+                                     "' must be unix seconds or YYYY-MM-DDTHH:MM:SSZ");
+  }
+  return static_cast<int64_t>(timegm(&tm)) * kNsPerS;
+}
+
+int WithTokenAndAdmin(
+    const Globals& g,
+    const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn) {
+  auto stack = OpenToken(g);
+  if (!stack.ok()) {
+    return Fail(stack.status());
+  }
+  auto admin = OpenAdmin(g);
+  if (!admin.ok()) {
+    return Fail(admin.status());
+  }
+  return fn(**stack, *admin);
 }
 
 void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }

@@ -48,6 +48,14 @@ kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g);
 kms::Result<kms::policy::PolicyAdmin> OpenAdmin(const Globals& g);
 // WithAdmin: opens the database and runs fn; Fail() on any error, kExitOk otherwise.
 int WithAdmin(const Globals& g, const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn);
+// ParseTime: unix seconds ("1700000000") or RFC 3339 UTC ("2026-11-29T02:00:00Z"), in
+// nanoseconds since the epoch (the unit of audit_log.time_ns); kInvalidArgument otherwise.
+kms::Result<int64_t> ParseTime(const std::string& text);
+// WithTokenAndAdmin: opens the token, then the database, and runs fn (which returns the
+// exit code); Fail() if either cannot be opened.
+int WithTokenAndAdmin(
+    const Globals& g,
+    const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn);
 // PrintJson: pretty JSON on stdout.
 void PrintJson(const nlohmann::json& j);
 

@@ -39,8 +39,10 @@ int main(int argc, char** argv) {
   kmsctl::AddCredCommands(app, ctx);
   kmsctl::AddGroupCommands(app, ctx);
   kmsctl::AddPolicyCommands(app, ctx);
+  kmsctl::AddPeerCommands(app, ctx);
   kmsctl::AddKeyCommands(app, ctx);
   kmsctl::AddAuditCommands(app, ctx);
+  kmsctl::AddBackupCommands(app, ctx);
 
   // CLI11 reports problems by exception; they stop here. Help is success, every other parse
   // problem is bad usage (exit 2), whatever CLI11's own numbering.
