@@ -1,0 +1,117 @@
+#include "tests/integration/kmsctl/kmsctl_fixture.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace kmsctl::testing {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string TempName(const std::string& tag) {
+  static std::atomic<int> n{0};
+  return ::testing::TempDir() + "/kmsctl-" + std::to_string(getpid()) + "-" + tag +
+         std::to_string(n++);
+}
+
+}  // namespace
+
+RunResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_file) {
+  const std::string out_path = TempName("out"), err_path = TempName("err");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, stdin_file.empty() ? "/dev/null" : stdin_file.c_str(),
+                                   O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<char*> args;
+  for (const std::string& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  RunResult r;
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  r.out = ReadAll(out_path);
+  r.err = ReadAll(err_path);
+  unlink(out_path.c_str());
+  unlink(err_path.c_str());
+  return r;
+}
+
+void KmsctlTest::SetUp() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string label = std::string("kc-") + info->name();
+  label = label.substr(0, 32);  // CK_TOKEN_INFO label is 32 bytes
+  token_ = std::make_unique<kms::hsm::testing::SoftHsmToken>(label);
+  db_ = token_->dir() + "/policy.db";
+  pin_file_ = token_->pin_file();
+}
+
+void KmsctlTest::TearDown() { token_.reset(); }
+
+RunResult KmsctlTest::Ctl(const std::vector<std::string>& args, const std::string& stdin_file) {
+  std::vector<std::string> argv = {KMSCTL_BIN,       "--db",       db_,
+                                   "--module",       KMS_SOFTHSM2_MODULE,
+                                   "--token",        "pkcs11:token=" + token_->label(),
+                                   "--pin-file",     pin_file_,
+                                   "--operator",     "tester"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv, stdin_file);
+}
+
+std::string KmsctlTest::CtlOk(const std::vector<std::string>& args) {
+  RunResult r = Ctl(args);
+  if (r.code != 0) {
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    ADD_FAILURE() << "kmsctl " << joined << "exited " << r.code << ": " << r.err;
+  }
+  return r.out;
+}
+
+std::string KmsctlTest::WriteFile(const std::string& name, const std::string& content,
+                                  int mode) {
+  const std::string path = token_->dir() + "/" + name;
+  unlink(path.c_str());
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << content;
+  }
+  chmod(path.c_str(), static_cast<mode_t>(mode));
+  return path;
+}
+
+RunResult KmsctlTest::Sql(const std::string& sql) { return RunProgram({"sqlite3", db_, sql}); }
+
+void KmsctlTest::InitWithAlice() {
+  CtlOk({"init"});
+  CtlOk({"policy", "set", "--may-request", "--max-validity", "3600", "--suite", "128",
+         "--responder", "domain:*@example.org"});
+  CtlOk({"user", "add", "alice", "--impi", "alice@ims.example.org", "--identity",
+         "sip:alice@example.org"});
+  const std::string key = WriteFile("alice.psk", kTestKeyHex);
+  CtlOk({"cred", "import", "alice", "--id", "btid-alice", "--key-file", key});
+}
+
+}  // namespace kmsctl::testing

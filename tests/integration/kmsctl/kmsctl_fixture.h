@@ -1,0 +1,50 @@
+// KmsctlTest: drives the built kmsctl binary as a subprocess against a private SoftHSM2 token
+// (tests/integration/hsm/softhsm_fixture.h: own token directory and SOFTHSM2_CONF) and a
+// SQLite file in the token's temporary directory. Each test starts from an empty token and
+// no database.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/integration/hsm/softhsm_fixture.h"
+
+namespace kmsctl::testing {
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Run: runs argv (no shell) with stdin from stdin_file (or /dev/null) and captures stdout
+// and stderr through files (no pipe deadlock on large outputs).
+RunResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_file = "");
+
+class KmsctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Ctl: kmsctl with --db/--module/--token/--pin-file/--operator tester, then args.
+  RunResult Ctl(const std::vector<std::string>& args, const std::string& stdin_file = "");
+  // CtlOk: Ctl and ADD_FAILURE unless it exits 0.
+  std::string CtlOk(const std::vector<std::string>& args);
+  // WriteFile: a file in the test directory with the given mode; returns its path.
+  std::string WriteFile(const std::string& name, const std::string& content, int mode = 0600);
+  // Sql: runs one statement through the sqlite3 shell on the database (for tampering).
+  RunResult Sql(const std::string& sql);
+  // InitWithAlice: init, a system default, user alice with one credential.
+  void InitWithAlice();
+
+  std::unique_ptr<kms::hsm::testing::SoftHsmToken> token_;
+  std::string db_;
+  std::string pin_file_;
+};
+
+// The hex of a 32-byte test key (known pattern, searched for in outputs).
+inline constexpr char kTestKeyHex[] =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+}  // namespace kmsctl::testing
