@@ -40,8 +40,10 @@ Status WriteKmsdConfig(const WorkDir& w, const KmsdSettings& s) {
       "[token]\nmodule = \"" + s.module + "\"\nuri = \"pkcs11:token=" + w.token_label +
       "\"\npin_file = \"" + w.pin_file + "\"\npool_size = " + std::to_string(s.pool_size) +
       "\ncredential_cache = " + std::to_string(s.credential_cache) + "\n\n"
-      "[database]\npath = \"" + w.db + "\"\n\n"
-      "[audit]\nbatch_interval_ms = " + std::to_string(s.audit_batch_ms) + "\n\n"
+      "[database]\npath = \"" + w.db + "\"\n\n" +
+      (s.audit_batch_ms >= 0
+           ? "[audit]\nbatch_interval_ms = " + std::to_string(s.audit_batch_ms) + "\n\n"
+           : std::string()) +
       "[process]\nseccomp = false\n";
   return WriteTextFile(w.kmsd_config, toml, 0600);
 }

@@ -22,7 +22,7 @@ struct KmsdSettings {
   unsigned threads = 2;      // libmicrohttpd workers = requests processed at once
   unsigned pool_size = 2;    // token operation sessions
   unsigned credential_cache = 1024;
-  unsigned audit_batch_ms = 2;
+  int audit_batch_ms = -1;  // -1: leave [audit] batch_interval_ms at kmsd's default
 };
 
 // WriteKmsdConfig: the TOML for `w` (rate limit off, replay window 1 h so pre-generated

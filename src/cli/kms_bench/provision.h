@@ -1,7 +1,7 @@
 // Provisioning for kms-bench through the project's own administration APIs, the way
 // kmsctl does it (src/cli/kmsctl): KeyManager for TPK/KEK/audit key v1, PolicyAdmin for key
-// versions, the system default policy, users and credentials, TokenKeyVault::
-// ImportCredential to wrap each user's PSK under the KEK inside the token.
+// versions and the system default policy, PolicyAdmin::ImportUsers for users and their
+// credentials, TokenKeyVault::ImportCredential to wrap each PSK under the KEK in the token.
 #pragma once
 
 #include <cstddef>
@@ -26,18 +26,14 @@ struct ProvisionOptions {
   // Users whose UE side (identity, B-TID, raw PSK) is kept to build requests later: the
   // first min(users, ue_credentials) users.
   size_t ue_credentials = SIZE_MAX;
-  // PolicyAdmin commits every change in its own transaction with synchronous=FULL. false:
-  // PRAGMA synchronous=OFF on the provisioning connection only (kmsd still opens FULL);
-  // the rows and their audit rows are identical, only the fsync per change is skipped.
-  bool durable = false;
-  bool progress = false;  // a line on stderr every 100,000 users
+  bool progress = false;  // a line on stderr per import chunk (50,000 users)
 };
 
 struct ProvisionStats {
   size_t users = 0;
   double keys_s = 0;      // TPK, KEK, audit key generated in the token + key versions
   double import_s = 0;    // ImportCredential (C_CreateObject + C_WrapKey + C_DestroyObject)
-  double rows_s = 0;      // PolicyAdmin::AddUser + AddCredential (2 transactions per user)
+  double rows_s = 0;      // PolicyAdmin::ImportUsers, 50,000 users per transaction
   double total_s = 0;
 };
 nlohmann::json ToJson(const ProvisionStats& s);

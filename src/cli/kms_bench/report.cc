@@ -25,6 +25,14 @@ std::string FirstValue(const char* path, const std::string& key) {
   return "";
 }
 
+// LoadAverage1m: the first field of /proc/loadavg: how busy the shared machine was.
+double LoadAverage1m() {
+  std::ifstream in("/proc/loadavg");
+  double v = 0;
+  in >> v;
+  return v;
+}
+
 }  // namespace
 
 nlohmann::json MachineJson() {
@@ -34,7 +42,7 @@ nlohmann::json MachineJson() {
           {"online_cpus", sysconf(_SC_NPROCESSORS_ONLN)},
           {"memory", FirstValue("/proc/meminfo", "MemTotal")},
           {"kernel", std::string(u.sysname) + " " + u.release},
-          {"load_average_1m", FirstValue("/proc/loadavg", "")}};
+          {"load_average_1m", LoadAverage1m()}};
 }
 
 double Rate(const DriveResult& r) {
