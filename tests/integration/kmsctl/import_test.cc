@@ -76,6 +76,22 @@ TEST_F(ImportTest, ImportsUsersCredentialsAndGroupsInOneGo) {
   }
 }
 
+// On a terminal the progress is one bar rewritten in place (util-linux `script` gives the
+// child a pseudo-terminal); to a pipe it is plain lines (previous test).
+TEST_F(ImportTest, ProgressBarOnATerminal) {
+  std::string cmd;
+  for (const std::string& a : CtlArgv({"user", "import", WriteFile("tty.csv", Users(50))})) {
+    cmd += "'" + a + "' ";
+  }
+  RunResult r = RunProgram({"script", "-qec", cmd, "/dev/null"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find('\r'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[##############################] 100% (50/50)"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("token: 50/50"), std::string::npos);  // no plain lines on a TTY
+  EXPECT_EQ(UserCount(), 50u);
+}
+
 TEST_F(ImportTest, BadRowsAreListedWithLineNumbersAndNothingIsImported) {
   std::string csv = kHeader;
   csv += "# a comment, then a blank line\n\n";

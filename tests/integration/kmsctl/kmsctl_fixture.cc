@@ -70,14 +70,18 @@ void KmsctlTest::SetUp() {
 
 void KmsctlTest::TearDown() { token_.reset(); }
 
-RunResult KmsctlTest::Ctl(const std::vector<std::string>& args, const std::string& stdin_file) {
+std::vector<std::string> KmsctlTest::CtlArgv(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {KMSCTL_BIN,       "--db",       db_,
                                    "--module",       KMS_SOFTHSM2_MODULE,
                                    "--token",        "pkcs11:token=" + token_->label(),
                                    "--pin-file",     pin_file_,
                                    "--operator",     "tester"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv, stdin_file);
+  return argv;
+}
+
+RunResult KmsctlTest::Ctl(const std::vector<std::string>& args, const std::string& stdin_file) {
+  return RunProgram(CtlArgv(args), stdin_file);
 }
 
 std::string KmsctlTest::CtlOk(const std::vector<std::string>& args) {

@@ -29,6 +29,8 @@ class KmsctlTest : public ::testing::Test {
 
   // Ctl: kmsctl with --db/--module/--token/--pin-file/--operator tester, then args.
   RunResult Ctl(const std::vector<std::string>& args, const std::string& stdin_file = "");
+  // CtlArgv: the argv Ctl runs.
+  std::vector<std::string> CtlArgv(const std::vector<std::string>& args) const;
   // CtlOk: Ctl and ADD_FAILURE unless it exits 0.
   std::string CtlOk(const std::vector<std::string>& args);
   // WriteFile: a file in the test directory with the given mode; returns its path.
