@@ -130,8 +130,8 @@ nlohmann::json Describe(const std::vector<TokenCall>& calls) {
         break;
     }
   }
-  return {{"hmac", hmac_psk + hmac_tpk}, {"hmac_psk", hmac_psk}, {"hmac_tpk", hmac_tpk},
-          {"hmac_sha1", sha1}, {"random_calls", random}, {"random_bytes", random_bytes},
+  return {{"hmac", hmac_psk + hmac_tpk}, {"hmac_psk", hmac_psk},   {"hmac_tpk", hmac_tpk},
+          {"hmac_sha1", sha1},           {"random_calls", random}, {"random_bytes", random_bytes},
           {"credential_lookups", opens}};
 }
 
@@ -162,8 +162,8 @@ Result<TokenTrace> CaptureTrace(hsm::TokenStack& stack, const std::string& db_pa
   return t;
 }
 
-Result<std::vector<ports::KeyRef>> OpenUserKeys(hsm::TokenStack& stack,
-                                                const std::string& db_path, size_t users) {
+Result<std::vector<ports::KeyRef>> OpenUserKeys(hsm::TokenStack& stack, const std::string& db_path,
+                                                size_t users) {
   KMS_ASSIGN_OR_RETURN(std::unique_ptr<policy::SqlitePolicyStore> store,
                        policy::SqlitePolicyStore::Open(db_path));
   std::vector<ports::KeyRef> refs;
@@ -195,8 +195,8 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
   }
   std::atomic<uint64_t> next{0}, done{0}, failures{0};
   std::atomic<bool> stop{false};
-  auto replay = [&](const std::vector<TokenCall>& seq, ports::KeyRef psk,
-                    std::vector<uint8_t>& in, std::vector<uint8_t>& result) {
+  auto replay = [&](const std::vector<TokenCall>& seq, ports::KeyRef psk, std::vector<uint8_t>& in,
+                    std::vector<uint8_t>& result) {
     for (const TokenCall& c : seq) {
       Status s = Status::Ok();
       if (c.kind == TokenCall::Kind::kHmac) {

@@ -12,10 +12,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "hsm/token_stack.h"
 #include "src/base/result.h"
@@ -29,7 +28,7 @@ struct TokenCall {
   Kind kind = Kind::kHmac;
   bool on_psk = false;  // Hmac under the user's PSK (else under the TPK)
   crypto::HmacAlg alg = crypto::HmacAlg::kSha1;
-  size_t len = 0;       // Hmac input bytes, Random output bytes
+  size_t len = 0;  // Hmac input bytes, Random output bytes
 };
 
 struct TokenTrace {
@@ -59,8 +58,8 @@ struct CeilingResult {
 };
 
 // OpenUserKeys: the token reference of every user's PSK (unwrapped once, then cached).
-Result<std::vector<ports::KeyRef>> OpenUserKeys(hsm::TokenStack& stack,
-                                                const std::string& db_path, size_t users);
+Result<std::vector<ports::KeyRef>> OpenUserKeys(hsm::TokenStack& stack, const std::string& db_path,
+                                                size_t users);
 
 // MeasureCeiling: `threads` threads replay request+resolve pairs for `seconds`.
 CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,

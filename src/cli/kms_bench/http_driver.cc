@@ -101,9 +101,9 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
         }
         SteadyClock::time_point start = SteadyClock::now();
         if (o.rate_per_s > 0) {
-          const auto due = t0 + std::chrono::duration_cast<SteadyClock::duration>(
-                                    std::chrono::duration<double>(
-                                        static_cast<double>(i - warm) / o.rate_per_s));
+          const auto due =
+              t0 + std::chrono::duration_cast<SteadyClock::duration>(
+                       std::chrono::duration<double>(static_cast<double>(i - warm) / o.rate_per_s));
           std::this_thread::sleep_until(due);
           start = due;
         }

@@ -25,17 +25,17 @@ struct DriveOptions {
 };
 
 struct DriveResult {
-  double seconds = 0;               // timed part only
-  uint64_t timed = 0;               // messages in the timed part
-  std::vector<double> latency_us;   // timed messages
-  uint64_t ok = 0;                  // 200 with a MIKEY response that is not an Error
-  uint64_t mikey_errors = 0;        // 200 with a MIKEY Error message
-  uint64_t http_errors = 0;         // another HTTP status
-  uint64_t transport_errors = 0;    // connection, TLS or timeout failures
-  uint64_t verify_failures = 0;     // 200 and not an Error, but the UE library rejects it
-  uint64_t connects = 0;            // TCP connections opened (== connections if kept alive)
-  std::vector<Wire> responses;      // responses[i] answers bodies[i] (empty on failure)
-  double server_cpu_s = 0;          // kmsd's user+system CPU over the phase (set by the caller)
+  double seconds = 0;              // timed part only
+  uint64_t timed = 0;              // messages in the timed part
+  std::vector<double> latency_us;  // timed messages
+  uint64_t ok = 0;                 // 200 with a MIKEY response that is not an Error
+  uint64_t mikey_errors = 0;       // 200 with a MIKEY Error message
+  uint64_t http_errors = 0;        // another HTTP status
+  uint64_t transport_errors = 0;   // connection, TLS or timeout failures
+  uint64_t verify_failures = 0;    // 200 and not an Error, but the UE library rejects it
+  uint64_t connects = 0;           // TCP connections opened (== connections if kept alive)
+  std::vector<Wire> responses;     // responses[i] answers bodies[i] (empty on failure)
+  double server_cpu_s = 0;         // kmsd's user+system CPU over the phase (set by the caller)
   uint64_t errors() const {
     return mikey_errors + http_errors + transport_errors + verify_failures;
   }

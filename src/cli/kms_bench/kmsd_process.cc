@@ -32,15 +32,19 @@ double MsSince(SteadyClock::time_point t0) {
 
 Status WriteKmsdConfig(const WorkDir& w, const KmsdSettings& s) {
   const std::string toml =
-      "[kms]\nidentity = \"" + s.kms_identity + "\"\nreplay_window_s = 3600\n\n"
-      "[server]\nlisten = \"127.0.0.1\"\nport = 0\ntls_cert = \"" + w.tls_cert +
-      "\"\ntls_key = \"" + w.tls_key + "\"\nthreads = " + std::to_string(s.threads) +
+      "[kms]\nidentity = \"" + s.kms_identity +
+      "\"\nreplay_window_s = 3600\n\n"
+      "[server]\nlisten = \"127.0.0.1\"\nport = 0\ntls_cert = \"" +
+      w.tls_cert + "\"\ntls_key = \"" + w.tls_key + "\"\nthreads = " + std::to_string(s.threads) +
       "\nrate_per_s = 0\n\n"
       "[ops]\nlisten = \"127.0.0.1\"\nport = 0\n\n"
-      "[token]\nmodule = \"" + s.module + "\"\nuri = \"pkcs11:token=" + w.token_label +
-      "\"\npin_file = \"" + w.pin_file + "\"\npool_size = " + std::to_string(s.pool_size) +
-      "\ncredential_cache = " + std::to_string(s.credential_cache) + "\n\n"
-      "[database]\npath = \"" + w.db + "\"\n\n" +
+      "[token]\nmodule = \"" +
+      s.module + "\"\nuri = \"pkcs11:token=" + w.token_label + "\"\npin_file = \"" + w.pin_file +
+      "\"\npool_size = " + std::to_string(s.pool_size) +
+      "\ncredential_cache = " + std::to_string(s.credential_cache) +
+      "\n\n"
+      "[database]\npath = \"" +
+      w.db + "\"\n\n" +
       (s.audit_batch_ms >= 0
            ? "[audit]\nbatch_interval_ms = " + std::to_string(s.audit_batch_ms) + "\n\n"
            : std::string()) +

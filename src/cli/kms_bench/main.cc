@@ -131,9 +131,8 @@ class Bench {
     out["provision"] = ToJson(ps);
     if (!o.json) {
       std::cout << "provisioned " << ps.users << " users in " << ps.total_s << " s (keys "
-                << ps.keys_s << " s, " << std::min(n_users, distinct_keys)
-                << " credential imports " << ps.import_s << " s, policy rows " << ps.rows_s
-                << " s, durable commits)\n";
+                << ps.keys_s << " s, " << std::min(n_users, distinct_keys) << " credential imports "
+                << ps.import_s << " s, policy rows " << ps.rows_s << " s, durable commits)\n";
     }
     ks.binary = o.kmsd;
     ks.module = o.module;
@@ -168,8 +167,7 @@ class Bench {
     DriveResult req = Drive(Drv(req_rate), rb.wires);
     req.server_cpu_s = kmsd.CpuSeconds() - cpu0;
     rec.reset();
-    KMS_ASSIGN_OR_RETURN(ResolveBatch sb,
-                         BuildResolves(users, rb, req.responses, ks.kms_identity));
+    KMS_ASSIGN_OR_RETURN(ResolveBatch sb, BuildResolves(users, rb, req.responses, ks.kms_identity));
     rec.emplace(perf.empty() ? "" : perf + ".resolve", kmsd.pid());
     cpu0 = kmsd.CpuSeconds();
     DriveResult res = Drive(Drv(res_rate), sb.wires);
@@ -196,7 +194,8 @@ class Bench {
     auto keys = OpenUserKeys(*stack, w.db, users.size());
     if (!keys.ok()) return SetupFailed("user keys", keys.status());
     if (Status s = StartKmsd(); !s.ok()) return SetupFailed("kmsd", s);
-    out["kmsd"] = {{"pid", kmsd.pid()}, {"startup_ms", kmsd.startup_ms()},
+    out["kmsd"] = {{"pid", kmsd.pid()},
+                   {"startup_ms", kmsd.startup_ms()},
                    {"rss_kib_ready", kmsd.StatusKiB("VmRSS")}};
 
     nlohmann::json runs = nlohmann::json::array();
@@ -225,10 +224,14 @@ class Bench {
       const double kmsd_cpu_ms = CpuMsPer(req) + CpuMsPer(res);
       const double cpu_ratio = kmsd_cpu_ms > 0 ? ceil_cpu_ms / kmsd_cpu_ms : 0;
       cpu_r.Add(cpu_ratio, rep == 0);
-      runs.push_back({{"ceiling", {{"threads", c.threads}, {"seconds", c.seconds},
-                                   {"pairs", c.pairs}, {"pairs_per_s", c.pairs_per_s},
-                                   {"hmac_per_s", c.hmac_per_s}, {"failures", c.failures},
-                                   {"cpu_ms_per_pair", ceil_cpu_ms}}},
+      runs.push_back({{"ceiling",
+                       {{"threads", c.threads},
+                        {"seconds", c.seconds},
+                        {"pairs", c.pairs},
+                        {"pairs_per_s", c.pairs_per_s},
+                        {"hmac_per_s", c.hmac_per_s},
+                        {"failures", c.failures},
+                        {"cpu_ms_per_pair", ceil_cpu_ms}}},
                       {"request", PhaseJson(req)},
                       {"resolve", PhaseJson(res)},
                       {"pairs_per_s", pairs},
@@ -242,10 +245,11 @@ class Bench {
         PrintCeiling(c);
         PrintPhase("REQUEST_INIT", req);
         PrintPhase("RESOLVE_INIT", res);
-        std::cout << "  end-to-end " << static_cast<int>(pairs) << " pairs/s = "
-                  << static_cast<int>(ratio * 1000) / 10.0 << "% of the ceiling; CPU per pair: "
-                  << "kmsd " << kmsd_cpu_ms << " ms, token calls alone " << ceil_cpu_ms
-                  << " ms (" << static_cast<int>(cpu_ratio * 1000) / 10.0 << "%)\n";
+        std::cout << "  end-to-end " << static_cast<int>(pairs)
+                  << " pairs/s = " << static_cast<int>(ratio * 1000) / 10.0
+                  << "% of the ceiling; CPU per pair: "
+                  << "kmsd " << kmsd_cpu_ms << " ms, token calls alone " << ceil_cpu_ms << " ms ("
+                  << static_cast<int>(cpu_ratio * 1000) / 10.0 << "%)\n";
       }
     }
     out["runs"] = runs;
@@ -259,8 +263,10 @@ class Bench {
       const size_t n = static_cast<size_t>(std::min(rq, rs) * o.half_load_s);
       auto pr = RequestThenResolve(std::max<size_t>(n, 50), rq, rs, "");
       if (!pr.ok()) return SetupFailed("messages", pr.status());
-      out["half_load"] = {{"request_rate_per_s", rq}, {"resolve_rate_per_s", rs},
-                          {"request", PhaseJson(pr->first)}, {"resolve", PhaseJson(pr->second)},
+      out["half_load"] = {{"request_rate_per_s", rq},
+                          {"resolve_rate_per_s", rs},
+                          {"request", PhaseJson(pr->first)},
+                          {"resolve", PhaseJson(pr->second)},
                           {"target_p99_ms", 10}};
       if (!o.json) {
         std::cout << "half load (open loop, latency from each message's due time):\n";
@@ -296,20 +302,22 @@ class Bench {
     // The big database in use: a short closed-loop load by the first 1,000 users.
     auto pr = RequestThenResolve(std::min<size_t>(o.requests, 2000), 0, 0, "");
     if (!pr.ok()) return SetupFailed("messages", pr.status());
-    out["startup"] = {{"users", o.startup_users}, {"starts", starts},
+    out["startup"] = {{"users", o.startup_users},
+                      {"starts", starts},
                       {"startup_ms", {start_r.min, start_r.max}},
                       {"rss_kib_ready", {rss_r.min, rss_r.max}},
                       {"db_bytes", std::filesystem::file_size(w.db)},
                       {"rss_kib_after_load", kmsd.StatusKiB("VmRSS")},
                       {"hwm_kib", kmsd.StatusKiB("VmHWM")},
-                      {"request", PhaseJson(pr->first)}, {"resolve", PhaseJson(pr->second)},
-                      {"target_rss_mib", 200}, {"target_startup_ms", 1000}};
+                      {"request", PhaseJson(pr->first)},
+                      {"resolve", PhaseJson(pr->second)},
+                      {"target_rss_mib", 200},
+                      {"target_startup_ms", 1000}};
     if (!o.json) {
       std::cout << "startup with " << o.startup_users << " users: /readyz after " << start_r.min
                 << "-" << start_r.max << " ms, VmRSS at ready " << rss_r.min / 1024 << "-"
-                << rss_r.max / 1024 << " MiB; after load VmRSS "
-                << MiB(kmsd.StatusKiB("VmRSS")) << " MiB, VmHWM "
-                << MiB(kmsd.StatusKiB("VmHWM")) << " MiB\n";
+                << rss_r.max / 1024 << " MiB; after load VmRSS " << MiB(kmsd.StatusKiB("VmRSS"))
+                << " MiB, VmHWM " << MiB(kmsd.StatusKiB("VmHWM")) << " MiB\n";
       PrintPhase("REQUEST_INIT", pr->first);
       PrintPhase("RESOLVE_INIT", pr->second);
     }
@@ -340,29 +348,36 @@ int main(int argc, char** argv) {
   using kms::bench::Options;
   Options o;
   o.kmsd = kms::bench::DefaultKmsd();
-  CLI::App app{"kms-bench: kmsd throughput and latency against its token ceiling (issue 10)\n"
-               "Exit codes: 0 no errors, 1 errors counted, 2 usage, 3 set-up failed"};
+  CLI::App app{
+      "kms-bench: kmsd throughput and latency against its token ceiling (issue 10)\n"
+      "Exit codes: 0 no errors, 1 errors counted, 2 usage, 3 set-up failed"};
   app.add_option("--kmsd", o.kmsd, "kmsd binary")->capture_default_str();
   app.add_option("--module", o.module, "PKCS#11 module (SoftHSM2)")->capture_default_str();
   app.add_option("--workdir", o.workdir, "parent of the run's temporary directory")
       ->capture_default_str();
   app.add_flag("--keep", o.keep, "keep the temporary directory (token, database, kmsd log)");
-  app.add_option("--users", o.users, "users to provision")->check(CLI::Range(2, 10'000'000))
+  app.add_option("--users", o.users, "users to provision")
+      ->check(CLI::Range(2, 10'000'000))
       ->capture_default_str();
   app.add_option("--requests", o.requests, "timed requests (and resolves) per repetition")
-      ->check(CLI::Range(1, 10'000'000))->capture_default_str();
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
   app.add_option("--connections", o.connections, "HTTPS keep-alive connections (one thread each)")
-      ->check(CLI::Range(1, 256))->capture_default_str();
-  app.add_option("--threads", o.threads,
-                 "kmsd worker threads = token sessions = ceiling threads")
-      ->check(CLI::Range(1, 64))->capture_default_str();
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "kmsd worker threads = token sessions = ceiling threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--repeat", o.repeat, "ceiling + end-to-end repetitions")
-      ->check(CLI::Range(1, 100))->capture_default_str();
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--ceiling-seconds", o.ceiling_s, "duration of each ceiling measurement")
-      ->check(CLI::Range(0.2, 600.0))->capture_default_str();
+      ->check(CLI::Range(0.2, 600.0))
+      ->capture_default_str();
   app.add_flag("--half-load", o.half_load, "open-loop phase at 50% of the best measured rates");
   app.add_option("--half-load-seconds", o.half_load_s, "duration of the half-load phase")
-      ->check(CLI::Range(1.0, 3600.0))->capture_default_str();
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
   app.add_option("--audit-batch-ms", o.audit_batch_ms,
                  "kmsd [audit] batch_interval_ms (default: kmsd's own default)")
       ->check(CLI::Range(0, 1000));
@@ -370,7 +385,8 @@ int main(int argc, char** argv) {
                  "startup mode: provision this many users, measure start time and RSS")
       ->check(CLI::Range(2, 10'000'000));
   app.add_option("--startup-repeat", o.startup_repeat, "kmsd starts in startup mode")
-      ->check(CLI::Range(1, 20))->capture_default_str();
+      ->check(CLI::Range(1, 20))
+      ->capture_default_str();
   app.add_option("--perf", o.perf, "perf record -g kmsd during the first repetition into FILE");
   app.add_flag("--json", o.json, "machine-readable output");
   try {

@@ -31,8 +31,8 @@ policy::PolicySpec DefaultPolicy() {
   spec.mode3_allowed = false;
   spec.allowed_suites = uint8_t{1};  // 128-bit suite
   spec.rate_limit_per_min = 0;       // unlimited
-  spec.responders = std::vector<ports::ResponderRule>{
-      {ports::ResponderRuleKind::kDomain, "*@example.org"}};
+  spec.responders =
+      std::vector<ports::ResponderRule>{{ports::ResponderRuleKind::kDomain, "*@example.org"}};
   return spec;
 }
 
@@ -53,8 +53,11 @@ std::string UserIdentity(size_t i) { return "sip:u" + std::to_string(i) + "@exam
 std::string UserPskId(size_t i) { return "btid-" + std::to_string(i) + "@bsf.example.org"; }
 
 nlohmann::json ToJson(const ProvisionStats& s) {
-  return {{"users", s.users}, {"keys_s", s.keys_s}, {"credential_import_s", s.import_s},
-          {"policy_rows_s", s.rows_s}, {"total_s", s.total_s}};
+  return {{"users", s.users},
+          {"keys_s", s.keys_s},
+          {"credential_import_s", s.import_s},
+          {"policy_rows_s", s.rows_s},
+          {"total_s", s.total_s}};
 }
 
 Result<ProvisionStats> Provision(hsm::TokenStack& stack, const std::string& db_path,
@@ -111,15 +114,15 @@ Result<ProvisionStats> Provision(hsm::TokenStack& stack, const std::string& db_p
     row.credential = w;
     chunk.push_back(std::move(row));
     if (i < kept) {
-      out_users->push_back(client::Credentials{UserIdentity(i), w.credential_id,
-                                               psks[i % distinct].Clone()});
+      out_users->push_back(
+          client::Credentials{UserIdentity(i), w.credential_id, psks[i % distinct].Clone()});
     }
     if (chunk.size() == kChunk || i + 1 == o.users) {
       KMS_ASSIGN_OR_RETURN(std::vector<policy::ImportProblem> problems,
                            admin.ImportUsers(chunk, [](size_t) {}));
       if (!problems.empty()) {
-        return InternalError("user import refused line " + std::to_string(problems[0].line) +
-                             ": " + problems[0].message);
+        return InternalError("user import refused line " + std::to_string(problems[0].line) + ": " +
+                             problems[0].message);
       }
       chunk.clear();
       // Keeps the WAL small between chunks (a 1M-user run without explicit checkpoints

@@ -6,10 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "hsm/token_stack.h"
 #include "src/base/result.h"
@@ -31,9 +30,9 @@ struct ProvisionOptions {
 
 struct ProvisionStats {
   size_t users = 0;
-  double keys_s = 0;      // TPK, KEK, audit key generated in the token + key versions
-  double import_s = 0;    // ImportCredential (C_CreateObject + C_WrapKey + C_DestroyObject)
-  double rows_s = 0;      // PolicyAdmin::ImportUsers, 50,000 users per transaction
+  double keys_s = 0;    // TPK, KEK, audit key generated in the token + key versions
+  double import_s = 0;  // ImportCredential (C_CreateObject + C_WrapKey + C_DestroyObject)
+  double rows_s = 0;    // PolicyAdmin::ImportUsers, 50,000 users per transaction
   double total_s = 0;
 };
 nlohmann::json ToJson(const ProvisionStats& s);

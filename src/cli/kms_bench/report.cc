@@ -65,12 +65,12 @@ nlohmann::json PhaseJson(const DriveResult& r) {
 
 void PrintPhase(const std::string& label, const DriveResult& r) {
   const LatencySummary s = Summarize(r.latency_us);
-  std::cout << std::fixed << std::setprecision(2) << "  " << label << ": " << r.timed
-            << " in " << r.seconds << " s = " << std::setprecision(0) << Rate(r)
-            << "/s; latency ms p50 " << std::setprecision(2) << s.p50_ms << " p90 " << s.p90_ms
-            << " p99 " << s.p99_ms << " max " << s.max_ms << "; errors: mikey "
-            << r.mikey_errors << " http " << r.http_errors << " transport "
-            << r.transport_errors << " verify " << r.verify_failures << "; connections opened " << r.connects << "\n";
+  std::cout << std::fixed << std::setprecision(2) << "  " << label << ": " << r.timed << " in "
+            << r.seconds << " s = " << std::setprecision(0) << Rate(r) << "/s; latency ms p50 "
+            << std::setprecision(2) << s.p50_ms << " p90 " << s.p90_ms << " p99 " << s.p99_ms
+            << " max " << s.max_ms << "; errors: mikey " << r.mikey_errors << " http "
+            << r.http_errors << " transport " << r.transport_errors << " verify "
+            << r.verify_failures << "; connections opened " << r.connects << "\n";
 }
 
 void PrintCeiling(const CeilingResult& c) {
@@ -83,10 +83,9 @@ void PrintCeiling(const CeilingResult& c) {
 void PrintTrace(const TokenTrace& t) {
   auto line = [](const char* what, const nlohmann::json& d) {
     std::cout << "  " << what << ": " << d["hmac"] << " HMAC (" << d["hmac_psk"]
-              << " under the user PSK, " << d["hmac_tpk"] << " under the TPK; "
-              << d["hmac_sha1"] << " SHA-1), " << d["random_calls"] << " C_GenerateRandom ("
-              << d["random_bytes"] << " bytes), " << d["credential_lookups"]
-              << " credential lookup(s)\n";
+              << " under the user PSK, " << d["hmac_tpk"] << " under the TPK; " << d["hmac_sha1"]
+              << " SHA-1), " << d["random_calls"] << " C_GenerateRandom (" << d["random_bytes"]
+              << " bytes), " << d["credential_lookups"] << " credential lookup(s)\n";
   };
   std::cout << "token calls recorded through the core (warm credential cache):\n";
   line("request", Describe(t.request));

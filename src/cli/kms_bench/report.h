@@ -2,9 +2,8 @@
 // form (--json) is assembled in main.cc from the same values; nothing here prints keys.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "src/cli/kms_bench/ceiling.h"
 #include "src/cli/kms_bench/http_driver.h"

@@ -34,7 +34,7 @@ LatencySummary Summarize(std::vector<double> samples_us) {
 }
 
 nlohmann::json ToJson(const LatencySummary& s) {
-  return {{"count", s.count}, {"p50_ms", s.p50_ms}, {"p90_ms", s.p90_ms},
+  return {{"count", s.count},   {"p50_ms", s.p50_ms}, {"p90_ms", s.p90_ms},
           {"p99_ms", s.p99_ms}, {"max_ms", s.max_ms}, {"mean_ms", s.mean_ms}};
 }
 

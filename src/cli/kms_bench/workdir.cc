@@ -112,8 +112,8 @@ Result<WorkDir> WorkDir::Create(const std::string& parent, bool keep) {
   // P-256 like the appliance's provisioning (appliance/lib/provision.sh); the SAN covers
   // 127.0.0.1 so the benchmark verifies the server certificate like a real client.
   KMS_RETURN_IF_ERROR(RunCommand(
-      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-       "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-days", "2", "-subj", "/CN=localhost", "-addext",
        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", w.tls_key, "-out", w.tls_cert}));
   ::chmod(w.tls_key.c_str(), 0600);
   w.kmsd_config = w.root + "/kmsd.toml";
