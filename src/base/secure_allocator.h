@@ -1,6 +1,9 @@
 // SecureAllocator: the allocator behind SecretBytes (Botan secmem.h idea). Every block is
-// scrubbed with OPENSSL_cleanse before it is freed, including the old block when a
-// vector grows, and is (best effort) locked against swapping and excluded from core dumps.
+// handed out zeroed and scrubbed with OPENSSL_cleanse before it is freed or reused,
+// including the old block when a vector grows, and is (best effort) locked against swapping
+// and excluded from core dumps. Blocks up to SecurePool::kMaxBlockBytes come from a pool of
+// arenas locked once (src/base/secure_pool.h); larger ones, and small ones once the pool's
+// cap is reached, take the per-buffer path.
 #pragma once
 
 #include <cstddef>
@@ -11,8 +14,19 @@
 namespace kms {
 
 namespace internal {
+// SecureAllocate: a zeroed block of `bytes` bytes from the process pool, or from
+// SecureAllocatePerBuffer. Throws std::bad_alloc when out of memory. Thread-safe.
 void* SecureAllocate(size_t bytes);
+// SecureDeallocate: scrubs and releases a block from SecureAllocate; `bytes` must match.
+// Any thread may free any block.
 void SecureDeallocate(void* p, size_t bytes) noexcept;
+
+// SecureAllocatePerBuffer: the path for blocks the pool does not serve. With
+// KMS_SECURE_MLOCK, malloc'ed whole pages, each block mlock'ed and MADV_DONTDUMP'ed on its
+// own (two system calls per allocation and two per free); without it, plain malloc.
+// Throws std::bad_alloc. SecureDeallocatePerBuffer scrubs, calls the free hook and frees.
+void* SecureAllocatePerBuffer(size_t bytes);
+void SecureDeallocatePerBuffer(void* p, size_t bytes) noexcept;
 }  // namespace internal
 
 // Test hook: called after a block has been scrubbed and before it is freed, with the
