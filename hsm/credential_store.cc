@@ -4,6 +4,7 @@
 
 #include "hsm/find_scope.h"
 #include "hsm/key_templates.h"
+#include "hsm/transient_object.h"
 
 namespace kms::hsm {
 namespace {
@@ -14,23 +15,6 @@ Status CheckKeyBytes(size_t n) {
   }
   return Status::Ok();
 }
-
-// DestroyNow: C_DestroyObject of a transient object; runs on every path out of a scope.
-class TransientObject {
- public:
-  TransientObject(SessionLease& lease, CK_OBJECT_HANDLE h) : lease_(lease), h_(h) {}
-  ~TransientObject() {
-    // If this fails the object still dies with the session (session objects never
-    // outlive the login session); there is nothing better to do with the error.
-    lease_.fn()->C_DestroyObject(lease_.handle(), h_);
-  }
-  TransientObject(const TransientObject&) = delete;
-  TransientObject& operator=(const TransientObject&) = delete;
-
- private:
-  SessionLease& lease_;
-  CK_OBJECT_HANDLE h_;
-};
 
 Result<size_t> ReadValueLen(SessionLease& lease, CK_OBJECT_HANDLE h) {
   CK_ULONG len = 0;
@@ -187,8 +171,14 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
     const ports::WrappedCredential& credential) {
   KMS_RETURN_IF_ERROR(token_.EnsureConnected());
   if (mode_ == CredentialStorage::kWrapped) {
-    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek,
-                         token_.LongTermKey(KeyKind::kKek, credential.kek_version));
+    Result<LongTermKeyInfo> found = token_.LongTermKey(KeyKind::kKek, credential.kek_version);
+    if (found.status().code() == StatusCode::kNotFound) {
+      // A KEK version kmsctl created after this process connected (key rotate kek, then
+      // key rewrap): look again in the token instead of needing a restart.
+      KMS_RETURN_IF_ERROR(token_.RefreshKeyIndex());
+      found = token_.LongTermKey(KeyKind::kKek, credential.kek_version);
+    }
+    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, std::move(found));
     KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
     uint64_t gen = token_.generation();
     // RFC 5649 §4.1: the wrapped form is the key padded to a multiple of 8 bytes plus an

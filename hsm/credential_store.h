@@ -99,6 +99,11 @@ class CredentialStore {
                                                   const TransportPublicKey& transport);
 
   CredentialStorage mode() const { return mode_; }
+  // WrapWith: C_WrapKey of key under wrapping_key (one call; the length query only if the
+  // 1 KiB buffer did not fit). Also used by hsm/kek_rewrap.cc.
+  static Result<std::vector<uint8_t>> WrapWith(SessionLease& lease, CK_MECHANISM& mech,
+                                               CK_OBJECT_HANDLE wrapping_key,
+                                               CK_OBJECT_HANDLE key);
   size_t cached() const;
 
   static constexpr uint64_t kRefTag = uint64_t{0xC} << 56;
@@ -117,10 +122,6 @@ class CredentialStore {
       const ports::WrappedCredential& credential);
   Result<ports::WrappedCredential> WrapTransient(const std::string& credential_id,
                                                  AttrTemplate& tmpl, bool generate);
-  // WrapWith: C_WrapKey (length query, then the wrap) of key under wrapping_key.
-  static Result<std::vector<uint8_t>> WrapWith(SessionLease& lease, CK_MECHANISM& mech,
-                                               CK_OBJECT_HANDLE wrapping_key,
-                                               CK_OBJECT_HANDLE key);
   Result<ports::WrappedCredential> CreatePersistent(const std::string& credential_id,
                                                     AttrTemplate& tmpl, bool generate);
   // DropStaleLocked: after a reconnect, forget every entry (moved to *out so the

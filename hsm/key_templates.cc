@@ -22,10 +22,28 @@ void Usage(AttrTemplate& t, bool sign, bool verify, bool wrap_unwrap) {
 }
 
 // The attributes forced on keys unwrapped with a KEK (PKCS#11 v2.40 §4.8: the unwrap
-// template must be consistent with the caller's template or the unwrap fails).
+// template must be consistent with the caller's template or the unwrap fails; SoftHSM2 also
+// refuses a caller template that leaves one of them out). Session, sensitive, and
+// CKA_WRAP_WITH_TRUSTED (§4.7): whatever else the caller asks for, no key the user role
+// can make may ever wrap the copy, because only the SO can set CKA_TRUSTED. CKA_EXTRACTABLE
+// is deliberately not forced: kmsd asks for FALSE (hsm/credential_store.cc), the KEK
+// re-wrap (hsm/kek_rewrap.cc) asks for TRUE and then wraps only under the SO's transient
+// trusted key. docs/security-target.md "KEK rotation".
 AttrTemplate UnwrapTemplate() {
   AttrTemplate t;
-  t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false);
+  t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_WRAP_WITH_TRUSTED, true);
+  return t;
+}
+
+// The attributes forced on keys unwrapped with the re-wrap key: session, sensitive,
+// extractable and no longer CKA_WRAP_WITH_TRUSTED, so the next step may wrap the copy
+// under the new (untrusted, private) KEK.
+AttrTemplate RewrapUnwrapTemplate() {
+  AttrTemplate t;
+  t.Bool(CKA_TOKEN, false)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, true)
+      .Bool(CKA_WRAP_WITH_TRUSTED, false);
   return t;
 }
 
@@ -93,20 +111,52 @@ AttrTemplate BackupKeyTemplate(uint32_t version) {
   return t;
 }
 
+AttrTemplate RewrapKeyTemplate() {
+  static constexpr std::array<CK_MECHANISM_TYPE, 1> kKwp = {CKM_AES_KEY_WRAP_PAD};
+  AttrTemplate t;
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Ulong(CKA_VALUE_LEN, kLongTermKeyBytes)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, false)
+      .Bool(CKA_TRUSTED, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_MODIFIABLE, false)
+      .Bool(CKA_COPYABLE, false);
+  Usage(t, /*sign=*/false, /*verify=*/false, /*wrap_unwrap=*/true);
+  t.Mechanisms(CKA_ALLOWED_MECHANISMS, kKwp);
+  t.Nested(CKA_UNWRAP_TEMPLATE, RewrapUnwrapTemplate());
+  return t;
+}
+
 AttrTemplate CredentialTemplate(CredentialObject kind, std::string_view label,
                                 CK_ULONG value_len, std::span<const uint8_t> value) {
   const bool persistent = kind == CredentialObject::kTokenPersistent;
+  const bool unwrapped = kind == CredentialObject::kSessionInUse ||
+                         kind == CredentialObject::kSessionToRewrap ||
+                         kind == CredentialObject::kSessionRewrapped;
   AttrTemplate t;
   t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
       .Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
       .Bool(CKA_TOKEN, persistent)
       .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, kind == CredentialObject::kSessionToWrap);
+      .Bool(CKA_EXTRACTABLE, kind == CredentialObject::kSessionToWrap ||
+                                 kind == CredentialObject::kSessionToRewrap ||
+                                 kind == CredentialObject::kSessionRewrapped);
+  // Unwrapped copies repeat what the unwrapping key's CKA_UNWRAP_TEMPLATE forces (SoftHSM2
+  // refuses a template that omits it): the KEK forces CKA_WRAP_WITH_TRUSTED TRUE, the
+  // re-wrap key forces it FALSE.
+  if (kind == CredentialObject::kSessionInUse || kind == CredentialObject::kSessionToRewrap) {
+    t.Bool(CKA_WRAP_WITH_TRUSTED, true);
+  } else if (kind == CredentialObject::kSessionRewrapped) {
+    t.Bool(CKA_WRAP_WITH_TRUSTED, false);
+  }
   // SoftHSM2 refuses CKA_MODIFIABLE in a C_UnwrapKey template (CKR_ATTRIBUTE_READ_ONLY),
-  // so only the never-stored, session-only unwrapped copy leaves it at its default; the
+  // so the never-stored, session-only unwrapped copies leave it at its default; the
   // token still refuses SENSITIVE->FALSE and EXTRACTABLE->TRUE (PKCS#11 v2.40 §4.10).
-  if (kind != CredentialObject::kSessionInUse) {
+  if (!unwrapped) {
     t.Bool(CKA_MODIFIABLE, false);
   }
   t.Bool(CKA_COPYABLE, false);

@@ -23,7 +23,7 @@ inline constexpr size_t kMaxCredentialBytes = 64;
 // CKA_MODIFIABLE, CKA_COPYABLE FALSE; only the usage the kind needs:
 //   kTicket: generic secret, SIGN+VERIFY, HMAC-SHA-1/SHA-256 only;
 //   kKek:    AES-256, WRAP+UNWRAP, CKM_AES_KEY_WRAP_PAD only, with CKA_UNWRAP_TEMPLATE
-//            forcing session, sensitive, non-extractable, sign-only unwrapped keys;
+//            forcing session, sensitive, CKA_WRAP_WITH_TRUSTED unwrapped keys;
 //   kAudit:  generic secret, SIGN only, HMAC-SHA-256 only.
 AttrTemplate LongTermKeyTemplate(KeyName name);
 // LongTermKeyGenMechanism: CKM_GENERIC_SECRET_KEY_GEN or CKM_AES_KEY_GEN.
@@ -38,11 +38,23 @@ inline constexpr std::string_view kBackupKeyId = "kms-backup";
 std::string BackupKeyLabel(uint32_t version);
 AttrTemplate BackupKeyTemplate(uint32_t version);
 
+// RewrapKeyTemplate: the SO's transient key for one KEK re-wrap (hsm/kek_rewrap.h): a
+// public session AES-256 key (never written to the token's storage, gone with its session)
+// with CKA_TRUSTED, so it may wrap copies that carry CKA_WRAP_WITH_TRUSTED; sensitive,
+// never extractable, WRAP+UNWRAP with CKM_AES_KEY_WRAP_PAD only; its CKA_UNWRAP_TEMPLATE
+// forces session, sensitive, extractable, CKA_WRAP_WITH_TRUSTED FALSE.
+AttrTemplate RewrapKeyTemplate();
+
 // How a credential object is created.
 enum class CredentialObject : uint8_t {
   kSessionInUse,       // unwrapped for use: session, sensitive, non-extractable, sign only
+                       // (and CKA_WRAP_WITH_TRUSTED, which the KEK forces)
   kSessionToWrap,      // transient, only to be wrapped under the KEK and destroyed:
                        // session, sensitive, extractable (wrap is the only way out)
+  kSessionToRewrap,    // KEK re-wrap, unwrapped under the old KEK: session, sensitive,
+                       // extractable but CKA_WRAP_WITH_TRUSTED (only the SO's key wraps it)
+  kSessionRewrapped,   // KEK re-wrap, unwrapped under the SO's key: session, sensitive,
+                       // extractable, only to be wrapped under the new KEK and destroyed
   kTokenPersistent,    // kTokenObjects mode: token, private, sensitive, non-extractable
 };
 

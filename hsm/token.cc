@@ -123,8 +123,8 @@ void Token::Disconnect() {
   index_.clear();
 }
 
-Result<CK_SLOT_ID> Token::FindSlot(CK_TOKEN_INFO* out_info) {
-  const CK_FUNCTION_LIST* f = fn();
+Result<CK_SLOT_ID> Token::FindSlotFor(const CK_FUNCTION_LIST* f, const Pkcs11Uri& uri,
+                                       const std::string& uri_text, CK_TOKEN_INFO* out_info) {
   CK_ULONG count = 0;
   CK_RV rv = f->C_GetSlotList(CK_TRUE, nullptr, &count);
   if (rv != CKR_OK) {
@@ -145,7 +145,7 @@ Result<CK_SLOT_ID> Token::FindSlot(CK_TOKEN_INFO* out_info) {
     if (rv != CKR_OK) {
       continue;  // a slot whose token vanished meanwhile does not match
     }
-    if (!uri_.Matches(info)) {
+    if (!uri.Matches(info)) {
       continue;
     }
     // Only initialised tokens with a user PIN can serve.
@@ -153,16 +153,20 @@ Result<CK_SLOT_ID> Token::FindSlot(CK_TOKEN_INFO* out_info) {
       continue;
     }
     if (found.has_value()) {
-      return FailedPreconditionError("token URI " + config_.token_uri +
+      return FailedPreconditionError("token URI " + uri_text +
                                      " matches more than one token");
     }
     found = s;
     *out_info = info;
   }
   if (!found.has_value()) {
-    return UnavailableError("no token matches " + config_.token_uri);
+    return UnavailableError("no token matches " + uri_text);
   }
   return *found;
+}
+
+Result<CK_SLOT_ID> Token::FindSlot(CK_TOKEN_INFO* out_info) {
+  return FindSlotFor(fn(), uri_, config_.token_uri, out_info);
 }
 
 Status Token::Login(CK_SESSION_HANDLE session) {
@@ -219,6 +223,23 @@ Status Token::LoadKeyIndex() {
   std::unique_lock<std::shared_mutex> lock(index_mu_);
   index_ = std::move(index);
   return Status::Ok();
+}
+
+Status Token::RefreshKeyIndex() {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = last_refresh_ns_.load();
+  constexpr int64_t kMinInterval = 1'000'000'000;  // a flood of unknown versions: one search/s
+  if (last != 0 && now - last < kMinInterval) {
+    return Status::Ok();
+  }
+  if (!last_refresh_ns_.compare_exchange_strong(last, now)) {
+    return Status::Ok();  // another thread refreshes right now
+  }
+  // The owner lease gives exclusive use of the login session LoadKeyIndex searches in.
+  KMS_ASSIGN_OR_RETURN(SessionLease lease, AcquireOwner());
+  return LoadKeyIndex();
 }
 
 Status Token::Connect(bool reinitialize) {

@@ -121,6 +121,15 @@ class Token {
     lease_observer_ = std::move(observer);
   }
   const Pkcs11Uri& uri() const { return uri_; }
+  // FindSlotFor: the one initialised token matching uri (uri_text names it in errors):
+  // kUnavailable if none, kFailedPrecondition if several. Also used before a Token exists
+  // (hsm/kek_rewrap.cc opens an SO session first).
+  static Result<CK_SLOT_ID> FindSlotFor(const CK_FUNCTION_LIST* f, const Pkcs11Uri& uri,
+                                        const std::string& uri_text, CK_TOKEN_INFO* out_info);
+  // RefreshKeyIndex: re-reads the long-term key index from the token (keys created by
+  // kmsctl in another process after this one connected). At most once per second; a call
+  // within that second is a no-op returning OK.
+  Status RefreshKeyIndex();
   const CK_FUNCTION_LIST* fn() const { return module_.fn(); }
   const TokenConfig& config() const { return config_; }
 
@@ -162,6 +171,7 @@ class Token {
 
   mutable std::shared_mutex index_mu_;
   std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index_;
+  std::atomic<int64_t> last_refresh_ns_{0};
 
   std::function<void(double)> lease_observer_;
 };

@@ -4,8 +4,14 @@ namespace kms::hsm {
 
 Result<std::unique_ptr<TokenStack>> TokenStack::Open(const std::string& module_path,
                                                      TokenConfig config) {
+  KMS_ASSIGN_OR_RETURN(std::unique_ptr<P11Module> module, P11Module::Open(module_path));
+  return Open(std::move(module), std::move(config));
+}
+
+Result<std::unique_ptr<TokenStack>> TokenStack::Open(std::unique_ptr<P11Module> module,
+                                                     TokenConfig config) {
   auto s = std::make_unique<TokenStack>();
-  KMS_ASSIGN_OR_RETURN(s->module, P11Module::Open(module_path));
+  s->module = std::move(module);
   KMS_ASSIGN_OR_RETURN(s->token, Token::Open(*s->module, std::move(config)));
   s->vault = std::make_unique<TokenKeyVault>(*s->token);
   return s;

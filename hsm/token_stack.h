@@ -21,6 +21,10 @@ struct TokenStack {
   // Open: loads the module by path, finds the token by URI, logs in (PIN read once).
   static Result<std::unique_ptr<TokenStack>> Open(const std::string& module_path,
                                                   TokenConfig config);
+  // Open: the same on a module already loaded (kmsctl key rewrap runs the SO step on the
+  // module before the user logs in: hsm/kek_rewrap.h).
+  static Result<std::unique_ptr<TokenStack>> Open(std::unique_ptr<P11Module> module,
+                                                  TokenConfig config);
   ~TokenStack();
 };
 

@@ -136,6 +136,17 @@ class PolicyAdmin {
   Result<uint32_t> MaxPolicyValidity();
   // CredentialsUnderKek: how many stored credentials are wrapped under that KEK version.
   Result<int64_t> CredentialsUnderKek(uint32_t kek_version);
+  // CredentialsBelowKek: up to `limit` KEK-wrapped credentials under a version older than
+  // newest_kek, in credential_id order after `after` (paging for kmsctl key rewrap).
+  Result<std::vector<ports::WrappedCredential>> CredentialsBelowKek(uint32_t newest_kek,
+                                                                    const std::string& after,
+                                                                    size_t limit);
+  // ReplaceWrapped: in ONE transaction, each (old, new) pair replaces the stored blob and
+  // KEK version of old.credential_id, but only where the row still holds old's blob and
+  // version (a credential re-provisioned meanwhile keeps its new key); one
+  // "credential.rewrap" audit row per replaced credential. Returns how many were replaced.
+  Result<size_t> ReplaceWrapped(
+      const std::vector<std::pair<ports::WrappedCredential, ports::WrappedCredential>>& pairs);
   // CheckpointsUnderAuditKey: how many audit checkpoints that audit key version sealed.
   Result<int64_t> CheckpointsUnderAuditKey(uint32_t version);
 

@@ -12,7 +12,8 @@
 //    retired_at + the largest policy max_validity_s > now (the decision clamps every
 //    ticket's validity to it), unless --force;
 //  - kek: refused while any credential is still wrapped under it, unless --force (those
-//    credentials would become unusable: docs/security-target.md "KEK rotation");
+//    credentials would become unusable); `rotate kek --so-pin-file` re-wraps them first
+//    (cmd_key_rewrap.cc, docs/security-target.md "KEK rotation");
 //  - audit: refused while a checkpoint sealed with it exists, unless --force (audit verify
 //    could no longer check those checkpoints).
 #include <algorithm>
@@ -29,6 +30,8 @@ struct KeyOpts {
   std::string kind;
   uint32_t version = 0;
   bool force = false;
+  std::string so_pin_file;  // rotate kek: re-wrap the stored credentials
+  bool no_rewrap = false;   // rotate kek: explicitly leave them under the old KEK
 };
 
 int64_t NowS() {
@@ -89,14 +92,11 @@ int Rotate(kms::hsm::Token& token, kms::policy::PolicyAdmin& admin, kms::ports::
   std::cout << "created " << kms::hsm::LongTermKeyLabel(ToHsmKind(kind), v)
             << "; older versions retired\n";
   if (kind == kms::ports::KeyKind::kKek) {
-    // See docs/security-target.md "KEK rotation": stored credentials cannot be re-wrapped
-    // without making them extractable, so they stay under their KEK until re-provisioned.
     int64_t old = 0;
     for (uint32_t ov = 1; ov < v; ++ov) {
       if (auto n = admin.CredentialsUnderKek(ov); n.ok()) old += *n;
     }
-    std::cout << "new credentials are wrapped under KEK v" << v << "; " << old
-              << " credential(s) remain under older KEK versions until re-provisioned\n";
+    std::cout << old << " credential(s) are under older KEK versions\n";
   }
   return kExitOk;
 }
@@ -192,12 +192,27 @@ int Destroy(kms::hsm::Token& token, kms::policy::PolicyAdmin& admin, kms::ports:
   return kExitOk;
 }
 
-// Lifecycle: parses the kind, opens token and database, runs the step.
+// Lifecycle: parses the kind, opens token and database, runs the step. `rotate kek` also
+// re-wraps (cmd_key_rewrap.cc) unless --no-rewrap says to leave credentials where they are.
 int Lifecycle(const Globals& g, const KeyOpts& o, const char* step) {
   auto kind = ParseKeyKind(o.kind);
   if (!kind.ok()) return Fail(kind.status());
+  const std::string_view what(step);
+  if (what == "rotate" && *kind == kms::ports::KeyKind::kKek) {
+    if (o.no_rewrap == !o.so_pin_file.empty()) {
+      return Fail(kms::InvalidArgumentError(
+          "rotate kek needs --so-pin-file (re-wrap the stored credentials under the new KEK) "
+          "or --no-rewrap (leave them under the old one)"));
+    }
+    if (!o.no_rewrap) {
+      return RunRewrap(g, o.so_pin_file, [&](kms::hsm::TokenStack& t, kms::policy::PolicyAdmin& a) {
+        return Rotate(*t.token, a, *kind);
+      });
+    }
+  } else if (!o.so_pin_file.empty() || o.no_rewrap) {
+    return Fail(kms::InvalidArgumentError("--so-pin-file and --no-rewrap apply to rotate kek"));
+  }
   return WithTokenAndAdmin(g, [&](kms::hsm::TokenStack& t, kms::policy::PolicyAdmin& a) {
-    const std::string_view what(step);
     if (what == "rotate") return Rotate(*t.token, a, *kind);
     if (what == "retire") return Retire(*t.token, a, *kind, o.version);
     return Destroy(*t.token, a, *kind, o.version, o.force);
@@ -214,9 +229,15 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   });
   auto* rotate = key->add_subcommand("rotate", "create a new version; retire the old ones");
   rotate->add_option("kind", o->kind, "tpk, kek or audit")->required();
+  rotate->add_option("--so-pin-file", o->so_pin_file,
+                     "kek: SO PIN file; re-wrap every stored credential under the new KEK "
+                     "inside the token");
+  rotate->add_flag("--no-rewrap", o->no_rewrap,
+                   "kek: leave stored credentials under the old KEK (kmsctl key rewrap later)");
   rotate->callback([&ctx, o] {
     ctx.action = [&ctx, o] { return Lifecycle(ctx.g, *o, "rotate"); };
   });
+  AddKeyRewrapCommand(*key, ctx);
   auto* retire = key->add_subcommand("retire", "stop using an older version for new work");
   retire->add_option("kind", o->kind, "tpk, kek or audit")->required();
   retire->add_option("version", o->version)->required()->check(CLI::PositiveNumber);

@@ -21,7 +21,7 @@ int Fail(const kms::Status& s) {
   return s.code() == kms::StatusCode::kInvalidArgument ? kExitUsage : kExitFailed;
 }
 
-kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g) {
+kms::Result<kms::hsm::TokenConfig> TokenConfigFor(const Globals& g) {
   if (g.pin_file.empty()) {
     return kms::InvalidArgumentError("--pin-file is required for this command");
   }
@@ -30,6 +30,11 @@ kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g) {
   c.pin.kind = kms::hsm::PinSource::Kind::kFile;
   c.pin.location = g.pin_file;
   c.pool_size = 2;
+  return c;
+}
+
+kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g) {
+  KMS_ASSIGN_OR_RETURN(kms::hsm::TokenConfig c, TokenConfigFor(g));
   return kms::hsm::TokenStack::Open(g.module, std::move(c));
 }
 

@@ -44,6 +44,8 @@ std::string OperatorName(const Globals& g);
 int Fail(const kms::Status& s);
 // OpenToken: the token named by --token with the PIN from --pin-file (required).
 kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g);
+// TokenConfigFor: the TokenConfig OpenToken uses (kInvalidArgument without --pin-file).
+kms::Result<kms::hsm::TokenConfig> TokenConfigFor(const Globals& g);
 // OpenAdmin: the policy database (created and migrated if needed).
 kms::Result<kms::policy::PolicyAdmin> OpenAdmin(const Globals& g);
 // WithAdmin: opens the database and runs fn; Fail() on any error, kExitOk otherwise.

@@ -160,13 +160,15 @@ TEST_P(CredentialTest, OpenedCredentialIsNotExtractable) {
   ASSERT_TRUE(handle.ok());
   Result<SessionLease> lease = token_->Acquire();
   ASSERT_TRUE(lease.ok());
-  CK_BBOOL token = CK_TRUE, sensitive = CK_FALSE, extractable = CK_TRUE;
-  CK_ATTRIBUTE a[3] = {{CKA_TOKEN, &token, 1}, {CKA_SENSITIVE, &sensitive, 1},
-                       {CKA_EXTRACTABLE, &extractable, 1}};
-  ASSERT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), (*handle)->handle(), a, 3), CKR_OK);
+  CK_BBOOL token = CK_TRUE, sensitive = CK_FALSE, extractable = CK_TRUE, wwt = CK_FALSE;
+  CK_ATTRIBUTE a[4] = {{CKA_TOKEN, &token, 1}, {CKA_SENSITIVE, &sensitive, 1},
+                       {CKA_EXTRACTABLE, &extractable, 1}, {CKA_WRAP_WITH_TRUSTED, &wwt, 1}};
+  ASSERT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), (*handle)->handle(), a, 4), CKR_OK);
   EXPECT_EQ(token, GetParam() == CredentialStorage::kTokenObjects ? CK_TRUE : CK_FALSE);
   EXPECT_EQ(sensitive, CK_TRUE);
   EXPECT_EQ(extractable, CK_FALSE);
+  // The KEK's unwrap template adds wrap-with-trusted to the copies it makes.
+  EXPECT_EQ(wwt, GetParam() == CredentialStorage::kWrapped ? CK_TRUE : CK_FALSE);
   uint8_t value[64];
   CK_ATTRIBUTE va{CKA_VALUE, value, sizeof(value)};
   EXPECT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), (*handle)->handle(), &va, 1),

@@ -172,8 +172,8 @@ TEST_F(KeyTest, LongTermKeysResistEveryExtractionPath) {
   }
 }
 
-// Checklist §1: CKA_UNWRAP_TEMPLATE on the KEK forces session, sensitive, non-extractable
-// unwrapped keys: an unwrap asking for anything weaker is refused by the token.
+// Checklist §1: CKA_UNWRAP_TEMPLATE on the KEK forces session, sensitive, wrap-with-trusted
+// unwrapped keys: an unwrap asking for anything weaker (or leaving one out) is refused.
 TEST_F(KeyTest, KekUnwrapTemplateRefusesWeakerKeys) {
   TokenKeyVault vault(*token_);
   Result<ports::WrappedCredential> blob = vault.GenerateCredential("btid-u", 32);
@@ -186,7 +186,8 @@ TEST_F(KeyTest, KekUnwrapTemplateRefusesWeakerKeys) {
     CK_ATTRIBUTE_TYPE type;
     bool value;
   };
-  for (Weak w : {Weak{CKA_EXTRACTABLE, true}, Weak{CKA_SENSITIVE, false}, Weak{CKA_TOKEN, true}}) {
+  for (Weak w : {Weak{CKA_EXTRACTABLE, true}, Weak{CKA_SENSITIVE, false}, Weak{CKA_TOKEN, true},
+                 Weak{CKA_WRAP_WITH_TRUSTED, false}}) {
     SCOPED_TRACE(w.type);
     AttrTemplate t;
     t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET).Bool(CKA_SIGN, true);

@@ -111,8 +111,8 @@ TEST_F(KeyTest, TpkDestroyAllowedOnceTheLongestTicketExpired) {
 
 TEST_F(KeyTest, KekRotationKeepsOldCredentialsUsableAndGuardsTheirKek) {
   InitWithAlice();
-  const std::string out = CtlOk({"key", "rotate", "kek"});
-  EXPECT_NE(out.find("1 credential(s) remain"), std::string::npos) << out;
+  const std::string out = CtlOk({"key", "rotate", "kek", "--no-rewrap"});
+  EXPECT_NE(out.find("1 credential(s) are under older KEK versions"), std::string::npos) << out;
   CtlOk({"cred", "import", "alice", "--id", "btid-new", "--key-file",
          WriteFile("n.psk", kTestKeyHex)});
   json u = json::parse(CtlOk({"--json", "user", "show", "alice"}));
@@ -126,6 +126,88 @@ TEST_F(KeyTest, KekRotationKeepsOldCredentialsUsableAndGuardsTheirKek) {
   EXPECT_EQ(States()["kek v1"], "retired");
   CtlOk({"key", "destroy", "kek", "1", "--force"});
   EXPECT_EQ(States()["kek v1"], "destroyed");
+}
+
+// Issue 9 item 3: rotating the KEK re-wraps every stored credential inside the token
+// (hsm/kek_rewrap.h); the keys stay the same, each move is audited, and the old KEK can
+// then be destroyed without --force.
+TEST_F(KeyTest, KekRotationRewrapsEveryCredentialInsideTheToken) {
+  InitWithAlice();
+  CtlOk({"user", "add", "bob", "--impi", "bob@ims.example.org", "--identity",
+         "sip:bob@example.org"});
+  CtlOk({"cred", "generate", "bob", "--id", "btid-bob"});
+  const auto alice_mac = TokenHmac("btid-alice");
+  const auto bob_mac = TokenHmac("btid-bob");
+  ASSERT_EQ(alice_mac.size(), 32u);
+  const std::string so = WriteFile("so.pin", kms::hsm::testing::kSoPin);
+  const std::string out = CtlOk({"key", "rotate", "kek", "--so-pin-file", so});
+  EXPECT_NE(out.find("re-wrapped 2 credential(s) under KEK v2"), std::string::npos) << out;
+  for (const char* user : {"alice", "bob"}) {
+    json u = json::parse(CtlOk({"--json", "user", "show", user}));
+    EXPECT_EQ(u["credentials"][0]["kek_version"], 2) << user;
+  }
+  EXPECT_EQ(TokenHmac("btid-alice"), alice_mac);
+  EXPECT_EQ(TokenHmac("btid-bob"), bob_mac);
+  json rows = json::parse(CtlOk({"--json", "audit", "export", "--action", "credential.rewrap"}));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["actor"], "admin:tester");
+  EXPECT_EQ(rows[0]["detail"], "kek v1 -> v2");
+  // Nothing depends on v1 any more: destroyed without --force, and the keys still work.
+  CtlOk({"key", "destroy", "kek", "1"});
+  EXPECT_EQ(States()["kek v1"], "destroyed");
+  EXPECT_EQ(TokenHmac("btid-alice"), alice_mac);
+  EXPECT_EQ(Ctl({"audit", "verify"}).code, 0);
+  // Nothing left to move: a second run is a no-op.
+  EXPECT_NE(CtlOk({"key", "rewrap", "--so-pin-file", so}).find("re-wrapped 0 credential(s)"),
+            std::string::npos);
+}
+
+// `key rotate kek --no-rewrap` then `key rewrap` finishes later (e.g. the SO was absent).
+TEST_F(KeyTest, RewrapAfterARotationWithoutIt) {
+  InitWithAlice();
+  const auto mac = TokenHmac("btid-alice");
+  CtlOk({"key", "rotate", "kek", "--no-rewrap"});
+  json u = json::parse(CtlOk({"--json", "user", "show", "alice"}));
+  EXPECT_EQ(u["credentials"][0]["kek_version"], 1);
+  const std::string so = WriteFile("so.pin", kms::hsm::testing::kSoPin);
+  const std::string out = CtlOk({"key", "rewrap", "--so-pin-file", so});
+  EXPECT_NE(out.find("re-wrapped 1 credential(s) under KEK v2"), std::string::npos) << out;
+  u = json::parse(CtlOk({"--json", "user", "show", "alice"}));
+  EXPECT_EQ(u["credentials"][0]["kek_version"], 2);
+  EXPECT_EQ(TokenHmac("btid-alice"), mac);
+}
+
+// The same on a running kmsd, with real calls before and after (kek_rotation_live.sh).
+TEST_F(KeyTest, KekRotationWhileKmsdServes) {
+  RunResult r = RunProgram({"bash", std::string(KMS_SOURCE_DIR) +
+                                 "/tests/integration/kmsctl/kek_rotation_live.sh",
+                            KMS_BUILD_DIR, KMS_SOURCE_DIR});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("kek rotation live: ok"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(KeyTest, KekRotationRefusals) {
+  InitWithAlice();
+  // Neither or both of --so-pin-file / --no-rewrap: usage error, nothing rotated.
+  RunResult r = Ctl({"key", "rotate", "kek"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--so-pin-file"), std::string::npos) << r.err;
+  const std::string so = WriteFile("so.pin", kms::hsm::testing::kSoPin);
+  EXPECT_EQ(Ctl({"key", "rotate", "kek", "--no-rewrap", "--so-pin-file", so}).code, 2);
+  EXPECT_EQ(Ctl({"key", "rotate", "tpk", "--so-pin-file", so}).code, 2);
+  // A wrong SO PIN: refused before anything changes (no v2, alice still under v1).
+  const std::string wrong = WriteFile("wrong.pin", "not-the-so-pin");
+  r = Ctl({"key", "rotate", "kek", "--so-pin-file", wrong});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("SO step"), std::string::npos) << r.err;
+  EXPECT_EQ(States().count("kek v2"), 0u);
+  // A missing or world-readable SO PIN file is refused too.
+  EXPECT_NE(Ctl({"key", "rewrap", "--so-pin-file", "/nonexistent/so.pin"}).code, 0);
+  const std::string open_pin = WriteFile("open.pin", kms::hsm::testing::kSoPin, 0644);
+  EXPECT_NE(Ctl({"key", "rewrap", "--so-pin-file", open_pin}).code, 0);
+  EXPECT_EQ(Ctl({"key", "rewrap"}).code, 2);  // --so-pin-file is required
+  json u = json::parse(CtlOk({"--json", "user", "show", "alice"}));
+  EXPECT_EQ(u["credentials"][0]["kek_version"], 1);
 }
 
 TEST_F(KeyTest, AuditKeyDestroyGuardsSealedCheckpoints) {

@@ -10,6 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "hsm/token_key_vault.h"
+#include "src/base/encoding.h"
+
 extern char** environ;
 
 namespace kmsctl::testing {
@@ -107,6 +110,34 @@ std::string KmsctlTest::WriteFile(const std::string& name, const std::string& co
 }
 
 RunResult KmsctlTest::Sql(const std::string& sql) { return RunProgram({"sqlite3", db_, sql}); }
+
+// TokenHmac: HMAC-SHA-256("check") with a stored credential, computed inside the token.
+std::vector<uint8_t> KmsctlTest::TokenHmac(const std::string& id) {
+  auto module = kms::hsm::testing::SoftHsmToken::OpenModule();
+  auto token = kms::hsm::Token::Open(*module, token_->Config());
+  EXPECT_TRUE(token.ok());
+  if (!token.ok()) return {};
+  std::vector<uint8_t> mac(32);
+  {
+    kms::hsm::TokenKeyVault vault(**token);
+    RunResult hex = Sql("SELECT hex(wrapped_key), kek_version FROM credentials WHERE "
+                        "credential_id = '" + id + "'");
+    const std::string line = hex.out.substr(0, hex.out.find('\n'));
+    const size_t bar = line.find('|');
+    auto blob = kms::HexDecode(line.substr(0, bar));
+    EXPECT_TRUE(blob.ok() && bar != std::string::npos) << id << ": " << line;
+    if (!blob.ok() || bar == std::string::npos) return {};
+    kms::ports::WrappedCredential w{id, static_cast<uint32_t>(std::stoul(line.substr(bar + 1))),
+                                    *blob};
+    auto ref = vault.OpenCredential(w);
+    EXPECT_TRUE(ref.ok()) << ref.status().ToString();
+    if (!ref.ok()) return {};
+    const std::string data = "check";
+    EXPECT_TRUE(vault.Hmac(*ref, kms::crypto::HmacAlg::kSha256, kms::AsBytes(data), mac).ok());
+  }
+  token->reset();
+  return mac;
+}
 
 void KmsctlTest::InitWithAlice() {
   CtlOk({"init"});

@@ -4,6 +4,7 @@
 // no database.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ class KmsctlTest : public ::testing::Test {
   std::string WriteFile(const std::string& name, const std::string& content, int mode = 0600);
   // Sql: runs one statement through the sqlite3 shell on the database (for tampering).
   RunResult Sql(const std::string& sql);
+  // TokenHmac: HMAC-SHA-256("check") with a stored credential (its blob and KEK version read
+  // from the database), computed inside the token; empty on failure.
+  std::vector<uint8_t> TokenHmac(const std::string& id);
   // InitWithAlice: init, a system default, user alice with one credential.
   void InitWithAlice();
 
