@@ -1,5 +1,7 @@
 #include "policy/audit_writer.h"
 
+#include <algorithm>
+
 #include "policy/audit_chain.h"
 
 namespace kms::policy {
@@ -22,6 +24,7 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::Open(const std::string& path,
   KMS_ASSIGN_OR_RETURN(Db db, Db::Open(path, o));
   std::unique_ptr<AuditWriter> w(new AuditWriter(std::move(db), vault, options));
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
+  w->watchdog_ = std::thread([p = w.get()] { p->Watch(); });
   return w;
 }
 
@@ -38,7 +41,15 @@ AuditWriter::~AuditWriter() {
   }
   cv_.notify_all();
   if (thread_.joinable()) {
-    thread_.join();
+    thread_.join();  // the writer drains the queue first: every callback has fired
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watch_stop_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watchdog_.joinable()) {
+    watchdog_.join();
   }
   (void)Checkpoint();  // best effort: an unsealed tail is reported as such by verify
 }
@@ -48,22 +59,33 @@ size_t AuditWriter::queue_depth() const {
   return queue_.size();
 }
 
-Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
-  auto p = std::make_unique<Pending>();
+void AuditWriter::AppendAsync(const ports::AuditRecord& record, Done done) {
+  auto p = std::make_shared<Pending>();
   p->record = record;
-  std::future<Result<int64_t>> done = p->done.get_future();
+  p->done = std::move(done);
+  p->deadline = std::chrono::steady_clock::now() + options_.max_wait;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (stop_) {
-      return UnavailableError("audit writer stopped");
+      lock.unlock();
+      p->Fire(UnavailableError("audit writer stopped"));
+      return;
     }
     if (queue_.size() >= options_.queue_limit) {
       healthy_ = false;
-      return ResourceExhaustedError("audit queue full");
+      lock.unlock();
+      p->Fire(ResourceExhaustedError("audit queue full"));
+      return;
     }
     queue_.push_back(std::move(p));
   }
   cv_.notify_one();
+}
+
+Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
+  auto promise = std::make_shared<std::promise<Result<int64_t>>>();
+  std::future<Result<int64_t>> done = promise->get_future();
+  AppendAsync(record, [promise](Result<int64_t> r) { promise->set_value(std::move(r)); });
   if (done.wait_for(options_.max_wait) != std::future_status::ready) {
     // Fail closed: the caller must not answer. The row may still be written later; it is
     // then an audit of a request that was refused for want of an audit, which is harmless.
@@ -73,7 +95,39 @@ Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
   return done.get();
 }
 
-Status AuditWriter::CommitBatch(std::deque<std::unique_ptr<Pending>>& batch) {
+void AuditWriter::Watch() {
+  const auto tick = std::clamp(options_.max_wait / 4, std::chrono::milliseconds(5),
+                               std::chrono::milliseconds(100));
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!watch_stop_) {
+    watch_cv_.wait_for(lock, tick);
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Pending>> overdue;
+    // Both lists are in arrival order and every row gets the same max_wait, so the overdue
+    // rows are a prefix of each.
+    for (Batch* list : {&committing_, &queue_}) {
+      for (const auto& p : *list) {
+        if (p->deadline > now) {
+          break;
+        }
+        if (!p->fired.load()) {
+          overdue.push_back(p);
+        }
+      }
+    }
+    if (overdue.empty()) {
+      continue;
+    }
+    healthy_ = false;
+    lock.unlock();
+    for (const auto& p : overdue) {
+      p->Fire(UnavailableError("audit row not durable within the configured time"));
+    }
+    lock.lock();
+  }
+}
+
+Result<std::vector<int64_t>> AuditWriter::CommitBatch(const Batch& batch) {
   std::lock_guard<std::mutex> db_lock(db_mu_);
   const auto start = std::chrono::steady_clock::now();
   KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db_, TxnKind::kImmediate));
@@ -86,11 +140,8 @@ Status AuditWriter::CommitBatch(std::deque<std::unique_ptr<Pending>>& batch) {
   }
   KMS_RETURN_IF_ERROR(txn.Commit());
   last_commit_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i]->done.set_value(seqs[i]);
-  }
   rows_since_checkpoint_ += static_cast<int64_t>(batch.size());
-  return Status::Ok();
+  return seqs;
 }
 
 void AuditWriter::MaybeCheckpoint(bool force) {
@@ -117,7 +168,6 @@ Status AuditWriter::Checkpoint() {
 
 void AuditWriter::Run() {
   for (;;) {
-    std::deque<std::unique_ptr<Pending>> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || !queue_.empty(); });
@@ -134,20 +184,27 @@ void AuditWriter::Run() {
     if (options_.batch_interval.count() > 0) {
       std::this_thread::sleep_for(options_.batch_interval);
     }
+    Batch batch;
     {
       std::lock_guard<std::mutex> lock(mu_);
       batch.swap(queue_);
+      committing_ = batch;  // the watchdog's view of what is being written
     }
-    Status s = CommitBatch(batch);
-    if (!s.ok()) {
-      healthy_ = false;
-      for (auto& p : batch) {
-        p->done.set_value(UnavailableError("audit commit failed: " + s.message()));
-      }
+    Result<std::vector<int64_t>> seqs = CommitBatch(batch);
+    healthy_ = seqs.ok();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->Fire(seqs.ok() ? Result<int64_t>((*seqs)[i])
+                               : Result<int64_t>(UnavailableError("audit commit failed: " +
+                                                                  seqs.status().message())));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      committing_.clear();
+    }
+    if (!seqs.ok()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop on a bad disk
       continue;
     }
-    healthy_ = true;
     MaybeCheckpoint(false);
   }
 }

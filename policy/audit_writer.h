@@ -1,8 +1,11 @@
 // AuditWriter: the AuditSink of kmsd (architecture.md §5): rows are queued, committed in
 // batches by one writer thread with synchronous=FULL (group commit), and every caller learns
-// its row is durable before it answers its client. The queue is bounded and the wait is
-// bounded: when the audit cannot be written in time the request fails (fail closed) and
-// Healthy() turns false for /readyz until the next successful commit.
+// its row is durable before it answers its client: Append blocks, AppendAsync calls back from
+// the writer thread (so kmsd's HTTP threads serve other connections during the fsync). The
+// queue is bounded and the wait is bounded: when a row is not durable within max_wait its
+// caller is told kUnavailable (a watchdog thread fires overdue callbacks even while the
+// writer is stuck in a slow disk), the request fails (fail closed) and Healthy() turns false
+// for /readyz until the next successful commit.
 //
 // Checkpoints (HMAC-SHA-256 with the token's audit key over the chain head) are written
 // every checkpoint_rows rows or checkpoint_interval seconds, in their own transaction after
@@ -20,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "policy/sqlite_db.h"
 #include "src/core/ports/audit_sink.h"
@@ -47,6 +51,7 @@ class AuditWriter final : public ports::AuditSink {
   ~AuditWriter() override;  // drains the queue, seals a final checkpoint when possible
 
   Result<int64_t> Append(const ports::AuditRecord& record) override;
+  void AppendAsync(const ports::AuditRecord& record, Done done) override;
   bool Healthy() const override { return healthy_.load(); }
   size_t queue_depth() const;
   double last_commit_seconds() const { return last_commit_s_.load(); }
@@ -54,13 +59,25 @@ class AuditWriter final : public ports::AuditSink {
   Status Checkpoint();
 
  private:
+  // Pending: one queued row; Fire() delivers its outcome exactly once, from the writer
+  // (durable or failed) or from the watchdog (overdue), whichever comes first.
   struct Pending {
     ports::AuditRecord record;
-    std::promise<Result<int64_t>> done;
+    Done done;
+    std::chrono::steady_clock::time_point deadline;
+    std::atomic<bool> fired{false};
+    void Fire(Result<int64_t> outcome) {
+      if (!fired.exchange(true)) {
+        done(std::move(outcome));
+      }
+    }
   };
+  using Batch = std::deque<std::shared_ptr<Pending>>;
   AuditWriter(Db db, ports::KeyVault& vault, AuditWriterOptions options);
   void Run();
-  Status CommitBatch(std::deque<std::unique_ptr<Pending>>& batch);
+  // Watch: the watchdog loop; fails rows still unanswered at their deadline.
+  void Watch();
+  Result<std::vector<int64_t>> CommitBatch(const Batch& batch);
   void MaybeCheckpoint(bool force);
 
   Db db_;
@@ -68,14 +85,18 @@ class AuditWriter final : public ports::AuditSink {
   AuditWriterOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::unique_ptr<Pending>> queue_;
+  Batch queue_;       // waiting for the next commit, in arrival (= deadline) order
+  Batch committing_;  // the batch the writer is committing now
   bool stop_ = false;
+  bool watch_stop_ = false;
+  std::condition_variable watch_cv_;
   std::atomic<bool> healthy_{true};
   std::atomic<double> last_commit_s_{0};
   int64_t rows_since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;
   std::mutex db_mu_;  // the writer thread and Checkpoint() share db_
   std::thread thread_;
+  std::thread watchdog_;
 };
 
 }  // namespace kms::policy

@@ -35,6 +35,10 @@ struct TicketService::Exchange {
   size_t psk_size = 0;
   std::vector<uint8_t> rand;  // RANDRi (request) or RANDRr (resolve)
 
+  // The audit row: appended by AuditDecision, or (defer_audit, HandleAsync) kept here and
+  // appended by HandleAsync once the reply is built.
+  bool defer_audit = false;
+  std::optional<ports::AuditRecord> deferred_audit;
   // For the audit row.
   std::string initiator;
   std::string responders;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +36,16 @@ class MessageHandler {
   // An error Status means the service cannot answer at all: kUnavailable (token or audit
   // down: HTTP 503), kResourceExhausted (overload / rate limit: 429 or 503).
   virtual Result<Reply> Handle(std::span<const uint8_t> body, const RequestContext& context) = 0;
+  // HandleAsync: Handle without holding the caller's thread while the decision's audit row
+  // is made durable (the group commit's fsync). `done` runs exactly once with what Handle
+  // would have returned, on this thread or on the audit writer's, possibly before
+  // HandleAsync returns; it must not block. The reply is still released only after its
+  // audit row is durable. The default calls Handle.
+  using Done = std::function<void(Result<Reply>)>;
+  virtual void HandleAsync(std::span<const uint8_t> body, const RequestContext& context,
+                           Done done) {
+    done(Handle(body, context));
+  }
   // Ready: true when the token session, the database and the audit writer are usable
   // (for /readyz). Fills `why` with a short reason when not ready.
   virtual bool Ready(std::string* why) const = 0;

@@ -96,6 +96,11 @@ Status TicketService::AuditDecision(Exchange& ex, ports::AuditOutcome outcome,
   r.policy_version = ex.policy_version;
   r.correlation_id = ex.ctx.correlation_id;
   r.detail = detail;
+  if (ex.defer_audit) {
+    // HandleAsync appends it after the reply is built and releases the reply on durability.
+    ex.deferred_audit = std::move(r);
+    return Status::Ok();
+  }
   auto row = ports_.audit.Append(r);
   if (!row.ok()) {
     // Fail closed (architecture.md §5): no answer without a durable audit row.
@@ -135,8 +140,34 @@ Result<Reply> TicketService::Granted(Exchange& ex, std::vector<uint8_t> wire, bo
 Result<Reply> TicketService::Handle(std::span<const uint8_t> body,
                                     const RequestContext& context) {
   Exchange ex(body, context);
+  return Process(ex);
+}
+
+void TicketService::HandleAsync(std::span<const uint8_t> body, const RequestContext& context,
+                                Done done) {
+  Exchange ex(body, context);
+  ex.defer_audit = true;
+  Result<Reply> reply = Process(ex);
+  if (!reply.ok() || !ex.deferred_audit.has_value()) {
+    done(std::move(reply));  // nothing decided, so nothing to audit (e.g. token down)
+    return;
+  }
+  // Architecture.md §5: the reply leaves only once its audit row is durable; the caller's
+  // thread is free meanwhile (the HTTP front end suspends the connection).
+  ports_.audit.AppendAsync(
+      *ex.deferred_audit,
+      [reply = std::move(reply).value(), done = std::move(done)](Result<int64_t> row) mutable {
+        if (!row.ok()) {
+          done(UnavailableError("audit write failed: " + row.status().message()));
+          return;
+        }
+        done(std::move(reply));
+      });
+}
+
+Result<Reply> TicketService::Process(Exchange& ex) {
   ex.received = ports_.clock.Now();
-  auto decoded = mikey::Decode(body, options_.decode_limits);
+  auto decoded = mikey::Decode(ex.wire, options_.decode_limits);
   if (!decoded.ok()) {
     // RFC 6043 §5.4: a fatal parse error SHOULD be answered with an Error message.
     return Refuse(ex, decoded.status().detail().value_or(kUnparseable), "decode",

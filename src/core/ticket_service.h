@@ -46,12 +46,16 @@ class TicketService final : public MessageHandler {
   TicketService(ServicePorts ports, KmsOptions options);
 
   Result<Reply> Handle(std::span<const uint8_t> body, const RequestContext& context) override;
+  void HandleAsync(std::span<const uint8_t> body, const RequestContext& context,
+                   Done done) override;
   bool Ready(std::string* why) const override;
 
   // Internal types shared by the request and resolve flows (ticket_service_*.cc).
   struct Exchange;
 
  private:
+  // Process: decode, dispatch and decide one message (Handle and HandleAsync).
+  Result<Reply> Process(Exchange& ex);
   Result<Reply> HandleRequestInit(Exchange& ex);
   Result<Reply> HandleResolveInit(Exchange& ex);
   // Authenticate: timestamp window, credential, MAC, replay (spec §7.1 steps 3-6). On

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -16,12 +18,25 @@
 
 namespace kms::http {
 
-// Per-request state, owned through libmicrohttpd's con_cls pointer.
+// Per-request state, owned through libmicrohttpd's con_cls pointer. While the core's answer
+// waits for its audit row (HandleAsync), the connection is suspended and `outcome` is
+// filled from the audit writer's thread; `mu` orders that against the suspension.
 struct RequestState {
   std::vector<uint8_t> body;
   bool too_large = false;
   std::chrono::steady_clock::time_point start;
   std::string client;
+  std::mutex mu;
+  bool dispatched = false;  // handed to the core (once)
+  bool suspended = false;   // the connection waits for `outcome`
+  std::optional<Result<core::Reply>> outcome;
+};
+
+// ResumeGate: lets a late callback find out that the server is gone (Drain gave up waiting);
+// shared by the server and every callback it hands to the core.
+struct ResumeGate {
+  std::mutex mu;
+  bool open = true;
 };
 
 struct UaServer::Impl {
@@ -64,7 +79,8 @@ UaServer::UaServer(const UaServerOptions& options, core::MessageHandler& handler
     : options_(options),
       handler_(handler),
       metrics_(metrics),
-      limiter_(options.rate_per_s, options.rate_burst, 100'000) {}
+      limiter_(options.rate_per_s, options.rate_burst, 100'000),
+      gate_(std::make_shared<ResumeGate>()) {}
 
 bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
                               const char* upload, size_t* upload_size, void** con_cls) {
@@ -134,16 +150,51 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
     metrics_.Inc("kms_http_refused_total", {{"status", "400"}});
     return QueueText(c, MHD_HTTP_BAD_REQUEST, "empty body\n");
   }
-  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
-    in_flight_.fetch_sub(1);
-    metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
-    return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded\n", {{"Retry-After", "1"}});
+  if (!st->dispatched) {
+    if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+      in_flight_.fetch_sub(1);
+      metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
+      return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded\n", {{"Retry-After", "1"}});
+    }
+    st->dispatched = true;
+    core::RequestContext ctx{st->client, "req-" + std::to_string(next_id_.fetch_add(1))};
+    // The core decides on this thread and calls back once the audit row is durable (often
+    // from the audit writer's thread, after its fsync). Meanwhile the connection is
+    // suspended and this thread serves other connections (architecture.md §5, issue 10).
+    std::shared_ptr<ResumeGate> gate = gate_;
+    handler_.HandleAsync(st->body, ctx, [st, c, gate](Result<core::Reply> r) {
+      std::lock_guard<std::mutex> g(gate->mu);
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->outcome = std::move(r);
+      if (st->suspended && gate->open) {
+        MHD_resume_connection(c);  // MHD calls OnAccess again, which answers
+      }
+    });
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (!st->outcome.has_value()) {
+      MHD_suspend_connection(c);
+      st->suspended = true;
+      return true;
+    }
   }
-  core::RequestContext ctx{st->client, "req-" + std::to_string(next_id_.fetch_add(1))};
-  Result<core::Reply> reply = handler_.Handle(st->body, ctx);
+  std::optional<Result<core::Reply>> outcome;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (!st->outcome.has_value()) {
+      return true;  // not expected: resumed without an outcome; wait for the callback
+    }
+    outcome = std::move(st->outcome);
+    st->outcome.reset();
+    st->suspended = false;
+  }
+  return Answer(c, st->start, std::move(*outcome));
+}
+
+bool UaServer::Answer(MHD_Connection* c, std::chrono::steady_clock::time_point start,
+                      Result<core::Reply> reply) {
   in_flight_.fetch_sub(1);
   const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - st->start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.Observe("kms_request_duration_seconds", secs);
   if (!reply.ok()) {
     const bool unavailable = reply.status().code() == StatusCode::kUnavailable ||
@@ -173,7 +224,8 @@ Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options
   if (inet_pton(AF_INET, options.listen_address.c_str(), &addr.sin_addr) != 1) {
     return InvalidArgumentError("listen address is not an IPv4 literal: " + options.listen_address);
   }
-  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC;
+  const unsigned flags =
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
   TlsIdentitySlot::Set(std::move(tls));
   s->daemon_ = MHD_start_daemon(
       flags, options.port, nullptr, nullptr, &Impl::Access, s.get(),
@@ -212,6 +264,22 @@ void UaServer::Drain(std::chrono::milliseconds max_wait) {
   while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  StopDaemon();
+}
+
+void UaServer::StopDaemon() {
+  {
+    std::lock_guard<std::mutex> g(gate_->mu);
+    gate_->open = false;  // a callback still to come finds the server gone
+  }
+  if (in_flight_.load() > 0) {
+    // A request still waits for its audit row (the audit writer bounds that wait, so this
+    // means the process is being torn down past it). libmicrohttpd must not be stopped with
+    // suspended connections (microhttpd.h, MHD_suspend_connection), so the daemon is left
+    // to the process exit rather than risk a use after free.
+    daemon_ = nullptr;
+    return;
+  }
   // Give the reply just produced time to be written before the daemon stops.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   MHD_stop_daemon(daemon_);
@@ -221,8 +289,7 @@ void UaServer::Drain(std::chrono::milliseconds max_wait) {
 
 UaServer::~UaServer() {
   if (daemon_ != nullptr) {
-    MHD_stop_daemon(daemon_);
-    TlsIdentitySlot::Clear();
+    StopDaemon();
   }
 }
 

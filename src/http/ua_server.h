@@ -25,6 +25,8 @@ struct MHD_Connection;
 
 namespace kms::http {
 
+struct ResumeGate;  // ua_server.cc
+
 struct UaServerOptions {
   std::string listen_address = "0.0.0.0";  // IPv4 literal
   uint16_t port = 8443;                     // 0: any free port (see UaServer::port)
@@ -74,6 +76,12 @@ class UaServer {
   // OnAccess: libmicrohttpd's access handler; returns false to close the connection.
   bool OnAccess(MHD_Connection* c, const char* url, const char* method, const char* upload,
                 size_t* upload_size, void** con_cls);
+  // Answer: queues the HTTP response for the core's outcome; ends the request's in-flight time.
+  bool Answer(MHD_Connection* c, std::chrono::steady_clock::time_point start,
+              Result<core::Reply> reply);
+  // StopDaemon: closes the callback gate and stops libmicrohttpd (unless a request is
+  // still suspended).
+  void StopDaemon();
 
   UaServerOptions options_;
   core::MessageHandler& handler_;
@@ -81,6 +89,7 @@ class UaServer {
   RateLimiter limiter_;
   std::atomic<size_t> in_flight_{0};
   std::atomic<uint64_t> next_id_{1};
+  std::shared_ptr<ResumeGate> gate_;
   MHD_Daemon* daemon_ = nullptr;
   uint16_t port_ = 0;
 };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,14 @@ class AuditSink {
   // returns kUnavailable (or kResourceExhausted when its queue is full past that bound),
   // and the caller must fail the request: the audit fails closed. Thread-safe.
   virtual Result<int64_t> Append(const AuditRecord& record) = 0;
+
+  // AppendAsync: the same promise without blocking the caller. `done` runs exactly once,
+  // with the row id once the row is durable, or with kUnavailable / kResourceExhausted when
+  // that cannot be guaranteed within the sink's bound. It may run on another thread (the
+  // sink's writer) and may run before AppendAsync returns; it must not block. The default
+  // calls Append (for sinks without a writer thread).
+  using Done = std::function<void(Result<int64_t>)>;
+  virtual void AppendAsync(const AuditRecord& record, Done done) { done(Append(record)); }
 
   // Healthy: false after a write failure or a timed-out Append, true again after the next
   // successful commit. Feeds /readyz.

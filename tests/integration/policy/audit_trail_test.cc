@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
 #include <mutex>
 #include <set>
 #include <string>
@@ -42,6 +44,16 @@ ports::AuditRecord Record(int thread, int i) {
   r.rule = "allow";
   r.correlation_id = std::to_string(thread) + "-" + std::to_string(i);
   return r;
+}
+
+// AppendUntilDurable: retries Append for up to 15 s (a writer recovering from a lock).
+Result<int64_t> AppendUntilDurable(AuditWriter& w, const ports::AuditRecord& record) {
+  Result<int64_t> id = UnavailableError("not tried");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!id.ok() && std::chrono::steady_clock::now() < deadline) {
+    id = w.Append(record);
+  }
+  return id;
 }
 
 class AuditTrailTest : public ::testing::Test {
@@ -320,11 +332,7 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
 
   // After the lock is released the writer recovers (rows refused meanwhile may still land:
   // they record requests that were failed, which the trail may show).
-  Result<int64_t> id = UnavailableError("not tried");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (!id.ok() && std::chrono::steady_clock::now() < deadline) {
-    id = (*w)->Append(Record(2, 0));
-  }
+  Result<int64_t> id = AppendUntilDurable(**w, Record(2, 0));
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_TRUE((*w)->Healthy());
   EXPECT_EQ(RawQuery(db, "SELECT correlation_id FROM audit_log WHERE seq = " +
@@ -334,6 +342,70 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
   w->reset();
   const auto r = Verify(db);
   EXPECT_TRUE(r.fully_sealed()) << AuditProblemName(r.problem) << ": " << r.detail;
+}
+
+// AppendAsync (kmsd's path): each callback fires once, with a row that is already committed
+// (a separate connection sees it from inside the callback); while the database is locked the
+// watchdog fails the overdue rows within the bound although the writer itself is stuck.
+TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
+  const std::string db = BuildTrail("async.db", 1, 4);
+  AuditWriterOptions o;
+  o.max_wait = std::chrono::milliseconds(200);
+  auto w = AuditWriter::Open(db, vault_, o);
+  ASSERT_TRUE(w.ok());
+
+  constexpr int kRows = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Result<int64_t>> outcomes;
+  std::vector<std::string> seen;  // correlation id each callback found committed
+  for (int i = 0; i < kRows; ++i) {
+    (*w)->AppendAsync(Record(7, i), [&](Result<int64_t> id) {
+      std::string found;
+      if (id.ok()) {
+        const auto rows = RawQuery(db, "SELECT correlation_id FROM audit_log WHERE seq = " +
+                                            std::to_string(*id));
+        found = rows.empty() || rows[0].empty() ? "" : rows[0][0];
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      outcomes.push_back(std::move(id));
+      seen.push_back(found);
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20),
+                            [&] { return outcomes.size() == kRows; }));
+  }
+  std::set<std::string> correlation_ids(seen.begin(), seen.end());
+  for (const auto& id : outcomes) {
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+  }
+  EXPECT_EQ(correlation_ids.size(), static_cast<size_t>(kRows));
+  EXPECT_EQ(correlation_ids.count(""), 0u);
+
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::promise<Result<int64_t>> late;
+  const auto start = std::chrono::steady_clock::now();
+  (*w)->AppendAsync(Record(8, 0), [&](Result<int64_t> id) { late.set_value(std::move(id)); });
+  auto fut = late.get_future();
+  ASSERT_EQ(fut.wait_for(std::chrono::seconds(1)), std::future_status::ready)
+      << "the watchdog must answer within the bound while the writer waits on the lock";
+  EXPECT_EQ(fut.get().status().code(), StatusCode::kUnavailable);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  EXPECT_FALSE((*w)->Healthy());
+  ASSERT_EQ(sqlite3_exec(locker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(locker);
+  // The writer recovers; the late row may still land (it records a request that failed).
+  Result<int64_t> id = AppendUntilDurable(**w, Record(9, 0));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_TRUE((*w)->Healthy());
+  ASSERT_TRUE((*w)->Checkpoint().ok());
+  w->reset();
+  EXPECT_TRUE(Verify(db).fully_sealed());
 }
 
 }  // namespace

@@ -258,6 +258,33 @@ Result<int64_t> FakeAuditSink::Append(const ports::AuditRecord& record) {
   return static_cast<int64_t>(appended_);
 }
 
+void FakeAuditSink::AppendAsync(const ports::AuditRecord& record, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (defer_) {
+      held_.emplace_back(record, std::move(done));
+      return;
+    }
+  }
+  done(Append(record));
+}
+
+size_t FakeAuditSink::deferred() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_.size();
+}
+
+void FakeAuditSink::Release(bool durable) {
+  std::vector<std::pair<ports::AuditRecord, Done>> now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    now.swap(held_);
+  }
+  for (auto& [record, done] : now) {
+    done(durable ? Append(record) : Result<int64_t>(UnavailableError("audit fsync failed")));
+  }
+}
+
 std::vector<ports::AuditRecord> FakeAuditSink::records() const {
   std::lock_guard<std::mutex> lock(mu_);
   return records_;

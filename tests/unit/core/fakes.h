@@ -105,8 +105,14 @@ class FakePolicyStore final : public ports::PolicyStore {
 class FakeAuditSink final : public ports::AuditSink {
  public:
   Result<int64_t> Append(const ports::AuditRecord& record) override;
+  // AppendAsync: as Append, or (set_defer) held until Release, like a group commit.
+  void AppendAsync(const ports::AuditRecord& record, Done done) override;
   bool Healthy() const override { return !fail_; }
   void set_fail(bool f) { fail_ = f; }
+  void set_defer(bool d) { defer_ = d; }
+  size_t deferred() const;
+  // Release: makes the held rows durable (stored, callbacks get row ids) or fails them.
+  void Release(bool durable);
   // set_keep(false): count rows without storing them (long fuzzing runs).
   void set_keep(bool k) { keep_ = k; }
   std::vector<ports::AuditRecord> records() const;
@@ -117,6 +123,8 @@ class FakeAuditSink final : public ports::AuditSink {
   size_t appended_ = 0;
   bool fail_ = false;
   bool keep_ = true;
+  bool defer_ = false;
+  std::vector<std::pair<ports::AuditRecord, Done>> held_;
 };
 
 // ScriptedRandom: returns the given values in order (each request must match the size of

@@ -1,5 +1,6 @@
 // Ticket Request at the KMS: authentication, replay, policy and fail-closed behaviour.
 #include <chrono>
+#include <optional>
 
 #include "src/mikey/encoder.h"
 #include "src/mikey/ticket_data.h"
@@ -217,6 +218,53 @@ TEST_F(RequestTest, AuditFailureFailsClosed) {
   std::string why;
   EXPECT_FALSE(service_->Ready(&why));
   EXPECT_EQ(why, "audit writer unhealthy");
+}
+
+// HandleAsync (the HTTP front end's path): the reply is held until its audit row is
+// durable, is then byte for byte what it would have been, and is withheld (kUnavailable)
+// when the row cannot be made durable (architecture.md §5).
+TEST_F(RequestTest, AsyncReplyIsReleasedOnlyOnceItsAuditRowIsDurable) {
+  audit_.set_defer(true);
+  std::optional<Result<Reply>> got;
+  service_->HandleAsync(Request(alice_, {bob_.identity}), RequestContext{"127.0.0.1", "corr-2"},
+                        [&](Result<Reply> r) { got = std::move(r); });
+  EXPECT_FALSE(got.has_value()) << "answered before the audit row was durable";
+  EXPECT_EQ(audit_.deferred(), 1u);
+  EXPECT_TRUE(audit_.records().empty());
+  audit_.Release(true);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << got->status().ToString();
+  EXPECT_FALSE((*got)->is_error);
+  EXPECT_EQ((*got)->result, "granted");
+  auto resp = mikey::Decode((*got)->body);
+  ASSERT_TRUE(resp.ok());
+  EXPECT_EQ(resp->hdr.data_type, mikey::DataType::kRequestResp);
+  ASSERT_EQ(audit_.records().size(), 1u);
+  EXPECT_EQ(audit_.records()[0].outcome, ports::AuditOutcome::kGranted);
+  EXPECT_EQ(audit_.records()[0].correlation_id, "corr-2");
+
+  // The same for a refusal, and a failed commit withholds the reply.
+  got.reset();
+  service_->HandleAsync(std::vector<uint8_t>{0x01, 0x0b, 0x05},
+                        RequestContext{"127.0.0.1", "corr-3"},
+                        [&](Result<Reply> r) { got = std::move(r); });
+  EXPECT_FALSE(got.has_value());
+  audit_.Release(false);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(audit_.records().size(), 1u);
+}
+
+TEST_F(RequestTest, AsyncTokenLossAnswersAtOnceWithoutAnAuditRow) {
+  audit_.set_defer(true);
+  vault_.set_unavailable(true);
+  std::optional<Result<Reply>> got;
+  service_->HandleAsync(Request(alice_, {bob_.identity}), RequestContext{"127.0.0.1", "c"},
+                        [&](Result<Reply> r) { got = std::move(r); });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(audit_.deferred(), 0u);
 }
 
 TEST_F(RequestTest, TokenLossIsUnavailableNotARefusal) {

@@ -1,7 +1,9 @@
 // UaServer in process (src/http/ua_server.h) with a scripted MessageHandler: the body reaches
 // the handler unchanged, its reply comes back as application/mikey, and each transport problem
 // gets its documented status: 503 when max_in_flight requests are already being processed or
-// the service is unavailable, 500 for an internal failure. libcurl is the client.
+// the service is unavailable, 500 for an internal failure. A handler that answers later
+// (HandleAsync, as the core does while its audit row is committed) does not hold the HTTP
+// thread: one thread takes many such requests at once. libcurl is the client.
 #include "src/http/ua_server.h"
 
 #include <curl/curl.h>
@@ -9,11 +11,14 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -86,6 +91,57 @@ class ScriptedHandler : public core::MessageHandler {
   bool block_ = false;
   int entered_ = 0;
   Status fail_ = Status::Ok();
+};
+
+// DeferringHandler: keeps each request's completion and answers only when told to, from the
+// test's thread (as the audit writer's thread does after its fsync).
+class DeferringHandler : public core::MessageHandler {
+ public:
+  Result<core::Reply> Handle(std::span<const uint8_t>, const core::RequestContext&) override {
+    return InternalError("HandleAsync expected");
+  }
+  void HandleAsync(std::span<const uint8_t> body, const core::RequestContext&,
+                   Done done) override {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_.push_back({std::string(body.begin(), body.end()), std::move(done)});
+    cv_.notify_all();
+  }
+  bool Ready(std::string*) const override { return true; }
+
+  void WaitPending(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(20), [&] { return pending_.size() >= n; }))
+        << pending_.size() << " of " << n << " requests reached the handler";
+  }
+  // CompleteAll: answers every pending request with its body in upper case, or with `fail`.
+  void CompleteAll(const Status& fail = Status::Ok()) {
+    std::vector<Pending> now;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      now.swap(pending_);
+    }
+    for (Pending& p : now) {
+      if (!fail.ok()) {
+        p.done(fail);
+        continue;
+      }
+      core::Reply r;
+      for (char ch : p.body) {
+        r.body.push_back(static_cast<uint8_t>(std::toupper(static_cast<unsigned char>(ch))));
+      }
+      r.result = "granted";
+      p.done(std::move(r));
+    }
+  }
+
+ private:
+  struct Pending {
+    std::string body;
+    Done done;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Pending> pending_;
 };
 
 struct Response {
@@ -172,6 +228,68 @@ TEST_F(UaServerTest, UnavailableServiceIs503AndInternalFailureIs500) {
   EXPECT_EQ(r.body.find("token"), std::string::npos);  // no internal detail to the client
   handler_.Fail(InternalError("bug"));
   EXPECT_EQ(Post(server_->port(), "x").status, 500);
+}
+
+// StartWith: a server on a free loopback port with `threads` HTTP threads and no rate limit.
+Result<std::unique_ptr<UaServer>> StartWith(core::MessageHandler& handler, Metrics& metrics,
+                                            unsigned threads) {
+  UaServerOptions o;
+  o.listen_address = "127.0.0.1";
+  o.port = 0;
+  o.threads = threads;
+  o.rate_per_s = 0;
+  return UaServer::Start(o, TestIdentity(), handler, metrics);
+}
+
+// One HTTP thread, eight requests whose answers wait (for the audit's fsync in kmsd): all
+// eight reach the handler before any is answered, so the thread was never held by one.
+TEST(UaServerAsyncTest, ADeferredAnswerDoesNotHoldTheHttpThread) {
+  DeferringHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 1);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  std::vector<std::future<Response>> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(std::async(std::launch::async,
+                                 [port, i] { return Post(port, "call-" + std::to_string(i)); }));
+  }
+  handler.WaitPending(8);
+  EXPECT_EQ((*server)->in_flight(), 8u);
+  handler.CompleteAll();
+  for (int i = 0; i < 8; ++i) {
+    const Response r = clients[static_cast<size_t>(i)].get();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "CALL-" + std::to_string(i));  // each answer on its own connection
+  }
+  EXPECT_EQ((*server)->in_flight(), 0u);
+  // A deferred failure (audit not durable) is a 503, as a synchronous one is.
+  auto failed = std::async(std::launch::async, [port] { return Post(port, "x"); });
+  handler.WaitPending(1);
+  handler.CompleteAll(UnavailableError("audit row not durable within the configured time"));
+  const Response r = failed.get();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body.find("audit"), std::string::npos);
+}
+
+// Drain waits for a request whose answer is still to come, and the client gets it.
+TEST(UaServerAsyncTest, DrainWaitsForADeferredAnswer) {
+  DeferringHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 2);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  auto client = std::async(std::launch::async, [port] { return Post(port, "late"); });
+  handler.WaitPending(1);
+  auto drained = std::async(std::launch::async,
+                            [&] { (*server)->Drain(std::chrono::seconds(20)); });
+  EXPECT_EQ(drained.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  handler.CompleteAll();
+  const Response r = client.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "LATE");
+  drained.get();
+  EXPECT_EQ((*server)->in_flight(), 0u);
 }
 
 TEST_F(UaServerTest, StartRefusesAMissingIdentity) {
