@@ -7,6 +7,9 @@
 // writer is stuck in a slow disk), the request fails (fail closed) and Healthy() turns false
 // for /readyz until the next successful commit.
 //
+// SQLite's WAL is folded into the database file by a background connection (PASSIVE
+// checkpoints, which never block the writer), not inside the writer's commits.
+//
 // Checkpoints (HMAC-SHA-256 with the token's audit key over the chain head) are written
 // every checkpoint_rows rows or checkpoint_interval seconds, in their own transaction after
 // the rows: a token outage delays sealing (the tail is reported as unsealed) but never
@@ -38,6 +41,10 @@ struct AuditWriterOptions {
   std::chrono::milliseconds batch_interval{0};
   std::chrono::milliseconds max_wait{1000};
   size_t queue_limit = 10'000;
+  // wal_checkpoint_interval: how often a background connection copies committed WAL pages
+  // into the database file (PRAGMA wal_checkpoint(PASSIVE)). The writer's own automatic
+  // checkpoint is off: run inside a commit, it stalled every reply waiting on that commit.
+  std::chrono::milliseconds wal_checkpoint_interval{500};
   int64_t checkpoint_rows = 1000;
   std::chrono::seconds checkpoint_interval{60};
 };
@@ -73,10 +80,12 @@ class AuditWriter final : public ports::AuditSink {
     }
   };
   using Batch = std::deque<std::shared_ptr<Pending>>;
-  AuditWriter(Db db, ports::KeyVault& vault, AuditWriterOptions options);
+  AuditWriter(Db db, Db wal_db, ports::KeyVault& vault, AuditWriterOptions options);
   void Run();
   // Watch: the watchdog loop; fails rows still unanswered at their deadline.
   void Watch();
+  // FoldWal: the WAL checkpoint loop on wal_db_.
+  void FoldWal();
   Result<std::vector<int64_t>> CommitBatch(const Batch& batch);
   void MaybeCheckpoint(bool force);
 
@@ -97,6 +106,11 @@ class AuditWriter final : public ports::AuditSink {
   std::mutex db_mu_;  // the writer thread and Checkpoint() share db_
   std::thread thread_;
   std::thread watchdog_;
+  Db wal_db_;  // FoldWal's own connection
+  std::mutex wal_mu_;
+  std::condition_variable wal_cv_;
+  bool wal_stop_ = false;
+  std::thread wal_folder_;
 };
 
 }  // namespace kms::policy

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <set>
@@ -406,6 +407,36 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
   ASSERT_TRUE((*w)->Checkpoint().ok());
   w->reset();
   EXPECT_TRUE(Verify(db).fully_sealed());
+}
+
+// The writer does not checkpoint the WAL inside its commits; a background connection folds
+// it into the database file, so the file grows while the writer keeps running.
+TEST_F(AuditTrailTest, WalIsFoldedIntoTheDatabaseFileInTheBackground) {
+  const std::string db = BuildTrail("fold.db", 1, 4);
+  const auto initial = std::filesystem::file_size(db);
+  AuditWriterOptions o;
+  o.wal_checkpoint_interval = std::chrono::milliseconds(50);
+  o.checkpoint_rows = 1'000'000;
+  auto w = AuditWriter::Open(db, vault_, o);
+  ASSERT_TRUE(w.ok());
+  constexpr int kRows = 3000;
+  std::atomic<int> durable{0};
+  for (int i = 0; i < kRows; ++i) {
+    (*w)->AppendAsync(Record(3, i), [&](Result<int64_t> id) { durable += id.ok() ? 1 : 0; });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((durable.load() < kRows || std::filesystem::file_size(db) <= initial) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(durable.load(), kRows);
+  EXPECT_GT(std::filesystem::file_size(db), initial)
+      << "no checkpoint copied the new rows into the database file";
+  ASSERT_TRUE((*w)->Checkpoint().ok());
+  w->reset();
+  const auto r = Verify(db);
+  EXPECT_TRUE(r.fully_sealed()) << AuditProblemName(r.problem) << ": " << r.detail;
+  EXPECT_EQ(r.rows, kRows + 4);
 }
 
 }  // namespace
