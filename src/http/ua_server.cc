@@ -156,6 +156,16 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
       metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
       return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded\n", {{"Retry-After", "1"}});
     }
+    // Counted first, then the flag: Drain sets the flag, then waits for the count, so either
+    // Drain waits for this request or this request sees the flag (both seq_cst). Once Drain
+    // is past its wait no connection may be suspended: libmicrohttpd aborts the process
+    // when stopped with one (microhttpd.h, MHD_suspend_connection).
+    if (draining_.load()) {
+      in_flight_.fetch_sub(1);
+      metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
+      return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n",
+                       {{"Retry-After", "1"}, {"Connection", "close"}});
+    }
     st->dispatched = true;
     core::RequestContext ctx{st->client, "req-" + std::to_string(next_id_.fetch_add(1))};
     // The core decides on this thread and calls back once the audit row is durable (often
@@ -260,6 +270,7 @@ void UaServer::Drain(std::chrono::milliseconds max_wait) {
   if (const MHD_socket fd = MHD_quiesce_daemon(daemon_); fd != MHD_INVALID_SOCKET) {
     close(fd);
   }
+  draining_.store(true);  // requests still arriving on open connections get 503
   const auto deadline = std::chrono::steady_clock::now() + max_wait;
   while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -289,7 +300,7 @@ void UaServer::StopDaemon() {
 
 UaServer::~UaServer() {
   if (daemon_ != nullptr) {
-    StopDaemon();
+    Drain(std::chrono::seconds(2));
   }
 }
 

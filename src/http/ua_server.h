@@ -64,8 +64,10 @@ class UaServer {
 
   uint16_t port() const { return port_; }
   size_t in_flight() const { return in_flight_.load(); }
-  // Drain: stops accepting new connections, waits until no request is being processed (at
-  // most max_wait), then stops the daemon. Replies already being written are completed.
+  // Drain: stops accepting new connections and answers further requests on open ones with
+  // 503, waits until no request is being processed (at most max_wait, including replies
+  // waiting for their audit row), then stops the daemon. Replies already being written are
+  // completed.
   void Drain(std::chrono::milliseconds max_wait);
 
   // Internal: called from libmicrohttpd's callbacks.
@@ -88,6 +90,7 @@ class UaServer {
   Metrics& metrics_;
   RateLimiter limiter_;
   std::atomic<size_t> in_flight_{0};
+  std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_id_{1};
   std::shared_ptr<ResumeGate> gate_;
   MHD_Daemon* daemon_ = nullptr;

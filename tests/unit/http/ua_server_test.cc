@@ -155,9 +155,10 @@ size_t Collect(char* p, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-Response Post(uint16_t port, const std::string& body) {
+// Post: one request on `reuse` (kept open for the next call) or on a fresh connection.
+Response Post(uint16_t port, const std::string& body, CURL* reuse = nullptr) {
   Response r;
-  CURL* c = curl_easy_init();
+  CURL* c = reuse != nullptr ? reuse : curl_easy_init();
   const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/kms";
   curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/mikey");
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -175,7 +176,9 @@ Response Post(uint16_t port, const std::string& body) {
     r.content_type = ct != nullptr ? ct : "";
   }
   curl_slist_free_all(h);
-  curl_easy_cleanup(c);
+  if (reuse == nullptr) {
+    curl_easy_cleanup(c);
+  }
   return r;
 }
 
@@ -272,18 +275,30 @@ TEST(UaServerAsyncTest, ADeferredAnswerDoesNotHoldTheHttpThread) {
   EXPECT_EQ(r.body.find("audit"), std::string::npos);
 }
 
-// Drain waits for a request whose answer is still to come, and the client gets it.
+// Drain waits for a request whose answer is still to come, and the client gets it; a request
+// arriving meanwhile on an open connection gets 503 (a parked one would abort libmicrohttpd's
+// stop).
 TEST(UaServerAsyncTest, DrainWaitsForADeferredAnswer) {
   DeferringHandler handler;
   Metrics metrics;
   auto server = StartWith(handler, metrics, 2);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const uint16_t port = (*server)->port();
+  CURL* kept = curl_easy_init();  // a keep-alive connection opened before the drain
+  auto first = std::async(std::launch::async, [&] { return Post(port, "first", kept); });
+  handler.WaitPending(1);
+  handler.CompleteAll();
+  EXPECT_EQ(first.get().status, 200);
   auto client = std::async(std::launch::async, [port] { return Post(port, "late"); });
   handler.WaitPending(1);
   auto drained = std::async(std::launch::async,
                             [&] { (*server)->Drain(std::chrono::seconds(20)); });
   EXPECT_EQ(drained.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  // While draining, a new request on the open connection is refused, not parked.
+  const Response refused = Post(port, "after", kept);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.body, "shutting down\n");
+  curl_easy_cleanup(kept);
   handler.CompleteAll();
   const Response r = client.get();
   EXPECT_EQ(r.status, 200);
