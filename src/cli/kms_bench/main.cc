@@ -60,12 +60,14 @@ int SetupFailed(const std::string& what, const Status& s) {
   return kExitSetup;
 }
 
-// PerfRecorder: `perf record -g -p <kmsd>` around the first repetition's timed phases.
+// PerfRecorder: `perf record --call-graph dwarf -p <kmsd>` around the first repetition's timed phases.
 class PerfRecorder {
  public:
   PerfRecorder(const std::string& out, pid_t target) {
     if (out.empty()) return;
-    std::vector<std::string> a = {"perf", "record", "-g", "-o", out, "-p", std::to_string(target)};
+    // DWARF unwinding: glibc and SoftHSM2 are built without frame pointers.
+    std::vector<std::string> a = {"perf", "record", "--call-graph", "dwarf,8192", "-F", "499",
+                                  "-o", out, "-p", std::to_string(target)};
     std::vector<char*> argv;
     for (auto& s : a) argv.push_back(s.data());
     argv.push_back(nullptr);
@@ -403,7 +405,7 @@ int main(int argc, char** argv) {
   app.add_option("--startup-repeat", o.startup_repeat, "kmsd starts in startup mode")
       ->check(CLI::Range(1, 20))
       ->capture_default_str();
-  app.add_option("--perf", o.perf, "perf record -g kmsd during the first repetition into FILE");
+  app.add_option("--perf", o.perf, "perf record (DWARF call graphs) kmsd during the first repetition into FILE");
   app.add_flag("--json", o.json, "machine-readable output");
   try {
     app.parse(argc, argv);
