@@ -67,6 +67,17 @@ Status PolicyAdmin::InChange(const std::string& action, const std::string& subje
   KMS_RETURN_IF_ERROR(bump->Run());
   KMS_ASSIGN_OR_RETURN(StmtUse ver, db_.Use("SELECT policy_version FROM policy_meta"));
   KMS_ASSIGN_OR_RETURN(bool has, ver->Step());
+  const ports::AuditRecord r =
+      AdminRecord(action, subject, has ? static_cast<uint64_t>(ver->ColumnInt(0)) : 0, detail);
+  KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db_));
+  KMS_RETURN_IF_ERROR(AppendRow(db_, head, r).status());
+  return txn.Commit();
+}
+
+ports::AuditRecord PolicyAdmin::AdminRecord(const std::string& action,
+                                            const std::string& subject,
+                                            uint64_t policy_version,
+                                            const std::string& detail) const {
   ports::AuditRecord r;
   r.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
   r.actor = "admin:" + operator_;
@@ -74,11 +85,9 @@ Status PolicyAdmin::InChange(const std::string& action, const std::string& subje
   r.initiator = subject;
   r.outcome = ports::AuditOutcome::kOk;
   r.rule = "admin";
-  r.policy_version = has ? static_cast<uint64_t>(ver->ColumnInt(0)) : 0;
+  r.policy_version = policy_version;
   r.detail = detail;
-  KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db_));
-  KMS_RETURN_IF_ERROR(AppendRow(db_, head, r).status());
-  return txn.Commit();
+  return r;
 }
 
 Result<int64_t> PolicyAdmin::UserId(const std::string& name) {
@@ -172,18 +181,13 @@ Result<std::vector<ImportProblem>> PolicyAdmin::ImportUsers(
           return NotFoundError("no group '" + g + "'");
         }
       }
-      ports::AuditRecord r;
-      r.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now());
-      r.actor = "admin:" + operator_;
-      r.action = "user.import";
-      r.initiator = row.name;
-      r.outcome = ports::AuditOutcome::kOk;
-      r.rule = "admin";
-      r.policy_version = version;
-      r.detail = "line " + std::to_string(row.line) +
-                 (row.credential ? " credential " + row.credential->credential_id : "");
-      KMS_ASSIGN_OR_RETURN(head, AppendRow(db_, head, r));
+      KMS_ASSIGN_OR_RETURN(
+          head, AppendRow(db_, head,
+                          AdminRecord("user.import", row.name, version,
+                                      "line " + std::to_string(row.line) +
+                                          (row.credential ? " credential " +
+                                                                row.credential->credential_id
+                                                          : ""))));
       return Status::Ok();
     }();
     if (!st.ok()) {

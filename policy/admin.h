@@ -170,6 +170,10 @@ class PolicyAdmin {
   Db& db() { return db_; }
 
  private:
+  // AdminRecord: the audit row of one admin change by this operator, now (actor
+  // "admin:<operator>", outcome ok, rule "admin").
+  ports::AuditRecord AdminRecord(const std::string& action, const std::string& subject,
+                                 uint64_t policy_version, const std::string& detail) const;
   PolicyAdmin(Db db, std::string op) : db_(std::move(db)), operator_(std::move(op)) {}
   // InChange: runs fn in BEGIN IMMEDIATE, bumps the policy version, appends the audit row
   // (action, subject, detail) and commits all of it or nothing.

@@ -51,17 +51,10 @@ Result<size_t> PolicyAdmin::ReplaceWrapped(
     if (db_.Changes() != 1) {
       continue;  // re-provisioned or removed since it was read: nothing to audit
     }
-    ports::AuditRecord r;
-    r.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(
-        std::chrono::system_clock::now());
-    r.actor = "admin:" + operator_;
-    r.action = "credential.rewrap";
+    ports::AuditRecord r = AdminRecord("credential.rewrap", {}, version,
+                                       "kek v" + std::to_string(old_c.kek_version) + " -> v" +
+                                           std::to_string(new_c.kek_version));
     r.credential_id = old_c.credential_id;
-    r.outcome = ports::AuditOutcome::kOk;
-    r.rule = "admin";
-    r.policy_version = version;
-    r.detail = "kek v" + std::to_string(old_c.kek_version) + " -> v" +
-               std::to_string(new_c.kek_version);
     KMS_ASSIGN_OR_RETURN(head, AppendRow(db_, head, r));
     ++replaced;
   }
