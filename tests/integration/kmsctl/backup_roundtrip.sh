@@ -5,27 +5,11 @@
 # docs/operations.md "Backup and restore"). Refusals: a tampered backup, a backup of another
 # key, restoring over an existing database, a token without the keys.
 # Usage: backup_roundtrip.sh BUILD_DIR SOURCE_DIR; exit 0 when every check holds.
-set -u
-bin="$1"
-src="$2"
-# shellcheck source=/dev/null
-. "$src/appliance/lib/provision.sh"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/integration/kmsctl/lib.sh
+. "$(dirname "$0")/lib.sh" "$@"
 
 a="$tmp/a"
-kms_provision "$a" "$bin" >/dev/null || fail "provision A"
-kms_start_kmsd "$a" "$bin" || fail "start kmsd A"
-pids+=("$KMSD_PID")
-client=("$bin/src/cli/kms-client")
-kms=(--kms-url "https://127.0.0.1:$KMS_PORT/kms" --kms-id "https://127.0.0.1/kms"
-     --ca-file "$a/tls.crt")
+start_appliance "$a"
 "${client[@]}" request --cred-dir "$a/users/alice" --responder sip:bob@example.org "${kms[@]}" \
   --out "$tmp/ticket.state" >/dev/null 2>&1 || fail "request at A"
 "${client[@]}" transfer --cred-dir "$a/users/alice" --ticket "$tmp/ticket.state" \

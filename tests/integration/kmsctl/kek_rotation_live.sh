@@ -4,28 +4,12 @@
 # answering the same users (it finds the new KEK version by itself: Token::RefreshKeyIndex),
 # the old KEK is destroyed and calls still work; the SRTP keys of both sides agree.
 # Usage: kek_rotation_live.sh BUILD_DIR SOURCE_DIR; exit 0 when every check holds.
-set -u
-bin="$1"
-src="$2"
-# shellcheck source=/dev/null
-. "$src/appliance/lib/provision.sh"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/integration/kmsctl/lib.sh
+. "$(dirname "$0")/lib.sh" "$@"
 
 a="$tmp/a"
-kms_provision "$a" "$bin" >/dev/null || fail "provision"
-kms_start_kmsd "$a" "$bin" || fail "start kmsd"
-pids+=("$KMSD_PID")
+start_appliance "$a"
 pid="$KMSD_PID"
-client=("$bin/src/cli/kms-client")
-kms=(--kms-url "https://127.0.0.1:$KMS_PORT/kms" --kms-id "https://127.0.0.1/kms"
-     --ca-file "$a/tls.crt")
 ctl=("$bin/src/cli/kmsctl" --db "$a/policy.db" --token "pkcs11:token=kms-demo"
      --pin-file "$a/user.pin" --operator rotation-test)
 
