@@ -1,5 +1,7 @@
 #include "policy/sqlite_policy_store.h"
 
+#include <sqlite3.h>
+
 #include <utility>
 
 #include "policy/decision.h"
@@ -162,6 +164,9 @@ Result<uint64_t> LoadPolicyVersion(Db& db) {
 // ReadSnapshot: runs fn inside one read transaction (a consistent WAL snapshot).
 template <typename T, typename Fn>
 Result<T> ReadSnapshot(Db& db, Fn&& fn) {
+  if (sqlite3_get_autocommit(db.raw()) == 0) {
+    return fn();  // inside a ReadScope: its transaction is the snapshot
+  }
   KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, TxnKind::kDeferred));
   Result<T> out = fn();
   KMS_RETURN_IF_ERROR(txn.Commit());
@@ -273,6 +278,33 @@ Result<Db*> SqlitePolicyStore::Conn() {
   std::lock_guard<std::mutex> lock(mu_);
   conns_[me] = std::move(owned);
   return raw;
+}
+
+namespace {
+
+// SqliteReadScope: holds this thread's read transaction; ends it (COMMIT of a read-only
+// transaction, nothing written) when the message is done.
+class SqliteReadScope final : public ports::PolicyStore::ReadScope {
+ public:
+  explicit SqliteReadScope(Txn txn) : txn_(std::move(txn)) {}
+  ~SqliteReadScope() override { (void)txn_.Commit(); }
+
+ private:
+  Txn txn_;
+};
+
+}  // namespace
+
+std::unique_ptr<ports::PolicyStore::ReadScope> SqlitePolicyStore::OpenReadScope() {
+  Result<Db*> db = Conn();
+  if (!db.ok() || sqlite3_get_autocommit((*db)->raw()) == 0) {
+    return nullptr;  // each call then reports its own error, or joins the open transaction
+  }
+  Result<Txn> txn = Txn::Begin(**db, TxnKind::kDeferred);
+  if (!txn.ok()) {
+    return nullptr;
+  }
+  return std::make_unique<SqliteReadScope>(std::move(txn).value());
 }
 
 size_t SqlitePolicyStore::ConnectionCount() const {

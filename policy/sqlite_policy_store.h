@@ -5,8 +5,8 @@
 // so readers never wait for the writer, prepared statements cached per connection.
 //
 // Seeing changes without restart: nothing is cached across calls; each call reads the
-// committed state in one read transaction (WAL snapshot), so an admin commit is visible to
-// the next request on every thread. policy_meta.policy_version is bumped by every admin
+// committed state in one read transaction (WAL snapshot), or, inside OpenReadScope, all calls
+// of one message share one, so an admin commit is visible to the next request on every thread. policy_meta.policy_version is bumped by every admin
 // change in the same transaction and is returned in EffectivePolicy (and thus audited);
 // ChangeToken() exposes PRAGMA data_version for callers that want to cache derived data.
 #pragma once
@@ -35,6 +35,9 @@ class SqlitePolicyStore final : public ports::PolicyStore {
                                                          const PolicyStoreOptions& options = {});
   ~SqlitePolicyStore() override;
 
+  // OpenReadScope: BEGIN on this thread's connection; the calls made meanwhile join that
+  // read transaction (nullptr if the connection cannot be had or is in one already).
+  std::unique_ptr<ReadScope> OpenReadScope() override;
   Result<ports::CredentialInfo> FindCredential(std::string_view credential_id) override;
   Result<ports::UserInfo> FindUserByIdentity(std::string_view public_identity) override;
   Result<ports::UserInfo> FindUserById(int64_t user_id) override;

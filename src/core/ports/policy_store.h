@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -154,6 +155,17 @@ struct Decision {
 class PolicyStore {
  public:
   virtual ~PolicyStore() = default;
+
+  // ReadScope: while the object OpenReadScope returned lives, this thread's lookups read one
+  // consistent snapshot (one read transaction for a whole message instead of one per call:
+  // the decision, its inputs and the policy version audited with it come from the same
+  // state). It must be destroyed on the thread that opened it. nullptr: no scope, each call
+  // reads its own snapshot (the default).
+  class ReadScope {
+   public:
+    virtual ~ReadScope() = default;
+  };
+  virtual std::unique_ptr<ReadScope> OpenReadScope() { return nullptr; }
 
   // FindCredential: the stored (wrapped) credential; kNotFound if unknown. The caller checks
   // UsableAt() and the user's enabled flag.

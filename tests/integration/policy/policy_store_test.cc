@@ -274,6 +274,37 @@ TEST(PolicyStoreTest, AdminChangesAreSeenWithoutRestartAndAuditedAtomically) {
   EXPECT_EQ(*v1, *v0 + kChanges);
 }
 
+// Inside a read scope every lookup of this thread reads the state at its first lookup: an
+// admin change committed meanwhile shows only after the scope ends. Another thread is not
+// held to the scope.
+TEST(PolicyStoreTest, ReadScopeIsOneSnapshotForThisThread) {
+  TempDir dir;
+  const std::string path = dir.File("s.db");
+  auto admin = PolicyAdmin::Open(path, "ops");
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE(admin->AddUser("alice", "alice@ims", {"sip:alice@example.org"}).ok());
+  auto store = SqlitePolicyStore::Open(path);
+  ASSERT_TRUE(store.ok());
+  auto v0 = (*store)->PolicyVersion();
+  ASSERT_TRUE(v0.ok());
+  {
+    auto scope = (*store)->OpenReadScope();
+    ASSERT_NE(scope, nullptr);
+    EXPECT_EQ((*store)->OpenReadScope(), nullptr);  // no nesting: the open one is used
+    ASSERT_TRUE((*store)->FindUserByIdentity("sip:alice@example.org").ok());
+    ASSERT_TRUE(admin->AddUser("bob", "bob@ims", {"sip:bob@example.org"}).ok());
+    EXPECT_EQ((*store)->FindUserByIdentity("sip:bob@example.org").status().code(),
+              StatusCode::kNotFound);
+    EXPECT_EQ((*store)->PolicyVersion().value(), *v0);
+    std::thread other([&] {
+      EXPECT_TRUE((*store)->FindUserByIdentity("sip:bob@example.org").ok());
+    });
+    other.join();
+  }
+  EXPECT_TRUE((*store)->FindUserByIdentity("sip:bob@example.org").ok());
+  EXPECT_GT((*store)->PolicyVersion().value(), *v0);
+}
+
 TEST(PolicyStoreTest, ConcurrentReadersDuringAdminWritesSeeNoErrors) {
   TempDir dir;
   const std::string path = dir.File("c.db");
