@@ -47,6 +47,34 @@ ports::AuditRecord Record(int thread, int i) {
   return r;
 }
 
+// ExclusiveLock: another connection holding BEGIN EXCLUSIVE on the database (the audit
+// writer's commits wait on it) until Release or the end of the scope.
+class ExclusiveLock {
+ public:
+  explicit ExclusiveLock(const std::string& path) {
+    held_ = sqlite3_open(path.c_str(), &db_) == SQLITE_OK &&
+            sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~ExclusiveLock() { (void)Release(); }
+  ExclusiveLock(const ExclusiveLock&) = delete;
+  ExclusiveLock& operator=(const ExclusiveLock&) = delete;
+  bool held() const { return held_; }
+  // Release: COMMIT and close; true when the lock was held and is now given up.
+  bool Release() {
+    const bool ok = held_ && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+    held_ = false;
+    if (db_ != nullptr) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+    }
+    return ok;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool held_ = false;
+};
+
 // AppendUntilDurable: retries Append for up to 15 s (a writer recovering from a lock).
 Result<int64_t> AppendUntilDurable(AuditWriter& w, const ports::AuditRecord& record) {
   Result<int64_t> id = UnavailableError("not tried");
@@ -317,9 +345,8 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
   ASSERT_TRUE((*w)->Append(Record(0, 0)).ok());
   EXPECT_TRUE((*w)->Healthy());
 
-  sqlite3* locker = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ExclusiveLock locker(db);
+  ASSERT_TRUE(locker.held());
   for (int i = 0; i < 3; ++i) {
     const auto start = std::chrono::steady_clock::now();
     auto id = (*w)->Append(Record(1, i));
@@ -328,8 +355,7 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
     EXPECT_LT(took, std::chrono::milliseconds(1000)) << "the wait is bounded by max_wait";
     EXPECT_FALSE((*w)->Healthy());
   }
-  ASSERT_EQ(sqlite3_exec(locker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(locker);
+  ASSERT_TRUE(locker.Release());
 
   // After the lock is released the writer recovers (rows refused meanwhile may still land:
   // they record requests that were failed, which the trail may show).
@@ -386,9 +412,8 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
   EXPECT_EQ(correlation_ids.size(), static_cast<size_t>(kRows));
   EXPECT_EQ(correlation_ids.count(""), 0u);
 
-  sqlite3* locker = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ExclusiveLock locker(db);
+  ASSERT_TRUE(locker.held());
   std::promise<Result<int64_t>> late;
   const auto start = std::chrono::steady_clock::now();
   (*w)->AppendAsync(Record(8, 0), [&](Result<int64_t> id) { late.set_value(std::move(id)); });
@@ -398,8 +423,7 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
   EXPECT_EQ(fut.get().status().code(), StatusCode::kUnavailable);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
   EXPECT_FALSE((*w)->Healthy());
-  ASSERT_EQ(sqlite3_exec(locker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(locker);
+  ASSERT_TRUE(locker.Release());
   // The writer recovers; the late row may still land (it records a request that failed).
   Result<int64_t> id = AppendUntilDurable(**w, Record(9, 0));
   ASSERT_TRUE(id.ok()) << id.status().ToString();
