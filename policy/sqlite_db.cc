@@ -181,6 +181,11 @@ Status Db::Exec(const char* sql) {
   return Status::Ok();
 }
 
+Status Db::ExecCached(std::string_view sql) {
+  KMS_ASSIGN_OR_RETURN(StmtUse s, Use(sql));
+  return s->Run();
+}
+
 Result<Stmt> Db::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
@@ -218,7 +223,7 @@ int Db::Changes() const { return sqlite3_changes(db_); }
 // ---- Txn ----
 
 Result<Txn> Txn::Begin(Db& db, TxnKind kind) {
-  KMS_RETURN_IF_ERROR(db.Exec(kind == TxnKind::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN"));
+  KMS_RETURN_IF_ERROR(db.ExecCached(kind == TxnKind::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN"));
   return Txn(&db);
 }
 
@@ -226,17 +231,17 @@ Txn::~Txn() {
   // sqlite may already have rolled back by itself (e.g. after SQLITE_FULL): check first.
   if (open_ && sqlite3_get_autocommit(db_->raw()) == 0) {
     // Rollback cannot meaningfully fail here; if it does, sqlite rolls back on close.
-    db_->Exec("ROLLBACK").IgnoreError();
+    db_->ExecCached("ROLLBACK").IgnoreError();
   }
 }
 
 Status Txn::Commit() {
   if (!open_) return FailedPreconditionError("transaction already finished");
-  Status s = db_->Exec("COMMIT");
+  Status s = db_->ExecCached("COMMIT");
   if (!s.ok()) {
     // A failed COMMIT may leave the transaction open (e.g. SQLITE_BUSY); roll it back so
     // the connection is usable and nothing half-written stays pending.
-    if (sqlite3_get_autocommit(db_->raw()) == 0) db_->Exec("ROLLBACK").IgnoreError();
+    if (sqlite3_get_autocommit(db_->raw()) == 0) db_->ExecCached("ROLLBACK").IgnoreError();
   }
   open_ = false;
   return s;

@@ -100,6 +100,9 @@ class Db {
 
   // Exec: runs fixed SQL (pragmas, embedded migrations). Never pass text built from input.
   Status Exec(const char* sql);
+  // ExecCached: runs one fixed statement (BEGIN, COMMIT, ROLLBACK) from the statement cache,
+  // so the per-message read transaction does not re-parse its SQL every time.
+  Status ExecCached(std::string_view sql);
   // Prepare: a fresh statement owned by the caller.
   Result<Stmt> Prepare(std::string_view sql);
   // Use: a statement from this connection's cache (prepared once), reset after use.

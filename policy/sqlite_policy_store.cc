@@ -173,6 +173,51 @@ Result<T> ReadSnapshot(Db& db, Fn&& fn) {
   return out;
 }
 
+// Through: the value for key in the caller's read snapshot: the cached one when it was loaded
+// at this snapshot's policy_version, else loaded now and remembered (policy_cache.h). Call
+// inside a read transaction, so the version and the rows come from the same state.
+template <typename K, typename V, typename Load>
+Result<V> Through(Db& db, PolicyCache& cache, PolicyCache::Slot<K, V>& slot, const K& key,
+                  Load&& load) {
+  if (!cache.enabled()) return load();
+  KMS_ASSIGN_OR_RETURN(uint64_t version, LoadPolicyVersion(db));
+  if (std::shared_ptr<const V> hit = cache.Get(slot, version, key)) return *hit;
+  KMS_ASSIGN_OR_RETURN(V value, load());
+  cache.Put(slot, version, key, value);
+  return value;
+}
+
+Result<ports::CredentialInfo> LoadCredential(Db& db, const std::string& credential_id) {
+  KMS_ASSIGN_OR_RETURN(StmtUse s, db.Use("SELECT user_id, kind, wrapped_key, kek_version, "
+                                         "not_before, not_after, state FROM credentials "
+                                         "WHERE credential_id = ?1"));
+  KMS_RETURN_IF_ERROR(s->BindText(1, credential_id));
+  KMS_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return NotFoundError("no such credential");
+  ports::CredentialInfo c;
+  c.user_id = s->ColumnInt(0);
+  c.kind = s->ColumnText(1) == "ue_psk" ? ports::CredentialKind::kUePsk
+                                        : ports::CredentialKind::kMode3TicketKey;
+  c.wrapped.credential_id = credential_id;
+  c.wrapped.blob = s->ColumnBlob(2);
+  c.wrapped.kek_version = U32(s->ColumnInt(3));
+  c.not_before_unix_s = s->ColumnOptInt(4);
+  c.not_after_unix_s = s->ColumnOptInt(5);
+  c.state = s->ColumnText(6) == "active" ? ports::CredentialState::kActive
+                                         : ports::CredentialState::kRevoked;
+  return c;
+}
+
+Result<ports::UserInfo> LoadUserByIdentity(Db& db, const std::string& identity) {
+  KMS_ASSIGN_OR_RETURN(StmtUse s, db.Use("SELECT u.user_id, u.name, u.private_identity, "
+                                         "u.enabled FROM users u JOIN user_identities i ON "
+                                         "i.user_id = u.user_id WHERE i.identity = ?1"));
+  KMS_RETURN_IF_ERROR(s->BindText(1, identity));
+  KMS_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return NotFoundError("no user with this identity");
+  return ReadUserRowAndIdentities(db, *s);
+}
+
 }  // namespace
 
 Result<std::optional<ports::UserInfo>> LoadUser(Db& db, int64_t user_id) {
@@ -319,58 +364,59 @@ Result<int64_t> SqlitePolicyStore::ChangeToken() {
 
 Result<ports::CredentialInfo> SqlitePolicyStore::FindCredential(std::string_view credential_id) {
   KMS_ASSIGN_OR_RETURN(Db * db, Conn());
-  KMS_ASSIGN_OR_RETURN(StmtUse s, db->Use("SELECT user_id, kind, wrapped_key, kek_version, "
-                                          "not_before, not_after, state FROM credentials "
-                                          "WHERE credential_id = ?1"));
-  KMS_RETURN_IF_ERROR(s->BindText(1, credential_id));
-  KMS_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) return NotFoundError("no such credential");
-  ports::CredentialInfo c;
-  c.user_id = s->ColumnInt(0);
-  c.kind = s->ColumnText(1) == "ue_psk" ? ports::CredentialKind::kUePsk
-                                        : ports::CredentialKind::kMode3TicketKey;
-  c.wrapped.credential_id = std::string(credential_id);
-  c.wrapped.blob = s->ColumnBlob(2);
-  c.wrapped.kek_version = internal::U32(s->ColumnInt(3));
-  c.not_before_unix_s = s->ColumnOptInt(4);
-  c.not_after_unix_s = s->ColumnOptInt(5);
-  c.state = s->ColumnText(6) == "active" ? ports::CredentialState::kActive
-                                         : ports::CredentialState::kRevoked;
-  return c;
+  const std::string key(credential_id);
+  return internal::ReadSnapshot<ports::CredentialInfo>(*db, [&] {
+    return internal::Through(*db, cache_, cache_.credential, key,
+                             [&] { return internal::LoadCredential(*db, key); });
+  });
 }
 
 Result<ports::UserInfo> SqlitePolicyStore::FindUserByIdentity(std::string_view identity) {
   KMS_ASSIGN_OR_RETURN(Db * db, Conn());
-  return internal::ReadSnapshot<ports::UserInfo>(*db, [&]() -> Result<ports::UserInfo> {
-    KMS_ASSIGN_OR_RETURN(StmtUse s, db->Use("SELECT u.user_id, u.name, u.private_identity, "
-                                            "u.enabled FROM users u JOIN user_identities i ON "
-                                            "i.user_id = u.user_id WHERE i.identity = ?1"));
-    KMS_RETURN_IF_ERROR(s->BindText(1, identity));
-    KMS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) return NotFoundError("no user with this identity");
-    return internal::ReadUserRowAndIdentities(*db, *s);
+  const std::string key(identity);
+  return internal::ReadSnapshot<ports::UserInfo>(*db, [&] {
+    return internal::Through(*db, cache_, cache_.user_by_identity, key,
+                             [&] { return internal::LoadUserByIdentity(*db, key); });
   });
 }
 
 Result<ports::UserInfo> SqlitePolicyStore::FindUserById(int64_t user_id) {
   KMS_ASSIGN_OR_RETURN(Db * db, Conn());
-  KMS_ASSIGN_OR_RETURN(std::optional<ports::UserInfo> u,
-                       internal::ReadSnapshot<std::optional<ports::UserInfo>>(
-                           *db, [&] { return internal::LoadUser(*db, user_id); }));
-  if (!u) return NotFoundError("no such user");
-  return std::move(*u);
+  return internal::ReadSnapshot<ports::UserInfo>(*db, [&] {
+    return internal::Through(*db, cache_, cache_.user_by_id, user_id,
+                             [&]() -> Result<ports::UserInfo> {
+      KMS_ASSIGN_OR_RETURN(std::optional<ports::UserInfo> u, internal::LoadUser(*db, user_id));
+      if (!u) return NotFoundError("no such user");
+      return std::move(*u);
+    });
+  });
 }
 
 Result<ports::EffectivePolicy> SqlitePolicyStore::EffectivePolicyFor(
     std::optional<int64_t> user_id) {
   KMS_ASSIGN_OR_RETURN(Db * db, Conn());
-  return internal::ReadSnapshot<ports::EffectivePolicy>(*db,
-                                              [&] { return LoadEffectivePolicy(*db, user_id); });
+  return internal::ReadSnapshot<ports::EffectivePolicy>(
+      *db, [&] { return CachedEffectivePolicy(*db, user_id); });
+}
+
+Result<ports::EffectivePolicy> SqlitePolicyStore::CachedEffectivePolicy(
+    Db& db, std::optional<int64_t> user_id) {
+  const int64_t key = user_id.value_or(-1);  // user ids start at 1; -1: system default only
+  return internal::Through(db, cache_, cache_.effective, key,
+                           [&] { return LoadEffectivePolicy(db, user_id); });
+}
+
+Result<std::set<std::string>> SqlitePolicyStore::CachedGroupsOf(Db& db,
+                                                                std::string_view identity) {
+  const std::string key(identity);
+  return internal::Through(db, cache_, cache_.groups_of, key,
+                           [&] { return internal::LoadGroupsOf(db, key); });
 }
 
 Result<std::set<std::string>> SqlitePolicyStore::GroupsOf(std::string_view identity) {
   KMS_ASSIGN_OR_RETURN(Db * db, Conn());
-  return internal::LoadGroupsOf(*db, identity);
+  return internal::ReadSnapshot<std::set<std::string>>(
+      *db, [&] { return CachedGroupsOf(*db, identity); });
 }
 
 Result<ports::KeyVersionInfo> SqlitePolicyStore::KeyVersion(ports::KeyKind kind,
@@ -425,11 +471,11 @@ Result<ports::Decision> SqlitePolicyStore::AuthorizeResolve(
   };
   auto load = [&]() -> Result<Loaded> {
     Loaded out;
-    KMS_ASSIGN_OR_RETURN(out.responder, LoadEffectivePolicy(*db, responder_user_id));
+    KMS_ASSIGN_OR_RETURN(out.responder, CachedEffectivePolicy(*db, responder_user_id));
     if (ticket_initiator_user_id) {
-      KMS_ASSIGN_OR_RETURN(out.initiator, LoadEffectivePolicy(*db, *ticket_initiator_user_id));
+      KMS_ASSIGN_OR_RETURN(out.initiator, CachedEffectivePolicy(*db, *ticket_initiator_user_id));
     }
-    KMS_ASSIGN_OR_RETURN(out.groups, internal::LoadGroupsOf(*db, facts.responder));
+    KMS_ASSIGN_OR_RETURN(out.groups, CachedGroupsOf(*db, facts.responder));
     return out;
   };
   KMS_ASSIGN_OR_RETURN(Loaded l, internal::ReadSnapshot<Loaded>(*db, load));

@@ -4,10 +4,13 @@
 // per-store map keyed by thread id; the map lock is held only to find the connection), WAL
 // so readers never wait for the writer, prepared statements cached per connection.
 //
-// Seeing changes without restart: nothing is cached across calls; each call reads the
-// committed state in one read transaction (WAL snapshot), or, inside OpenReadScope, all calls
-// of one message share one, so an admin commit is visible to the next request on every thread. policy_meta.policy_version is bumped by every admin
-// change in the same transaction and is returned in EffectivePolicy (and thus audited);
+// Seeing changes without restart: each call reads the committed state in one read
+// transaction (WAL snapshot), or, inside OpenReadScope, all calls of one message share one,
+// so an admin commit is visible to the next request on every thread. policy_meta.policy_version
+// is bumped by every admin change in the same transaction and is returned in EffectivePolicy
+// (and thus audited). Users, credentials, effective policies and group memberships are
+// remembered per policy_version (policy_cache.h): a call reads the version in its snapshot and
+// gets rows loaded at exactly that version, so caching never shows an older state.
 // ChangeToken() exposes PRAGMA data_version for callers that want to cache derived data.
 #pragma once
 
@@ -17,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "policy/policy_cache.h"
 #include "policy/sqlite_db.h"
 #include "src/core/ports/policy_store.h"
 
@@ -25,6 +29,7 @@ namespace kms::policy {
 struct PolicyStoreOptions {
   int busy_timeout_ms = 2000;
   bool apply_migrations = true;  // false: require an already migrated database
+  size_t cache_entries = 65'536;  // per kind of cached row (policy_cache.h); 0: no cache
 };
 
 class SqlitePolicyStore final : public ports::PolicyStore {
@@ -58,16 +63,22 @@ class SqlitePolicyStore final : public ports::PolicyStore {
   Result<int64_t> ChangeToken();
   // ConnectionCount: read connections opened so far (one per thread that called in).
   size_t ConnectionCount() const;
+  // CacheStats: hits and misses of the per-policy_version row cache (tests, benchmarks).
+  PolicyCache::Stats CacheStats() const { return cache_.stats(); }
 
  private:
   SqlitePolicyStore(std::string path, PolicyStoreOptions options)
-      : path_(std::move(path)), options_(options) {}
+      : path_(std::move(path)), options_(options), cache_(options.cache_entries) {}
   Result<Db*> Conn();
+  // Cached*: through cache_ (policy_cache.h); call inside a read transaction.
+  Result<ports::EffectivePolicy> CachedEffectivePolicy(Db& db, std::optional<int64_t> user_id);
+  Result<std::set<std::string>> CachedGroupsOf(Db& db, std::string_view identity);
 
   const std::string path_;
   const PolicyStoreOptions options_;
   mutable std::mutex mu_;
   std::unordered_map<std::thread::id, std::unique_ptr<Db>> conns_;
+  PolicyCache cache_;
 };
 
 // Shared row readers, also used by the admin API (one definition of each query).

@@ -184,6 +184,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source_name
       {"token", [&](Reader& r) { return ReadToken(r, &c.token); }},
       {"database", [&](Reader& r) {
          KMS_RETURN_IF_ERROR(r.Str("path", &c.database));
+         KMS_RETURN_IF_ERROR(r.Int("cache_entries", &c.database_cache_entries, 0, 10'000'000));
          return r.Done();
        }},
       {"audit", [&](Reader& r) { return ReadAudit(r, &c.audit); }},

@@ -54,6 +54,7 @@ struct Config {
   http::OpsServerOptions ops;
   TokenSettings token;
   std::string database = "/var/lib/kms/policy.db";
+  uint32_t database_cache_entries = 65'536;  // rows remembered per policy version (0: none)
   AuditSettings audit;
   ProcessSettings process;
 };

@@ -162,7 +162,9 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"component", "token"}, {"reason", token.status().message()}});
     return kExitStartup;
   }
-  auto store = kms::policy::SqlitePolicyStore::Open(cfg.database);
+  kms::policy::PolicyStoreOptions po;
+  po.cache_entries = cfg.database_cache_entries;
+  auto store = kms::policy::SqlitePolicyStore::Open(cfg.database, po);
   if (!store.ok()) {
     Log("error", "startup_failed", {{"component", "policy"}, {"reason", store.status().message()}});
     return kExitStartup;

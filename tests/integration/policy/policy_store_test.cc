@@ -18,26 +18,11 @@ namespace {
 
 using testing::RawExec;
 using testing::RawQuery;
+using testing::SystemDefault;
 using testing::TempDir;
 
 int64_t AuditRowCount(const std::string& db) {
   return std::stoll(RawQuery(db, "SELECT count(*) FROM audit_log").at(0).at(0));
-}
-
-PolicySpec SystemDefault() {
-  PolicySpec def;
-  def.may_request = true;
-  def.max_validity_s = 3600;
-  def.reuse_allowed = false;
-  def.max_reuse_window_s = 0;
-  def.forking_required = false;
-  def.mode3_allowed = false;
-  def.allowed_suites = static_cast<uint8_t>(ports::Suite::k128);
-  def.rate_limit_per_min = 0;
-  def.responders = std::vector<ports::ResponderRule>{
-      {ports::ResponderRuleKind::kDomain, "*@example.org"}};
-  def.apps = std::vector<std::string>{};
-  return def;
 }
 
 TEST(PolicySchemaTest, FreshDatabaseMigratesIdempotently) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/admin.h"
+
 namespace kms::policy::testing {
 
 // TempDir: a fresh directory under $TMPDIR (or /tmp), removed with its contents.
@@ -63,6 +65,24 @@ inline std::vector<std::vector<std::string>> RawQuery(const std::string& db,
   sqlite3_finalize(s);
   sqlite3_close(h);
   return rows;
+}
+
+// SystemDefault: a permissive system default policy (any responder in example.org, 128-bit
+// suite, one hour validity) for tests that need requests to be allowed.
+inline PolicySpec SystemDefault() {
+  PolicySpec def;
+  def.may_request = true;
+  def.max_validity_s = 3600;
+  def.reuse_allowed = false;
+  def.max_reuse_window_s = 0;
+  def.forking_required = false;
+  def.mode3_allowed = false;
+  def.allowed_suites = static_cast<uint8_t>(ports::Suite::k128);
+  def.rate_limit_per_min = 0;
+  def.responders = std::vector<ports::ResponderRule>{
+      {ports::ResponderRuleKind::kDomain, "*@example.org"}};
+  def.apps = std::vector<std::string>{};
+  return def;
 }
 
 }  // namespace kms::policy::testing

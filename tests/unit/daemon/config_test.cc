@@ -60,6 +60,7 @@ credential_storage = "token-objects"
 credential_cache = 9
 [database]
 path = "/tmp/p.db"
+cache_entries = 0
 [audit]
 batch_interval_ms = 1
 max_wait_ms = 50
@@ -81,6 +82,7 @@ seccomp = true
   EXPECT_EQ(c->ops.port, 9999);
   EXPECT_EQ(c->token.pin_credential, "pin");
   EXPECT_EQ(c->database, "/tmp/p.db");
+  EXPECT_EQ(c->database_cache_entries, 0u);
   EXPECT_EQ(c->audit.checkpoint_rows, 10u);
   EXPECT_TRUE(c->process.mlockall);
   EXPECT_TRUE(c->process.seccomp);
@@ -121,6 +123,7 @@ TEST(ConfigTest, UnknownKeysSectionsWrongTypesAndRangesNameTheLine) {
   ExpectError("[server]\ntls_cert = \"c\"\n[token]\npin_file = \"p\"\n", "tls_cert and tls_key are required");
   ExpectError("[server]\ntls_cert = \"c\"\ntls_key = \"k\"\n", "exactly one of pin_file or pin_credential");
   ExpectError(base + "[database]\npath = 3\n", "'path' must be a string");
+  ExpectError(base + "[database]\ncache_entries = -1\n", "'cache_entries' must be between");
   ExpectError(base + "server = 3\n", "k.toml:8: unknown key 'server' in [token]");
   ExpectError("[server\n", "k.toml:1:");
   ExpectError(base + "[token]\n", "k.toml");  // a table defined twice is a TOML error

@@ -1,0 +1,184 @@
+// The per-policy_version row cache of SqlitePolicyStore (policy/policy_cache.h) against a real
+// SQLite file: repeated reads are served from memory, every admin change is seen by the next
+// read, a reader pinned to an older snapshot neither sees nor stores newer rows, not-found is
+// never remembered, and the cache stays within its bound.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "policy/admin.h"
+#include "policy/sqlite_policy_store.h"
+#include "tests/integration/policy/policy_test_support.h"
+
+namespace kms::policy {
+namespace {
+
+using testing::RawExec;
+using testing::SystemDefault;
+using testing::TempDir;
+
+ports::TicketRequestFacts AliceCallsBob() {
+  ports::TicketRequestFacts f;
+  f.initiator = "sip:alice@example.org";
+  f.responders = {"sip:bob@example.org"};
+  f.requested_validity_s = 600;
+  return f;
+}
+
+class PolicyCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(dir_.ok());
+    path_ = dir_.File("cache.db");
+    auto admin = PolicyAdmin::Open(path_, "ops");
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    admin_.emplace(std::move(*admin));
+    auto alice = admin_->AddUser("alice", "alice@ims", {"sip:alice@example.org"});
+    ASSERT_TRUE(alice.ok());
+    alice_ = *alice;
+    ASSERT_TRUE(admin_->AddUser("bob", "bob@ims", {"sip:bob@example.org"}).ok());
+    ASSERT_TRUE(admin_->AddCredential("alice", ports::CredentialKind::kUePsk,
+                                      {"btid-alice", 1, std::vector<uint8_t>(40, 7)},
+                                      std::nullopt, std::nullopt)
+                    .ok());
+    ASSERT_TRUE(admin_->SetPolicy("", SystemDefault()).ok());
+  }
+
+  std::unique_ptr<SqlitePolicyStore> OpenStore(size_t cache_entries = 65'536) {
+    PolicyStoreOptions o;
+    o.cache_entries = cache_entries;
+    auto store = SqlitePolicyStore::Open(path_, o);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::optional<PolicyAdmin> admin_;
+  int64_t alice_ = 0;
+};
+
+TEST_F(PolicyCacheTest, RepeatedReadsAreServedFromMemoryAndEqualTheDatabase) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  auto cold_user = store->FindUserById(alice_);
+  auto cold_cred = store->FindCredential("btid-alice");
+  auto cold_policy = store->EffectivePolicyFor(alice_);
+  ASSERT_TRUE(cold_user.ok() && cold_cred.ok() && cold_policy.ok());
+  const PolicyCache::Stats after_cold = store->CacheStats();
+  EXPECT_EQ(after_cold.hits, 0u);
+  EXPECT_GE(after_cold.entries, 3u);
+
+  auto warm_user = store->FindUserById(alice_);
+  auto warm_cred = store->FindCredential("btid-alice");
+  auto warm_policy = store->EffectivePolicyFor(alice_);
+  ASSERT_TRUE(warm_user.ok() && warm_cred.ok() && warm_policy.ok());
+  EXPECT_EQ(store->CacheStats().hits, after_cold.hits + 3);
+  EXPECT_EQ(warm_user->name, cold_user->name);
+  EXPECT_EQ(warm_user->public_identities, cold_user->public_identities);
+  EXPECT_EQ(warm_cred->wrapped.blob, cold_cred->wrapped.blob);
+  EXPECT_EQ(warm_policy->policy_version, cold_policy->policy_version);
+  ASSERT_TRUE(warm_policy->rules.has_value());
+  EXPECT_EQ(warm_policy->rules->max_validity_s, 3600u);
+
+  // A store without cache gives the same answers and never hits.
+  auto plain = OpenStore(0);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->FindUserById(alice_)->name, "alice");
+  EXPECT_EQ(plain->FindUserById(alice_)->name, "alice");
+  EXPECT_EQ(plain->CacheStats().hits, 0u);
+  EXPECT_EQ(plain->CacheStats().entries, 0u);
+}
+
+TEST_F(PolicyCacheTest, EveryAdminChangeIsSeenByTheNextRead) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->FindUserById(alice_)->enabled);
+  ASSERT_TRUE(store->FindUserByIdentity("sip:alice@example.org")->enabled);
+  ASSERT_EQ(store->AuthorizeTicketRequest(alice_, AliceCallsBob())->verdict,
+            ports::Verdict::kAllow);
+  ASSERT_TRUE(store->GroupsOf("sip:bob@example.org")->empty());
+
+  ASSERT_TRUE(admin_->SetUserEnabled("alice", false).ok());
+  EXPECT_FALSE(store->FindUserById(alice_)->enabled);
+  EXPECT_FALSE(store->FindUserByIdentity("sip:alice@example.org")->enabled);
+  EXPECT_EQ(store->AuthorizeTicketRequest(alice_, AliceCallsBob())->verdict,
+            ports::Verdict::kDeny);
+
+  ASSERT_TRUE(admin_->SetUserEnabled("alice", true).ok());
+  PolicySpec narrow;
+  narrow.max_validity_s = 60;
+  ASSERT_TRUE(admin_->SetPolicy("alice", narrow).ok());
+  auto p = store->EffectivePolicyFor(alice_);
+  ASSERT_TRUE(p.ok() && p->rules.has_value());
+  EXPECT_EQ(p->rules->max_validity_s, 60u);
+  EXPECT_EQ(store->AuthorizeTicketRequest(alice_, AliceCallsBob())->granted_validity_s, 60u);
+
+  ASSERT_TRUE(admin_->AddGroup("sip:team@example.org", "team").ok());
+  ASSERT_TRUE(admin_->AddGroupMember("sip:team@example.org", "sip:bob@example.org").ok());
+  EXPECT_EQ(store->GroupsOf("sip:bob@example.org").value(),
+            (std::set<std::string>{"sip:team@example.org"}));
+
+  // Not-found is never remembered: a credential added later is found at once.
+  EXPECT_EQ(store->FindCredential("btid-later").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(admin_->AddCredential("bob", ports::CredentialKind::kUePsk,
+                                    {"btid-later", 1, std::vector<uint8_t>(40, 9)},
+                                    std::nullopt, std::nullopt)
+                  .ok());
+  EXPECT_TRUE(store->FindCredential("btid-later").ok());
+}
+
+// The contract the cache relies on: policy rows change only together with policy_version.
+// A raw edit that skips the bump is not seen until the version moves; kmsctl always bumps.
+TEST_F(PolicyCacheTest, TheVersionIsWhatInvalidates) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->FindUserById(alice_)->enabled);
+  ASSERT_EQ(RawExec(path_, "UPDATE users SET enabled = 0 WHERE name = 'alice'"), SQLITE_OK);
+  EXPECT_TRUE(store->FindUserById(alice_)->enabled);  // same version: the remembered row
+  ASSERT_EQ(RawExec(path_, "UPDATE policy_meta SET policy_version = policy_version + 1"),
+            SQLITE_OK);
+  EXPECT_FALSE(store->FindUserById(alice_)->enabled);
+}
+
+TEST_F(PolicyCacheTest, AReaderOnAnOlderSnapshotNeitherSeesNorStoresNewerRows) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  {
+    auto scope = store->OpenReadScope();  // this thread's snapshot: alice enabled
+    ASSERT_NE(scope, nullptr);
+    ASSERT_TRUE(store->FindUserById(alice_)->enabled);
+    ASSERT_TRUE(admin_->SetUserEnabled("alice", false).ok());
+    std::thread fresh([&] { EXPECT_FALSE(store->FindUserById(alice_)->enabled); });
+    fresh.join();  // the newer row is cached now
+    EXPECT_TRUE(store->FindUserById(alice_)->enabled);  // still this snapshot's row
+  }
+  EXPECT_FALSE(store->FindUserById(alice_)->enabled);  // the older row was not stored
+  std::thread again([&] { EXPECT_FALSE(store->FindUserById(alice_)->enabled); });
+  again.join();
+}
+
+TEST_F(PolicyCacheTest, StaysWithinItsBound) {
+  std::vector<int64_t> ids{alice_};
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = "u" + std::to_string(i);
+    auto id = admin_->AddUser(n, n + "@ims", {"sip:" + n + "@example.org"});
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  auto store = OpenStore(2);
+  ASSERT_NE(store, nullptr);
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto u = store->FindUserById(ids[i]);
+      ASSERT_TRUE(u.ok());
+      EXPECT_EQ(u->user_id, ids[i]);
+      EXPECT_LE(store->CacheStats().entries, 2u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kms::policy
