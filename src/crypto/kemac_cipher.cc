@@ -19,9 +19,10 @@ Status ApplyAesCm(EncrAlgorithm alg, const SecretBytes& encr_key, const SecretBy
   }
   // RFC 3711 §4.1.1: the counter is the whole 128-bit block, incremented big-endian mod
   // 2^128 — exactly OpenSSL's CTR mode.
-  const char* name = alg == EncrAlgorithm::kAesCm128 ? "AES-128-CTR" : "AES-256-CTR";
-  EvpCipher cipher(EVP_CIPHER_fetch(nullptr, name, nullptr));
-  if (!cipher) {
+  const EVP_CIPHER* cipher = FetchedCipher(alg == EncrAlgorithm::kAesCm128
+                                                ? CipherName::kAes128Ctr
+                                                : CipherName::kAes256Ctr);
+  if (cipher == nullptr) {
     return OsslError("EVP_CIPHER_fetch(AES-CTR)");
   }
   EvpCipherCtx ctx(EVP_CIPHER_CTX_new());
@@ -30,7 +31,7 @@ Status ApplyAesCm(EncrAlgorithm alg, const SecretBytes& encr_key, const SecretBy
   }
   int len = 0;
   int fin = 0;
-  if (EVP_EncryptInit_ex2(ctx.get(), cipher.get(), encr_key.Reveal().data(), iv.Reveal().data(),
+  if (EVP_EncryptInit_ex2(ctx.get(), cipher, encr_key.Reveal().data(), iv.Reveal().data(),
                           nullptr) != 1 ||
       EVP_EncryptUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {

@@ -29,6 +29,15 @@ using EvpCipherCtx = std::unique_ptr<EVP_CIPHER_CTX, FnDeleter<&EVP_CIPHER_CTX_f
 // thread's error queue. The OpenSSL reason strings never contain key bytes.
 Status OsslError(std::string_view what);
 
+// HmacTemplate: a keyless HMAC-<alg> context, built once per process; callers duplicate it
+// (EVP_MAC_CTX_dup) and key the copy. nullptr if the provider has no HMAC.
+const EVP_MAC_CTX* HmacTemplate(HmacAlg alg);
+
+// FetchedCipher: the cipher fetched once per process from the default provider (fetched
+// objects are immutable and may be shared between threads). nullptr if unavailable.
+enum class CipherName : uint8_t { kAes128Ctr, kAes256Ctr };
+const EVP_CIPHER* FetchedCipher(CipherName name);
+
 // HmacWithKey: out = HMAC-<alg>(key, data) via EVP_MAC "HMAC". out must be exactly
 // HmacSize(alg) bytes and key non-empty (kInvalidArgument otherwise); OpenSSL failures are
 // kInternal. out is scrubbed on failure.
