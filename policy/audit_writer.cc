@@ -95,6 +95,15 @@ void AuditWriter::AppendAsync(const ports::AuditRecord& record, Done done) {
   cv_.notify_one();
 }
 
+void AuditWriter::EndDecision() {
+  if (deciding_.fetch_sub(1) == 1) {
+    // The last open decision ended: wake a writer waiting in its batch window. Taking the
+    // lock orders this with the writer's check of deciding_, so the wake-up cannot be lost.
+    { std::lock_guard<std::mutex> lock(mu_); }
+    cv_.notify_all();
+  }
+}
+
 Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
   auto promise = std::make_shared<std::promise<Result<int64_t>>>();
   std::future<Result<int64_t>> done = promise->get_future();
@@ -208,9 +217,12 @@ void AuditWriter::Run() {
         continue;
       }
     }
-    // Group commit: let concurrent requests join this batch for a moment.
+    // Group commit: let rows of messages still being decided join this batch, for at most
+    // batch_interval; with no decision open, no row is on its way and waiting only delays.
     if (options_.batch_interval.count() > 0) {
-      std::this_thread::sleep_for(options_.batch_interval);
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, options_.batch_interval,
+                   [&] { return stop_ || deciding_.load() <= 0; });
     }
     Batch batch;
     {

@@ -147,7 +147,9 @@ void TicketService::HandleAsync(std::span<const uint8_t> body, const RequestCont
                                 Done done) {
   Exchange ex(body, context);
   ex.defer_audit = true;
+  ports_.audit.BeginDecision();
   Result<Reply> reply = Process(ex);
+  ports_.audit.EndDecision();  // before the append, so its wake-up sees the count drop
   if (!reply.ok() || !ex.deferred_audit.has_value()) {
     done(std::move(reply));  // nothing decided, so nothing to audit (e.g. token down)
     return;

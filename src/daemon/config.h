@@ -33,7 +33,7 @@ struct TlsSettings {
 };
 
 struct AuditSettings {
-  uint32_t batch_interval_ms = 0;       // extra group commit window (0: none, see audit_writer.h)
+  uint32_t batch_interval_ms = 2;       // group commit window (0: none, see audit_writer.h)
   uint32_t max_wait_ms = 1000;          // fail closed after this
   uint32_t queue_limit = 10'000;
   uint32_t checkpoint_rows = 1000;      // seal every N rows...

@@ -62,6 +62,13 @@ class AuditSink {
   using Done = std::function<void(Result<int64_t>)>;
   virtual void AppendAsync(const AuditRecord& record, Done done) { done(Append(record)); }
 
+  // BeginDecision / EndDecision: bracket the deciding of one message whose row will follow
+  // through AppendAsync (EndDecision comes first, then the append). A sink with a
+  // group-commit window uses the count of open decisions to commit at once when no other
+  // row is on its way, instead of waiting the whole window (policy/audit_writer.h).
+  virtual void BeginDecision() {}
+  virtual void EndDecision() {}
+
   // Healthy: false after a write failure or a timed-out Append, true again after the next
   // successful commit. Feeds /readyz.
   virtual bool Healthy() const = 0;

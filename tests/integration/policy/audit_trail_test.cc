@@ -433,6 +433,41 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
   EXPECT_TRUE(Verify(db).fully_sealed());
 }
 
+// The group-commit window (batch_interval) is waited out only while another message is still
+// being decided: a lone row is committed at once, a row waits for a decision still open and
+// goes as soon as that decision's row is appended.
+TEST_F(AuditTrailTest, BatchWindowWaitsOnlyWhileADecisionIsOpen) {
+  const std::string db = BuildTrail("window.db", 1, 1);
+  AuditWriterOptions o;
+  o.batch_interval = std::chrono::seconds(5);
+  o.max_wait = std::chrono::seconds(30);
+  auto w = AuditWriter::Open(db, vault_, o);
+  ASSERT_TRUE(w.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*w)->Append(Record(1, 0)).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500))
+      << "no decision open: the window must not be waited out";
+
+  (*w)->BeginDecision();  // another message, still being decided
+  (*w)->BeginDecision();  // this message
+  (*w)->EndDecision();
+  std::promise<Result<int64_t>> first;
+  (*w)->AppendAsync(Record(2, 0), [&](Result<int64_t> id) { first.set_value(std::move(id)); });
+  auto first_done = first.get_future();
+  EXPECT_EQ(first_done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "a decision is open: its row is on its way and may join this commit";
+  const auto t1 = std::chrono::steady_clock::now();
+  (*w)->EndDecision();
+  std::promise<Result<int64_t>> second;
+  (*w)->AppendAsync(Record(2, 1), [&](Result<int64_t> id) { second.set_value(std::move(id)); });
+  auto second_done = second.get_future();
+  ASSERT_EQ(first_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  ASSERT_EQ(second_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(2500));
+  EXPECT_TRUE(first_done.get().ok());
+  EXPECT_TRUE(second_done.get().ok());
+}
+
 // The writer does not checkpoint the WAL inside its commits; a background connection folds
 // it into the database file, so the file grows while the writer keeps running.
 TEST_F(AuditTrailTest, WalIsFoldedIntoTheDatabaseFileInTheBackground) {

@@ -258,9 +258,30 @@ Result<int64_t> FakeAuditSink::Append(const ports::AuditRecord& record) {
   return static_cast<int64_t>(appended_);
 }
 
+void FakeAuditSink::BeginDecision() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++open_;
+}
+
+void FakeAuditSink::EndDecision() {
+  std::lock_guard<std::mutex> lock(mu_);
+  --open_;
+}
+
+int FakeAuditSink::open_decisions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_;
+}
+
+std::vector<int> FakeAuditSink::open_at_append() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_at_append_;
+}
+
 void FakeAuditSink::AppendAsync(const ports::AuditRecord& record, Done done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    open_at_append_.push_back(open_);
     if (defer_) {
       held_.emplace_back(record, std::move(done));
       return;

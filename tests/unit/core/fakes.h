@@ -108,6 +108,12 @@ class FakeAuditSink final : public ports::AuditSink {
   // AppendAsync: as Append, or (set_defer) held until Release, like a group commit.
   void AppendAsync(const ports::AuditRecord& record, Done done) override;
   bool Healthy() const override { return !fail_; }
+  void BeginDecision() override;
+  void EndDecision() override;
+  // open_decisions: BeginDecision calls not yet ended; open_at_append: that count at each
+  // AppendAsync (the writer's batch window relies on it being 0 for a lone message).
+  int open_decisions() const;
+  std::vector<int> open_at_append() const;
   void set_fail(bool f) { fail_ = f; }
   void set_defer(bool d) { defer_ = d; }
   size_t deferred() const;
@@ -125,6 +131,8 @@ class FakeAuditSink final : public ports::AuditSink {
   bool keep_ = true;
   bool defer_ = false;
   std::vector<std::pair<ports::AuditRecord, Done>> held_;
+  int open_ = 0;
+  std::vector<int> open_at_append_;
 };
 
 // ScriptedRandom: returns the given values in order (each request must match the size of

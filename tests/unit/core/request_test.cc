@@ -254,6 +254,10 @@ TEST_F(RequestTest, AsyncReplyIsReleasedOnlyOnceItsAuditRowIsDurable) {
   ASSERT_FALSE(got->ok());
   EXPECT_EQ(got->status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(audit_.records().size(), 1u);
+  // Each decision was bracketed for the sink's batch window, and closed before its row was
+  // appended (so a lone message is committed without waiting out the window).
+  EXPECT_EQ(audit_.open_decisions(), 0);
+  EXPECT_EQ(audit_.open_at_append(), (std::vector<int>{0, 0}));
 }
 
 TEST_F(RequestTest, AsyncTokenLossAnswersAtOnceWithoutAnAuditRow) {
@@ -265,6 +269,7 @@ TEST_F(RequestTest, AsyncTokenLossAnswersAtOnceWithoutAnAuditRow) {
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(audit_.deferred(), 0u);
+  EXPECT_EQ(audit_.open_decisions(), 0);  // closed on the early-answer path too
 }
 
 TEST_F(RequestTest, TokenLossIsUnavailableNotARefusal) {
