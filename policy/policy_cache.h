@@ -12,8 +12,12 @@
 // Not-found results are never cached. Nothing here depends on the clock: validity windows
 // and rate limits are decided per request from the cached rows.
 //
-// Bound: at most max_entries per kind; a full kind is emptied and refilled (simple, and the
-// working set of a busy appliance is far below the default). max_entries 0 disables caching.
+// Bound: at most max_entries per kind, and at most max_bytes (approximate heap size of the
+// remembered values) over all kinds: an effective policy carries the members of every group
+// its rules name, so entries can be large. A full kind (or a full byte budget: everything)
+// is emptied and refilled; simple, and a busy appliance's working set is far below the
+// defaults. An entry larger than an eighth of the budget is not remembered at all.
+// max_entries 0 disables caching.
 #pragma once
 
 #include <cstddef>
@@ -28,21 +32,32 @@
 
 namespace kms::policy {
 
+// ApproxBytes: heap bytes a remembered value holds, roughly (container nodes counted as one
+// pointer-sized overhead each); enough to keep the byte budget honest.
+size_t ApproxBytes(const std::string& s);
+size_t ApproxBytes(const std::set<std::string>& s);
+size_t ApproxBytes(const ports::UserInfo& u);
+size_t ApproxBytes(const ports::CredentialInfo& c);
+size_t ApproxBytes(const ports::EffectivePolicy& p);
+
 class PolicyCache {
  public:
   template <typename K, typename V>
   class Slot {
     friend class PolicyCache;
     std::unordered_map<K, std::shared_ptr<const V>> map_;
+    size_t bytes_ = 0;
   };
 
   struct Stats {
     uint64_t hits = 0;
     uint64_t misses = 0;
     size_t entries = 0;
+    size_t bytes = 0;
   };
 
-  explicit PolicyCache(size_t max_entries) : max_entries_(max_entries) {}
+  PolicyCache(size_t max_entries, size_t max_bytes)
+      : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
   bool enabled() const { return max_entries_ > 0; }
 
@@ -66,6 +81,8 @@ class PolicyCache {
   template <typename K, typename V>
   void Put(Slot<K, V>& slot, uint64_t version, const K& key, const V& value) {
     if (!enabled()) return;
+    const size_t bytes = ApproxBytes(value) + sizeof(V) + 64;  // + node and control block
+    if (bytes > max_bytes_ / 8) return;  // one entry must not evict everything else
     auto entry = std::make_shared<const V>(value);  // copy outside the lock
     std::lock_guard<std::mutex> lock(mu_);
     if (!has_version_ || version > version_) {
@@ -74,11 +91,24 @@ class PolicyCache {
       has_version_ = true;
     }
     if (version != version_) return;
-    if (slot.map_.size() >= max_entries_) {
+    if (stats_.bytes + bytes > max_bytes_) {
+      ClearLocked();
+    } else if (slot.map_.size() >= max_entries_) {
       stats_.entries -= slot.map_.size();
+      stats_.bytes -= slot.bytes_;
       slot.map_.clear();
+      slot.bytes_ = 0;
     }
-    if (slot.map_.insert_or_assign(key, std::move(entry)).second) ++stats_.entries;
+    auto [it, inserted] = slot.map_.try_emplace(key);
+    if (inserted) {
+      ++stats_.entries;
+    } else {
+      // Same key again at the same version (two threads missed at once): keep one.
+      return;
+    }
+    it->second = std::move(entry);
+    slot.bytes_ += bytes;
+    stats_.bytes += bytes;
   }
 
   Stats stats() const {
@@ -95,15 +125,22 @@ class PolicyCache {
 
  private:
   void ClearLocked() {
-    effective.map_.clear();
-    user_by_id.map_.clear();
-    user_by_identity.map_.clear();
-    credential.map_.clear();
-    groups_of.map_.clear();
+    Clear(effective);
+    Clear(user_by_id);
+    Clear(user_by_identity);
+    Clear(credential);
+    Clear(groups_of);
     stats_.entries = 0;
+    stats_.bytes = 0;
+  }
+  template <typename K, typename V>
+  static void Clear(Slot<K, V>& slot) {
+    slot.map_.clear();
+    slot.bytes_ = 0;
   }
 
   const size_t max_entries_;
+  const size_t max_bytes_;
   mutable std::mutex mu_;
   bool has_version_ = false;
   uint64_t version_ = 0;

@@ -30,6 +30,7 @@ struct PolicyStoreOptions {
   int busy_timeout_ms = 2000;
   bool apply_migrations = true;  // false: require an already migrated database
   size_t cache_entries = 65'536;  // per kind of cached row (policy_cache.h); 0: no cache
+  size_t cache_max_bytes = size_t{64} << 20;  // approximate heap held by the cache, all kinds
 };
 
 class SqlitePolicyStore final : public ports::PolicyStore {
@@ -68,7 +69,9 @@ class SqlitePolicyStore final : public ports::PolicyStore {
 
  private:
   SqlitePolicyStore(std::string path, PolicyStoreOptions options)
-      : path_(std::move(path)), options_(options), cache_(options.cache_entries) {}
+      : path_(std::move(path)),
+        options_(options),
+        cache_(options.cache_entries, options.cache_max_bytes) {}
   Result<Db*> Conn();
   // Cached*: through cache_ (policy_cache.h); call inside a read transaction.
   Result<ports::EffectivePolicy> CachedEffectivePolicy(Db& db, std::optional<int64_t> user_id);

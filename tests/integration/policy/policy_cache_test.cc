@@ -46,9 +46,11 @@ class PolicyCacheTest : public ::testing::Test {
     ASSERT_TRUE(admin_->SetPolicy("", SystemDefault()).ok());
   }
 
-  std::unique_ptr<SqlitePolicyStore> OpenStore(size_t cache_entries = 65'536) {
+  std::unique_ptr<SqlitePolicyStore> OpenStore(size_t cache_entries = 65'536,
+                                               size_t cache_max_bytes = size_t{64} << 20) {
     PolicyStoreOptions o;
     o.cache_entries = cache_entries;
+    o.cache_max_bytes = cache_max_bytes;
     auto store = SqlitePolicyStore::Open(path_, o);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(*store) : nullptr;
@@ -178,6 +180,49 @@ TEST_F(PolicyCacheTest, StaysWithinItsBound) {
       EXPECT_LE(store->CacheStats().entries, 2u);
     }
   }
+}
+
+// An effective policy carries the members of every group its rules name, so the cache is
+// bounded in bytes too: an entry over an eighth of the budget is not remembered, and the
+// remembered rows never hold more than the budget.
+TEST_F(PolicyCacheTest, StaysWithinItsByteBudget) {
+  ASSERT_TRUE(admin_->AddGroup("sip:big@example.org", "large").ok());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(admin_
+                    ->AddGroupMember("sip:big@example.org",
+                                     "sip:member" + std::to_string(i) + "@example.org")
+                    .ok());
+  }
+  PolicySpec own;
+  own.responders =
+      std::vector<ports::ResponderRule>{{ports::ResponderRuleKind::kGroup, "sip:big@example.org"}};
+  ASSERT_TRUE(admin_->SetPolicy("alice", own).ok());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 25; ++i) {
+    const std::string n = "v" + std::to_string(i);
+    auto id = admin_->AddUser(n, n + "@ims", {"sip:" + n + "-long-identity@example.org"});
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  constexpr size_t kBudget = 4096;
+  auto store = OpenStore(65'536, kBudget);
+  ASSERT_NE(store, nullptr);
+  for (int round = 0; round < 2; ++round) {
+    auto p = store->EffectivePolicyFor(alice_);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->group_members.at("sip:big@example.org").size(), 200u);
+  }
+  EXPECT_EQ(store->CacheStats().hits, 0u) << "a 200-member policy is over the per-entry limit";
+  EXPECT_EQ(store->CacheStats().entries, 0u);
+  for (int round = 0; round < 2; ++round) {
+    for (int64_t id : ids) {
+      auto u = store->FindUserById(id);
+      ASSERT_TRUE(u.ok());
+      EXPECT_EQ(u->user_id, id);
+      EXPECT_LE(store->CacheStats().bytes, kBudget);
+    }
+  }
+  EXPECT_GT(store->CacheStats().entries, 0u);  // small rows are still remembered
 }
 
 }  // namespace
