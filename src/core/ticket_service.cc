@@ -147,9 +147,18 @@ void TicketService::HandleAsync(std::span<const uint8_t> body, const RequestCont
                                 Done done) {
   Exchange ex(body, context);
   ex.defer_audit = true;
-  ports_.audit.BeginDecision();
-  Result<Reply> reply = Process(ex);
-  ports_.audit.EndDecision();  // before the append, so its wake-up sees the count drop
+  // The decision is open for the sink's group-commit window until Process returns (or
+  // throws), and closed before the append, so the append's wake-up sees the count drop.
+  Result<Reply> reply = [&] {
+    struct OpenDecision {
+      explicit OpenDecision(ports::AuditSink& a) : audit(a) { audit.BeginDecision(); }
+      ~OpenDecision() { audit.EndDecision(); }
+      OpenDecision(const OpenDecision&) = delete;
+      OpenDecision& operator=(const OpenDecision&) = delete;
+      ports::AuditSink& audit;
+    } decision(ports_.audit);
+    return Process(ex);
+  }();
   if (!reply.ok() || !ex.deferred_audit.has_value()) {
     done(std::move(reply));  // nothing decided, so nothing to audit (e.g. token down)
     return;
