@@ -232,6 +232,9 @@ void AuditWriter::Run() {
     }
     Result<std::vector<int64_t>> seqs = CommitBatch(batch);
     healthy_ = seqs.ok();
+    if (seqs.ok() && options_.on_commit) {
+      options_.on_commit(last_commit_s_.load(), batch.size());
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i]->Fire(seqs.ok() ? Result<int64_t>((*seqs)[i])
                                : Result<int64_t>(UnavailableError("audit commit failed: " +

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,10 @@ struct AuditWriterOptions {
   std::chrono::milliseconds wal_checkpoint_interval{500};
   int64_t checkpoint_rows = 1000;
   std::chrono::seconds checkpoint_interval{60};
+  // on_commit: called on the writer thread after each successful group commit with its
+  // duration (BEGIN to durable COMMIT, fsync included) and row count; must not block.
+  // kmsd feeds /metrics with it (a slow disk shows up as a long tail of commits).
+  std::function<void(double seconds, size_t rows)> on_commit;
 };
 
 class AuditWriter final : public ports::AuditSink {

@@ -169,7 +169,12 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"component", "policy"}, {"reason", store.status().message()}});
     return kExitStartup;
   }
+  kms::http::Metrics metrics;
   kms::policy::AuditWriterOptions ao;
+  ao.on_commit = [&metrics](double seconds, size_t rows) {
+    metrics.Observe("kms_audit_commit_seconds", seconds);
+    metrics.Inc("kms_audit_rows_total", {}, rows);
+  };
   ao.batch_interval = std::chrono::milliseconds(cfg.audit.batch_interval_ms);
   ao.max_wait = std::chrono::milliseconds(cfg.audit.max_wait_ms);
   ao.queue_limit = cfg.audit.queue_limit;
@@ -186,7 +191,8 @@ int main(int argc, char** argv) {
   kms::core::TicketService service(
       kms::core::ServicePorts{*(*token)->vault, **store, **audit, replay, clock, random}, cfg.kms);
 
-  kms::http::Metrics metrics;
+  metrics.SetHelp("kms_audit_commit_seconds", "duration of one audit group commit, fsync included");
+  metrics.SetHelp("kms_audit_rows_total", "audit rows made durable by the writer");
   metrics.SetHelp("kms_requests_total", "Ua requests by MIKEY data type and result");
   metrics.SetHelp("kms_request_duration_seconds", "Ua request latency");
   metrics.AddGauge("kms_replay_cache_entries", "authenticated messages remembered",

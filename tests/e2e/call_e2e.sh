@@ -69,6 +69,9 @@ check "/healthz 200" bash -c "curl -sf '$ops/healthz' >/dev/null"
 check "/readyz 200" bash -c "curl -sf '$ops/readyz' >/dev/null"
 check "/metrics counts granted requests" bash -c \
   "curl -sf '$ops/metrics' | grep -q 'kms_requests_total{type=\"11\",result=\"granted\"}'"
+check "/metrics has audit commit times and rows" bash -c \
+  "curl -sf '$ops/metrics' | grep -q '^kms_audit_commit_seconds_count [1-9]' &&
+   curl -sf '$ops/metrics' | grep -q '^kms_audit_rows_total [1-9]'"
 
 # 4. Random bodies: each gets 200 (MIKEY Error) or 400, and kmsd stays ready.
 random_bodies() {

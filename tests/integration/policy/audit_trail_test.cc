@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -466,6 +467,33 @@ TEST_F(AuditTrailTest, BatchWindowWaitsOnlyWhileADecisionIsOpen) {
   EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(2500));
   EXPECT_TRUE(first_done.get().ok());
   EXPECT_TRUE(second_done.get().ok());
+}
+
+// on_commit reports every successful group commit: its duration and how many rows it made
+// durable (kmsd turns these into /metrics).
+TEST_F(AuditTrailTest, OnCommitReportsEveryCommitWithItsRows) {
+  const std::string db = BuildTrail("observed.db", 1, 1);
+  std::mutex mu;
+  size_t rows = 0, commits = 0;
+  double min_s = 1e9;
+  AuditWriterOptions o;
+  o.on_commit = [&](double seconds, size_t n) {
+    std::lock_guard<std::mutex> lock(mu);
+    rows += n;
+    ++commits;
+    min_s = std::min(min_s, seconds);
+  };
+  auto w = AuditWriter::Open(db, vault_, o);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*w)->Append(Record(3, i)).ok());
+  }
+  w->reset();  // joins the writer: every callback has run
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(rows, 5u);
+  EXPECT_GE(commits, 1u);
+  EXPECT_LE(commits, 5u);
+  EXPECT_GT(min_s, 0.0);
 }
 
 // The writer does not checkpoint the WAL inside its commits; a background connection folds
