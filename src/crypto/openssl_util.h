@@ -22,7 +22,6 @@ struct FnDeleter {
 
 using EvpMac = std::unique_ptr<EVP_MAC, FnDeleter<&EVP_MAC_free>>;
 using EvpMacCtx = std::unique_ptr<EVP_MAC_CTX, FnDeleter<&EVP_MAC_CTX_free>>;
-using EvpCipher = std::unique_ptr<EVP_CIPHER, FnDeleter<&EVP_CIPHER_free>>;
 using EvpCipherCtx = std::unique_ptr<EVP_CIPHER_CTX, FnDeleter<&EVP_CIPHER_CTX_free>>;
 
 // OsslError: kInternal "<what>: <first queued OpenSSL reason>"; drains and clears the
