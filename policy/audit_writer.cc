@@ -22,8 +22,13 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::Open(const std::string& path,
   o.mode = OpenMode::kReadWrite;
   o.synchronous_full = true;  // durable before the caller answers
   KMS_ASSIGN_OR_RETURN(Db db, Db::Open(path, o));
+  // The fold below holds the write lock for moments: wait for it in short steps, not in the
+  // busy timeout's growing sleeps, but give up no later than the timeout would have.
+  db.SetBusyWait(std::chrono::microseconds(100),
+                 std::chrono::milliseconds(o.busy_timeout_ms));
   KMS_RETURN_IF_ERROR(db.Exec("PRAGMA wal_autocheckpoint=0"));  // FoldWal does it
   KMS_ASSIGN_OR_RETURN(Db wal_db, Db::Open(path, o));
+  wal_db.SetBusyWait(std::chrono::microseconds(100), options.wal_restart_wait);
   std::unique_ptr<AuditWriter> w(
       new AuditWriter(std::move(db), std::move(wal_db), vault, options));
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
@@ -158,8 +163,14 @@ void AuditWriter::FoldWal() {
     }
     lock.unlock();
     // PASSIVE: copies what no reader still needs and returns; a busy database is simply
-    // tried again next time (the rows are durable in the WAL already).
-    (void)wal_db_.Exec("PRAGMA wal_checkpoint(PASSIVE)");
+    // tried again next time (the rows are durable in the WAL already). Then RESTART, which
+    // holds the write lock only while it copies the few frames committed since and waits,
+    // briefly and boundedly, for readers of older snapshots to finish; if they do not, the
+    // next interval tries again.
+    Result<WalCheckpointResult> passive = wal_db_.WalCheckpoint(WalCheckpointMode::kPassive);
+    if (options_.wal_restart_wait.count() > 0 && passive.ok() && passive->log_frames > 0) {
+      (void)wal_db_.WalCheckpoint(WalCheckpointMode::kRestart);
+    }
     lock.lock();
   }
 }

@@ -49,6 +49,14 @@ struct AuditWriterOptions {
   // into the database file (PRAGMA wal_checkpoint(PASSIVE)). The writer's own automatic
   // checkpoint is off: run inside a commit, it stalled every reply waiting on that commit.
   std::chrono::milliseconds wal_checkpoint_interval{500};
+  // wal_restart_wait: after each such checkpoint, a RESTART checkpoint waits at most this
+  // long per lock (in 100 us pauses) for the writer and for readers of older snapshots, so
+  // the next commit writes the WAL from its start again. Without it, a database that always
+  // has a reader (kmsd under steady load) never restarts its WAL: the file grows for as long
+  // as the load lasts and every commit appends to it, which costs the file system a journal
+  // commit per fdatasync (sqlite.org/wal.html "Checkpoint starvation"; docs/performance.md).
+  // 0: PASSIVE checkpoints only.
+  std::chrono::microseconds wal_restart_wait{2000};
   int64_t checkpoint_rows = 1000;
   std::chrono::seconds checkpoint_interval{60};
   // on_commit: called on the writer thread after each successful group commit with its

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <thread>
 #include <utility>
 
 namespace kms::policy {
@@ -152,12 +153,15 @@ Result<Db> Db::Open(const std::string& path, const DbOptions& options) {
 }
 
 Db::Db(Db&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      busy_(std::move(other.busy_)),
+      cache_(std::move(other.cache_)) {}
 
 Db& Db::operator=(Db&& other) noexcept {
   if (this != &other) {
     Close();
     db_ = std::exchange(other.db_, nullptr);
+    busy_ = std::move(other.busy_);
     cache_ = std::move(other.cache_);
   }
   return *this;
@@ -207,6 +211,31 @@ Result<StmtUse> Db::Use(std::string_view sql) {
     it = cache_.emplace(std::string(sql), std::make_unique<Stmt>(std::move(s))).first;
   }
   return StmtUse(it->second.get());
+}
+
+Result<WalCheckpointResult> Db::WalCheckpoint(WalCheckpointMode mode) {
+  int log = 0;
+  int done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(
+      db_, nullptr,
+      mode == WalCheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
+      &log, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return SqliteStatus(rc, db_, "wal checkpoint");
+  return WalCheckpointResult{rc == SQLITE_OK, log, done};
+}
+
+void Db::SetBusyWait(std::chrono::microseconds pause, std::chrono::microseconds budget) {
+  const int64_t tries = pause.count() > 0 ? budget.count() / pause.count() : 0;
+  busy_ = std::make_unique<BusyWait>(BusyWait{tries, pause});
+  sqlite3_busy_handler(
+      db_,
+      [](void* arg, int count) -> int {
+        const auto* b = static_cast<const BusyWait*>(arg);
+        if (count >= b->tries) return 0;  // give up: the caller sees SQLITE_BUSY
+        std::this_thread::sleep_for(b->pause);
+        return 1;
+      },
+      busy_.get());
 }
 
 Result<int64_t> Db::DataVersion() {

@@ -4,6 +4,7 @@
 // adapter; values go through Bind*, never into the SQL text.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -86,6 +87,19 @@ struct DbOptions {
   bool synchronous_full = true;  // PRAGMA synchronous=FULL (durable commits in WAL)
 };
 
+// WalCheckpointMode: the sqlite3_wal_checkpoint_v2 modes the project uses.
+// kPassive copies what no reader still needs and never waits. kRestart also waits (through
+// the connection's busy handler) for the writer and for readers of older snapshots, so that
+// the next writer starts the WAL again from its beginning (sqlite.org/wal.html,
+// "Checkpoint starvation").
+enum class WalCheckpointMode : uint8_t { kPassive, kRestart };
+
+struct WalCheckpointResult {
+  bool complete = false;       // false: SQLITE_BUSY, some frames or the restart must wait
+  int log_frames = 0;          // frames in the WAL when the checkpoint ended
+  int checkpointed_frames = 0;  // of which copied into the database file
+};
+
 class Db {
  public:
   // Open: opens (or creates) the database file, sets WAL, foreign_keys=ON, busy timeout and
@@ -107,6 +121,11 @@ class Db {
   Result<Stmt> Prepare(std::string_view sql);
   // Use: a statement from this connection's cache (prepared once), reset after use.
   Result<StmtUse> Use(std::string_view sql);
+  // WalCheckpoint: one checkpoint of this database's WAL on this connection.
+  Result<WalCheckpointResult> WalCheckpoint(WalCheckpointMode mode);
+  // SetBusyWait: replaces the busy timeout (whose sleeps grow to 100 ms, so a lock held for
+  // 10 ms can cost a waiter 18) by pauses of `pause` for at most `budget` per lock.
+  void SetBusyWait(std::chrono::microseconds pause, std::chrono::microseconds budget);
   // DataVersion: PRAGMA data_version; changes when another connection commits.
   Result<int64_t> DataVersion();
   int64_t LastInsertRowId() const;
@@ -114,9 +133,14 @@ class Db {
   sqlite3* raw() const { return db_; }
 
  private:
+  struct BusyWait {
+    int64_t tries;
+    std::chrono::microseconds pause;
+  };
   explicit Db(sqlite3* db) : db_(db) {}
   void Close();
   sqlite3* db_ = nullptr;
+  std::unique_ptr<BusyWait> busy_;  // the busy handler's argument: a stable address
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
 };
 
