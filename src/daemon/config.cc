@@ -113,11 +113,12 @@ Status ReadKms(Reader& r, core::KmsOptions* k) {
   return r.Done();
 }
 
-Status ReadServer(Reader& r, http::UaServerOptions* s, TlsSettings* tls) {
+Status ReadServer(Reader& r, http::UaServerOptions* s, uint32_t* workers, TlsSettings* tls) {
   KMS_RETURN_IF_ERROR(r.Str("listen", &s->listen_address));
   KMS_RETURN_IF_ERROR(r.Int("port", &s->port, 0, 65535));
   KMS_RETURN_IF_ERROR(r.Str("path", &s->path));
   KMS_RETURN_IF_ERROR(r.Int("threads", &s->threads, 1, 256));
+  KMS_RETURN_IF_ERROR(r.Int("workers", workers, 0, 1024));
   KMS_RETURN_IF_ERROR(r.Str("tls_cert", &tls->cert_file));
   KMS_RETURN_IF_ERROR(r.Str("tls_key", &tls->key));
   KMS_RETURN_IF_ERROR(r.Int("body_limit", &s->body_limit, 512, 1 << 20));
@@ -179,7 +180,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source_name
   std::string database_path = c.database;
   const std::map<std::string, std::function<Status(Reader&)>> sections = {
       {"kms", [&](Reader& r) { return ReadKms(r, &c.kms); }},
-      {"server", [&](Reader& r) { return ReadServer(r, &c.server, &c.tls); }},
+      {"server", [&](Reader& r) { return ReadServer(r, &c.server, &c.decision_workers, &c.tls); }},
       {"ops", [&](Reader& r) { return ReadOps(r, &c.ops); }},
       {"token", [&](Reader& r) { return ReadToken(r, &c.token); }},
       {"database", [&](Reader& r) {

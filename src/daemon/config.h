@@ -50,6 +50,10 @@ struct Config {
   std::string path;  // the file it came from
   core::KmsOptions kms;
   http::UaServerOptions server;
+  // [server] workers: threads that decide messages (core::DecisionPool); the HTTP threads
+  // only move bytes. 0: as many as [token] pool_size (a worker mostly waits on the token).
+  uint32_t decision_workers = 0;
+  uint32_t workers() const { return decision_workers != 0 ? decision_workers : token.pool_size; }
   TlsSettings tls;
   http::OpsServerOptions ops;
   TokenSettings token;

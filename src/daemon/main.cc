@@ -22,6 +22,7 @@
 #include "policy/migrations.h"
 #include "policy/sqlite_policy_store.h"
 #include "src/base/clock.h"
+#include "src/core/decision_pool.h"
 #include "src/core/memory_replay_cache.h"
 #include "src/core/ticket_service.h"
 #include "src/core/vault_adapters.h"
@@ -217,9 +218,14 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"component", "tls"}, {"reason", tls.status().message()}});
     return kExitStartup;
   }
+  // Decisions run on their own workers, not on the HTTP thread that owns the connection
+  // (src/core/decision_pool.h): more messages than max_in_flight are refused before here.
+  kms::core::DecisionPool decisions(service, {cfg.workers(), cfg.server.max_in_flight});
+  metrics.AddGauge("kms_decision_queue_depth", "messages waiting for a decision worker",
+                   [&] { return static_cast<double>(decisions.queue_depth()); });
   kms::http::UaServerOptions ua_options = cfg.server;
   ua_options.listen_fd = ua_socket->Release();
-  auto ua = kms::http::UaServer::Start(ua_options, std::move(tls).value(), service, metrics);
+  auto ua = kms::http::UaServer::Start(ua_options, std::move(tls).value(), decisions, metrics);
   if (!ua.ok()) {
     Log("error", "startup_failed", {{"component", "https"}, {"reason", ua.status().message()}});
     return kExitStartup;

@@ -24,6 +24,8 @@ TEST(ConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c->kms.replay_window.count(), 300);
   EXPECT_EQ(c->token.credential_storage, "wrapped");
   EXPECT_FALSE(c->process.seccomp);
+  EXPECT_EQ(c->decision_workers, 0u);
+  EXPECT_EQ(c->workers(), c->token.pool_size);  // 0: one decision worker per token session
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -38,6 +40,7 @@ listen = "127.0.0.1"
 port = 0
 path = "/ua"
 threads = 3
+workers = 6
 tls_cert = "c"
 tls_key = "k"
 body_limit = 2048
@@ -79,6 +82,8 @@ seccomp = true
   EXPECT_EQ(c->server.path, "/ua");
   EXPECT_DOUBLE_EQ(c->server.rate_per_s, 2.5);
   EXPECT_EQ(c->server.max_in_flight, 7u);
+  EXPECT_EQ(c->server.threads, 3u);
+  EXPECT_EQ(c->workers(), 6u);  // set explicitly: not tied to pool_size (4)
   EXPECT_EQ(c->ops.port, 9999);
   EXPECT_EQ(c->token.pin_credential, "pin");
   EXPECT_EQ(c->database, "/tmp/p.db");
@@ -124,6 +129,8 @@ TEST(ConfigTest, UnknownKeysSectionsWrongTypesAndRangesNameTheLine) {
   ExpectError("[server]\ntls_cert = \"c\"\ntls_key = \"k\"\n", "exactly one of pin_file or pin_credential");
   ExpectError(base + "[database]\npath = 3\n", "'path' must be a string");
   ExpectError(base + "[database]\ncache_entries = -1\n", "'cache_entries' must be between");
+  ExpectError("[server]\ntls_cert = \"c\"\ntls_key = \"k\"\nworkers = 1025\n",
+              "'workers' must be between 0 and 1024");
   ExpectError(base + "server = 3\n", "k.toml:8: unknown key 'server' in [token]");
   ExpectError("[server\n", "k.toml:1:");
   ExpectError(base + "[token]\n", "k.toml");  // a table defined twice is a TOML error
