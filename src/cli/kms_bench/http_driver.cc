@@ -5,6 +5,7 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -82,6 +83,7 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
   std::atomic<size_t> next{warm};
   std::mutex mu;
   std::vector<std::vector<double>> lat(o.connections);
+  std::vector<std::vector<double>> due_ms(o.connections);  // start of each timed message
   SteadyClock::time_point t0;
   // All connections are open and warm before the clock starts; the main thread starts it.
   std::barrier sync(static_cast<std::ptrdiff_t>(o.connections) + 1);
@@ -110,6 +112,7 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
         c.Post(bodies[i], &r.responses[i], r, mu);
         lat[t].push_back(
             std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count());
+        due_ms[t].push_back(std::chrono::duration<double, std::milli>(start - t0).count());
       }
     });
   }
@@ -121,6 +124,16 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
   }
   r.seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   r.timed = bodies.size() - warm;
+  if (!o.trace_file.empty()) {
+    std::ofstream f(o.trace_file);
+    f << "t0 " << std::fixed << std::chrono::duration<double>(t0.time_since_epoch()).count()
+      << "\n";
+    for (unsigned t = 0; t < o.connections; ++t) {
+      for (size_t k = 0; k < lat[t].size(); ++k) {
+        f << t << ' ' << due_ms[t][k] << ' ' << lat[t][k] / 1000.0 << '\n';
+      }
+    }
+  }
   for (auto& v : lat) {
     r.latency_us.insert(r.latency_us.end(), v.begin(), v.end());
   }

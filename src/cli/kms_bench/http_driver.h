@@ -22,6 +22,10 @@ struct DriveOptions {
   std::string ca_file;  // the run's self-signed certificate (verified, like a real UE)
   unsigned connections = 4;
   double rate_per_s = 0;  // 0: closed loop
+  // trace_file: if set, one line per timed message, "<connection> <due ms> <latency ms>",
+  // after a first line "t0 <CLOCK_MONOTONIC seconds>", so stalls can be lined up with a
+  // `perf record -k CLOCK_MONOTONIC` of kmsd (docs/performance.md).
+  std::string trace_file;
 };
 
 struct DriveResult {

@@ -41,6 +41,7 @@ constexpr int kExitSetup = 3;
 
 struct Options {
   std::string kmsd, module = "/usr/lib/softhsm/libsofthsm2.so", workdir = "/tmp", perf;
+  std::string latency_trace;  // half-load phases: PREFIX.request.txt, PREFIX.resolve.txt
   size_t users = 1000, requests = 5000, startup_users = 0;
   unsigned connections = 4, threads = 2, repeat = 3, startup_repeat = 3;
   int audit_batch_ms = -1;  // -1: kmsd's default
@@ -112,7 +113,7 @@ class Bench {
 
   DriveOptions Drv(double rate) const {
     return {"https://127.0.0.1:" + std::to_string(kmsd.https_port()) + "/kms", w.tls_cert,
-            o.connections, rate};
+            o.connections, rate, ""};
   }
 
   Status Setup(size_t n_users, size_t distinct_keys, size_t ue_kept) {
@@ -166,13 +167,19 @@ class Bench {
     std::optional<PerfRecorder> rec;
     rec.emplace(perf, kmsd.pid());
     double cpu0 = kmsd.CpuSeconds();
-    DriveResult req = Drive(Drv(req_rate), rb.wires);
+    DriveOptions req_drive = Drv(req_rate);
+    DriveOptions res_drive = Drv(res_rate);
+    if (!o.latency_trace.empty() && req_rate > 0) {
+      req_drive.trace_file = o.latency_trace + ".request.txt";
+      res_drive.trace_file = o.latency_trace + ".resolve.txt";
+    }
+    DriveResult req = Drive(req_drive, rb.wires);
     req.server_cpu_s = kmsd.CpuSeconds() - cpu0;
     rec.reset();
     KMS_ASSIGN_OR_RETURN(ResolveBatch sb, BuildResolves(users, rb, req.responses, ks.kms_identity));
     rec.emplace(perf.empty() ? "" : perf + ".resolve", kmsd.pid());
     cpu0 = kmsd.CpuSeconds();
-    DriveResult res = Drive(Drv(res_rate), sb.wires);
+    DriveResult res = Drive(res_drive, sb.wires);
     res.server_cpu_s = kmsd.CpuSeconds() - cpu0;
     rec.reset();
     // Every answer is checked by the UE library after the clock stopped; a rejected answer
@@ -406,6 +413,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 20))
       ->capture_default_str();
   app.add_option("--perf", o.perf, "perf record (DWARF call graphs) kmsd during the first repetition into FILE");
+  app.add_option("--latency-trace", o.latency_trace,
+                 "write each half-load message's due time and latency to PREFIX.request.txt and "
+                 "PREFIX.resolve.txt");
   app.add_flag("--json", o.json, "machine-readable output");
   try {
     app.parse(argc, argv);

@@ -5,10 +5,12 @@
 set -euo pipefail
 bench="$1" kmsd="$2"
 out="$(mktemp)"
-trap 'rm -f "$out"' EXIT
+trace="$(mktemp -d)"
+trap 'rm -rf "$out" "$trace"' EXIT
 "$bench" --kmsd "$kmsd" --users 20 --requests 200 --repeat 1 --connections 2 \
-  --ceiling-seconds 0.5 --half-load --half-load-seconds 1 --json >"$out"
-python3 - "$out" <<'PY'
+  --ceiling-seconds 0.5 --half-load --half-load-seconds 1 --latency-trace "$trace/half" \
+  --json >"$out"
+python3 - "$out" "$trace/half" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 def check(cond, what):
@@ -27,6 +29,14 @@ for leg in ("request", "resolve"):
 check(run["ceiling"]["pairs_per_s"] > 0 and run["pairs_per_s"] > 0, "zero throughput")
 check(0 < run["ratio_to_ceiling"] < 10, "ratio out of range")
 check(r["half_load"]["request"]["latency"]["count"] > 0, "no half-load samples")
+# --latency-trace: one line per half-load message (connection, due ms, latency ms) after t0.
+for leg in ("request", "resolve"):
+    lines = open(sys.argv[2] + "." + leg + ".txt").read().split("\n")
+    check(lines[0].startswith("t0 ") and float(lines[0].split()[1]) > 0, leg + " trace: no t0")
+    rows = [l.split() for l in lines[1:] if l]
+    check(len(rows) == r["half_load"][leg]["latency"]["count"], leg + " trace: one line per message")
+    check(all(int(c) in (0, 1) and float(d) >= 0 and float(m) > 0 for c, d, m in rows),
+          leg + " trace: bad line")
 check(r["kmsd"]["rss_kib_ready"] > 0 and r["kmsd"]["startup_ms"] > 0, "no kmsd figures")
 print("kms-bench smoke: %.0f pairs/s, %.1f%% of the ceiling, p99 request %.2f ms" % (
     run["pairs_per_s"], 100 * run["ratio_to_ceiling"], run["request"]["latency"]["p99_ms"]))
