@@ -99,6 +99,7 @@ WalRun AppendUnderReaders(const std::string& db, FakeAuditVault& vault,
   AuditWriterOptions o;
   o.wal_checkpoint_interval = std::chrono::milliseconds(20);
   o.wal_restart_wait = restart_wait;
+  o.wal_restart_bytes = 256 << 10;  // restart once the WAL holds 256 KiB (kmsd: 8 MiB)
   o.checkpoint_rows = 1'000'000;
   auto w = AuditWriter::Open(db, vault, o);
   EXPECT_TRUE(w.ok()) << w.status().ToString();
