@@ -72,6 +72,8 @@ check "/metrics counts granted requests" bash -c \
 check "/metrics has audit commit times and rows" bash -c \
   "curl -sf '$ops/metrics' | grep -q '^kms_audit_commit_seconds_count [1-9]' &&
    curl -sf '$ops/metrics' | grep -q '^kms_audit_rows_total [1-9]'"
+check "/metrics shows the decision workers' queue, empty when idle" bash -c \
+  "curl -sf '$ops/metrics' | grep -q '^kms_decision_queue_depth 0$'"
 
 # 4. Random bodies: each gets 200 (MIKEY Error) or 400, and kmsd stays ready.
 random_bodies() {
