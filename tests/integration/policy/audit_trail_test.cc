@@ -25,6 +25,7 @@
 namespace kms::policy {
 namespace {
 
+using testing::AuditRow;
 using testing::FakeAuditVault;
 using testing::RawExec;
 using testing::RawQuery;
@@ -33,20 +34,6 @@ using testing::TempDir;
 constexpr const char* kDropTriggers =
     "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; "
     "DROP TRIGGER audit_checkpoint_no_update; DROP TRIGGER audit_checkpoint_no_delete;";
-
-ports::AuditRecord Record(int thread, int i) {
-  ports::AuditRecord r;
-  r.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
-  r.actor = "ue:sip:t" + std::to_string(thread) + "@example.org";
-  r.action = "REQUEST_INIT_PSK";
-  r.initiator = "sip:t" + std::to_string(thread) + "@example.org";
-  r.responder = "sip:bob@example.org";
-  r.credential_id = "btid-" + std::to_string(i);
-  r.outcome = ports::AuditOutcome::kGranted;
-  r.rule = "allow";
-  r.correlation_id = std::to_string(thread) + "-" + std::to_string(i);
-  return r;
-}
 
 // ExclusiveLock: another connection holding BEGIN EXCLUSIVE on the database (the audit
 // writer's commits wait on it) until Release or the end of the scope.
@@ -108,7 +95,7 @@ class AuditTrailTest : public ::testing::Test {
       for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&, t] {
           for (int i = 0; i < rows_per_segment / 4; ++i) {
-            auto id = (*w)->Append(Record(t, i));
+            auto id = (*w)->Append(AuditRow(t, i));
             EXPECT_TRUE(id.ok()) << id.status().ToString();
             if (!id.ok()) return;
             std::lock_guard<std::mutex> lock(mu);
@@ -318,7 +305,7 @@ TEST_F(AuditTrailTest, AdminRowsFromAnotherConnectionJoinTheSameChain) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 100; ++i) {
-        if (!(*w)->Append(Record(t, i)).ok()) ++failures;
+        if (!(*w)->Append(AuditRow(t, i)).ok()) ++failures;
       }
     });
   }
@@ -343,14 +330,14 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
   o.max_wait = std::chrono::milliseconds(200);
   auto w = AuditWriter::Open(db, vault_, o);
   ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->Append(Record(0, 0)).ok());
+  ASSERT_TRUE((*w)->Append(AuditRow(0, 0)).ok());
   EXPECT_TRUE((*w)->Healthy());
 
   ExclusiveLock locker(db);
   ASSERT_TRUE(locker.held());
   for (int i = 0; i < 3; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    auto id = (*w)->Append(Record(1, i));
+    auto id = (*w)->Append(AuditRow(1, i));
     const auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(id.status().code(), StatusCode::kUnavailable);
     EXPECT_LT(took, std::chrono::milliseconds(1000)) << "the wait is bounded by max_wait";
@@ -360,7 +347,7 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
 
   // After the lock is released the writer recovers (rows refused meanwhile may still land:
   // they record requests that were failed, which the trail may show).
-  Result<int64_t> id = AppendUntilDurable(**w, Record(2, 0));
+  Result<int64_t> id = AppendUntilDurable(**w, AuditRow(2, 0));
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_TRUE((*w)->Healthy());
   EXPECT_EQ(RawQuery(db, "SELECT correlation_id FROM audit_log WHERE seq = " +
@@ -388,7 +375,7 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
   std::vector<Result<int64_t>> outcomes;
   std::vector<std::string> seen;  // correlation id each callback found committed
   for (int i = 0; i < kRows; ++i) {
-    (*w)->AppendAsync(Record(7, i), [&](Result<int64_t> id) {
+    (*w)->AppendAsync(AuditRow(7, i), [&](Result<int64_t> id) {
       std::string found;
       if (id.ok()) {
         const auto rows = RawQuery(db, "SELECT correlation_id FROM audit_log WHERE seq = " +
@@ -417,7 +404,7 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
   ASSERT_TRUE(locker.held());
   std::promise<Result<int64_t>> late;
   const auto start = std::chrono::steady_clock::now();
-  (*w)->AppendAsync(Record(8, 0), [&](Result<int64_t> id) { late.set_value(std::move(id)); });
+  (*w)->AppendAsync(AuditRow(8, 0), [&](Result<int64_t> id) { late.set_value(std::move(id)); });
   auto fut = late.get_future();
   ASSERT_EQ(fut.wait_for(std::chrono::seconds(1)), std::future_status::ready)
       << "the watchdog must answer within the bound while the writer waits on the lock";
@@ -426,7 +413,7 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
   EXPECT_FALSE((*w)->Healthy());
   ASSERT_TRUE(locker.Release());
   // The writer recovers; the late row may still land (it records a request that failed).
-  Result<int64_t> id = AppendUntilDurable(**w, Record(9, 0));
+  Result<int64_t> id = AppendUntilDurable(**w, AuditRow(9, 0));
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_TRUE((*w)->Healthy());
   ASSERT_TRUE((*w)->Checkpoint().ok());
@@ -445,7 +432,7 @@ TEST_F(AuditTrailTest, BatchWindowWaitsOnlyWhileADecisionIsOpen) {
   auto w = AuditWriter::Open(db, vault_, o);
   ASSERT_TRUE(w.ok());
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE((*w)->Append(Record(1, 0)).ok());
+  ASSERT_TRUE((*w)->Append(AuditRow(1, 0)).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500))
       << "no decision open: the window must not be waited out";
 
@@ -453,14 +440,14 @@ TEST_F(AuditTrailTest, BatchWindowWaitsOnlyWhileADecisionIsOpen) {
   (*w)->BeginDecision();  // this message
   (*w)->EndDecision();
   std::promise<Result<int64_t>> first;
-  (*w)->AppendAsync(Record(2, 0), [&](Result<int64_t> id) { first.set_value(std::move(id)); });
+  (*w)->AppendAsync(AuditRow(2, 0), [&](Result<int64_t> id) { first.set_value(std::move(id)); });
   auto first_done = first.get_future();
   EXPECT_EQ(first_done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
       << "a decision is open: its row is on its way and may join this commit";
   const auto t1 = std::chrono::steady_clock::now();
   (*w)->EndDecision();
   std::promise<Result<int64_t>> second;
-  (*w)->AppendAsync(Record(2, 1), [&](Result<int64_t> id) { second.set_value(std::move(id)); });
+  (*w)->AppendAsync(AuditRow(2, 1), [&](Result<int64_t> id) { second.set_value(std::move(id)); });
   auto second_done = second.get_future();
   ASSERT_EQ(first_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   ASSERT_EQ(second_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
@@ -486,7 +473,7 @@ TEST_F(AuditTrailTest, OnCommitReportsEveryCommitWithItsRows) {
   auto w = AuditWriter::Open(db, vault_, o);
   ASSERT_TRUE(w.ok());
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE((*w)->Append(Record(3, i)).ok());
+    ASSERT_TRUE((*w)->Append(AuditRow(3, i)).ok());
   }
   w->reset();  // joins the writer: every callback has run
   std::lock_guard<std::mutex> lock(mu);
@@ -509,7 +496,7 @@ TEST_F(AuditTrailTest, WalIsFoldedIntoTheDatabaseFileInTheBackground) {
   constexpr int kRows = 3000;
   std::atomic<int> durable{0};
   for (int i = 0; i < kRows; ++i) {
-    (*w)->AppendAsync(Record(3, i), [&](Result<int64_t> id) { durable += id.ok() ? 1 : 0; });
+    (*w)->AppendAsync(AuditRow(3, i), [&](Result<int64_t> id) { durable += id.ok() ? 1 : 0; });
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while ((durable.load() < kRows || std::filesystem::file_size(db) <= initial) &&

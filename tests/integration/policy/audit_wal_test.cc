@@ -25,22 +25,10 @@
 namespace kms::policy {
 namespace {
 
+using testing::AuditRow;
 using testing::FakeAuditVault;
 using testing::TempDir;
 
-ports::AuditRecord Row(int i) {
-  ports::AuditRecord r;
-  r.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
-  r.actor = "ue:sip:alice@example.org";
-  r.action = "REQUEST_INIT_PSK";
-  r.initiator = "sip:alice@example.org";
-  r.responder = "sip:bob@example.org";
-  r.credential_id = "btid-" + std::to_string(i);
-  r.outcome = ports::AuditOutcome::kGranted;
-  r.rule = "allow";
-  r.correlation_id = "wal-" + std::to_string(i);
-  return r;
-}
 
 // BusyReaders: two threads that keep overlapping read transactions open on the database,
 // like kmsd's policy lookups under load, so at every instant some reader holds a snapshot.
@@ -99,7 +87,7 @@ WalRun AppendUnderReaders(const std::string& db, FakeAuditVault& vault,
   AuditWriterOptions o;
   o.wal_checkpoint_interval = std::chrono::milliseconds(20);
   o.wal_restart_wait = restart_wait;
-  o.wal_restart_bytes = 256 << 10;  // restart once the WAL holds 256 KiB (kmsd: 8 MiB)
+  o.wal_restart_frames = 64;  // restart once the WAL holds 256 KiB (kmsd: 8 MiB)
   o.checkpoint_rows = 1'000'000;
   auto w = AuditWriter::Open(db, vault, o);
   EXPECT_TRUE(w.ok()) << w.status().ToString();
@@ -107,7 +95,7 @@ WalRun AppendUnderReaders(const std::string& db, FakeAuditVault& vault,
   BusyReaders readers(db);
   const std::string wal = db + "-wal";
   for (int i = 0; i < rows; ++i) {
-    run.durable += (*w)->Append(Row(i)).ok() ? 1 : 0;
+    run.durable += (*w)->Append(AuditRow(0, i)).ok() ? 1 : 0;
     std::error_code ec;
     run.max_wal_bytes = std::max(run.max_wal_bytes, std::filesystem::file_size(wal, ec));
   }

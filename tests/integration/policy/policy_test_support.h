@@ -5,13 +5,31 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "policy/admin.h"
+#include "src/core/ports/audit_sink.h"
 
 namespace kms::policy::testing {
+
+// AuditRow: a granted REQUEST_INIT_PSK decision of caller `thread`, row `i` (distinct
+// correlation ids per thread and row), as kmsd's ticket service appends it.
+inline ports::AuditRecord AuditRow(int thread, int i) {
+  ports::AuditRecord r;
+  r.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  r.actor = "ue:sip:t" + std::to_string(thread) + "@example.org";
+  r.action = "REQUEST_INIT_PSK";
+  r.initiator = "sip:t" + std::to_string(thread) + "@example.org";
+  r.responder = "sip:bob@example.org";
+  r.credential_id = "btid-" + std::to_string(i);
+  r.outcome = ports::AuditOutcome::kGranted;
+  r.rule = "allow";
+  r.correlation_id = std::to_string(thread) + "-" + std::to_string(i);
+  return r;
+}
 
 // TempDir: a fresh directory under $TMPDIR (or /tmp), removed with its contents.
 class TempDir {
