@@ -29,15 +29,8 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::Open(const std::string& path,
   KMS_RETURN_IF_ERROR(db.Exec("PRAGMA wal_autocheckpoint=0"));  // FoldWal does it
   KMS_ASSIGN_OR_RETURN(Db wal_db, Db::Open(path, o));
   wal_db.SetBusyWait(std::chrono::microseconds(100), options.wal_restart_wait);
-  int64_t frame_bytes = 4096 + 24;  // a WAL frame: one page and its 24-byte header
-  {
-    KMS_ASSIGN_OR_RETURN(StmtUse page_size, wal_db.Use("PRAGMA page_size"));
-    KMS_ASSIGN_OR_RETURN(bool has_row, page_size->Step());
-    if (has_row) frame_bytes = page_size->ColumnInt(0) + 24;
-  }  // the statement is reset here, before the folder thread owns the connection
   std::unique_ptr<AuditWriter> w(
       new AuditWriter(std::move(db), std::move(wal_db), vault, options));
-  w->wal_frame_bytes_ = frame_bytes;
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
   w->watchdog_ = std::thread([p = w.get()] { p->Watch(); });
   w->wal_folder_ = std::thread([p = w.get()] { p->FoldWal(); });
@@ -174,9 +167,9 @@ void AuditWriter::FoldWal() {
     // holds the write lock only while it copies the few frames committed since and waits,
     // briefly and boundedly, for readers of older snapshots to finish; if they do not, the
     // next interval tries again.
-    Result<WalCheckpointResult> passive = wal_db_.WalCheckpoint(WalCheckpointMode::kPassive);
-    if (options_.wal_restart_wait.count() > 0 && passive.ok() &&
-        int64_t{passive->log_frames} * wal_frame_bytes_ >= options_.wal_restart_bytes) {
+    Result<int> wal_frames = wal_db_.WalCheckpoint(WalCheckpointMode::kPassive);
+    if (options_.wal_restart_wait.count() > 0 && wal_frames.ok() &&
+        *wal_frames >= options_.wal_restart_frames) {
       (void)wal_db_.WalCheckpoint(WalCheckpointMode::kRestart);
     }
     lock.lock();

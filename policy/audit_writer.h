@@ -57,11 +57,12 @@ struct AuditWriterOptions {
   // commit per fdatasync (sqlite.org/wal.html "Checkpoint starvation"; docs/performance.md).
   // 0: PASSIVE checkpoints only.
   std::chrono::microseconds wal_restart_wait{2000};
-  // wal_restart_bytes: the RESTART runs only once the WAL holds at least this much. It holds
-  // the write lock while it copies and syncs the frames committed since the PASSIVE pass,
-  // i.e. it pauses the writer for a sync or two; once per 8 MiB rather than every interval
-  // keeps those pauses rare, and the WAL file is still reused instead of growing.
-  int64_t wal_restart_bytes = 8 << 20;
+  // wal_restart_frames: the RESTART runs only once the WAL holds this many frames (2,048
+  // 4 KiB pages: 8 MiB). It holds the write lock while it copies and syncs the frames
+  // committed since the PASSIVE pass, i.e. it pauses the writer for a sync or two; once per
+  // 8 MiB rather than every interval keeps those pauses rare, and the WAL file is still
+  // reused instead of growing.
+  int wal_restart_frames = 2048;
   int64_t checkpoint_rows = 1000;
   std::chrono::seconds checkpoint_interval{60};
   // on_commit: called on the writer thread after each successful group commit with its
@@ -131,7 +132,6 @@ class AuditWriter final : public ports::AuditSink {
   std::thread thread_;
   std::thread watchdog_;
   Db wal_db_;  // FoldWal's own connection
-  int64_t wal_frame_bytes_ = 4096 + 24;  // page size + WAL frame header (set by Open)
   std::mutex wal_mu_;
   std::condition_variable wal_cv_;
   bool wal_stop_ = false;

@@ -213,15 +213,14 @@ Result<StmtUse> Db::Use(std::string_view sql) {
   return StmtUse(it->second.get());
 }
 
-Result<WalCheckpointResult> Db::WalCheckpoint(WalCheckpointMode mode) {
+Result<int> Db::WalCheckpoint(WalCheckpointMode mode) {
   int log = 0;
-  int done = 0;
   const int rc = sqlite3_wal_checkpoint_v2(
       db_, nullptr,
       mode == WalCheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
-      &log, &done);
+      &log, nullptr);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) return SqliteStatus(rc, db_, "wal checkpoint");
-  return WalCheckpointResult{rc == SQLITE_OK, log, done};
+  return log;
 }
 
 void Db::SetBusyWait(std::chrono::microseconds pause, std::chrono::microseconds budget) {

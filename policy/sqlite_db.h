@@ -94,12 +94,6 @@ struct DbOptions {
 // "Checkpoint starvation").
 enum class WalCheckpointMode : uint8_t { kPassive, kRestart };
 
-struct WalCheckpointResult {
-  bool complete = false;       // false: SQLITE_BUSY, some frames or the restart must wait
-  int log_frames = 0;          // frames in the WAL when the checkpoint ended
-  int checkpointed_frames = 0;  // of which copied into the database file
-};
-
 class Db {
  public:
   // Open: opens (or creates) the database file, sets WAL, foreign_keys=ON, busy timeout and
@@ -121,8 +115,10 @@ class Db {
   Result<Stmt> Prepare(std::string_view sql);
   // Use: a statement from this connection's cache (prepared once), reset after use.
   Result<StmtUse> Use(std::string_view sql);
-  // WalCheckpoint: one checkpoint of this database's WAL on this connection.
-  Result<WalCheckpointResult> WalCheckpoint(WalCheckpointMode mode);
+  // WalCheckpoint: one checkpoint of this database's WAL on this connection; returns the
+  // frames in the WAL when it ended. A checkpoint that had to give up (SQLITE_BUSY) is not
+  // an error: what it could not copy is durable in the WAL and is tried again next time.
+  Result<int> WalCheckpoint(WalCheckpointMode mode);
   // SetBusyWait: replaces the busy timeout (whose sleeps grow to 100 ms, so a lock held for
   // 10 ms can cost a waiter 18) by pauses of `pause` for at most `budget` per lock.
   void SetBusyWait(std::chrono::microseconds pause, std::chrono::microseconds budget);
