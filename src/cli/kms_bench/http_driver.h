@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "src/cli/kms_bench/messages.h"
+#include "src/cli/kms_bench/phase_env.h"
 
 namespace kms::bench {
 
@@ -40,6 +41,7 @@ struct DriveResult {
   uint64_t connects = 0;           // TCP connections opened (== connections if kept alive)
   std::vector<Wire> responses;     // responses[i] answers bodies[i] (empty on failure)
   double server_cpu_s = 0;         // kmsd's user+system CPU over the phase (set by the caller)
+  PhaseEnv env;                    // steal and slow audit commits over the phase (caller)
   uint64_t errors() const {
     return mikey_errors + http_errors + transport_errors + verify_failures;
   }

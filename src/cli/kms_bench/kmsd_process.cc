@@ -36,7 +36,9 @@ Status WriteKmsdConfig(const WorkDir& w, const KmsdSettings& s) {
       "\"\nreplay_window_s = 3600\n\n"
       "[server]\nlisten = \"127.0.0.1\"\nport = 0\ntls_cert = \"" +
       w.tls_cert + "\"\ntls_key = \"" + w.tls_key + "\"\nthreads = " + std::to_string(s.threads) +
-      "\nrate_per_s = 0\n\n"
+      "\nrate_per_s = 0\n" +
+      (s.workers > 0 ? "workers = " + std::to_string(s.workers) + "\n" : std::string()) +
+      "\n"
       "[ops]\nlisten = \"127.0.0.1\"\nport = 0\n\n"
       "[token]\nmodule = \"" +
       s.module + "\"\nuri = \"pkcs11:token=" + w.token_label + "\"\npin_file = \"" + w.pin_file +

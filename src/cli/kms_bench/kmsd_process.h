@@ -23,6 +23,7 @@ struct KmsdSettings {
   unsigned pool_size = 2;  // token operation sessions
   unsigned credential_cache = 1024;
   int audit_batch_ms = -1;  // -1: leave [audit] batch_interval_ms at kmsd's default
+  unsigned workers = 0;     // 0: leave [server] workers at kmsd's default
 };
 
 // WriteKmsdConfig: the TOML for `w` (rate limit off, replay window 1 h so pre-generated

@@ -45,6 +45,7 @@ struct Options {
   size_t users = 1000, requests = 5000, startup_users = 0;
   unsigned connections = 4, threads = 2, repeat = 3, startup_repeat = 3;
   int audit_batch_ms = -1;  // -1: kmsd's default
+  unsigned workers = 0;     // kmsd [server] workers; 0: kmsd's default (one per token session)
   double ceiling_s = 3, half_load_s = 10;
   bool half_load = false, json = false, keep = false;
 };
@@ -144,6 +145,7 @@ class Bench {
     ks.credential_cache = static_cast<unsigned>(
         std::clamp<size_t>(std::min(n_users, distinct_keys), 1024, 1'000'000));
     ks.audit_batch_ms = o.audit_batch_ms;
+    ks.workers = o.workers;
     return Status::Ok();
   }
 
@@ -167,6 +169,7 @@ class Bench {
     std::optional<PerfRecorder> rec;
     rec.emplace(perf, kmsd.pid());
     double cpu0 = kmsd.CpuSeconds();
+    PhaseEnvSample env0 = SamplePhaseEnv(kmsd.ops_port());
     DriveOptions req_drive = Drv(req_rate);
     DriveOptions res_drive = Drv(res_rate);
     if (!o.latency_trace.empty() && req_rate > 0) {
@@ -175,12 +178,15 @@ class Bench {
     }
     DriveResult req = Drive(req_drive, rb.wires);
     req.server_cpu_s = kmsd.CpuSeconds() - cpu0;
+    req.env = Between(env0, SamplePhaseEnv(kmsd.ops_port()));
     rec.reset();
     KMS_ASSIGN_OR_RETURN(ResolveBatch sb, BuildResolves(users, rb, req.responses, ks.kms_identity));
     rec.emplace(perf.empty() ? "" : perf + ".resolve", kmsd.pid());
     cpu0 = kmsd.CpuSeconds();
+    env0 = SamplePhaseEnv(kmsd.ops_port());
     DriveResult res = Drive(res_drive, sb.wires);
     res.server_cpu_s = kmsd.CpuSeconds() - cpu0;
+    res.env = Between(env0, SamplePhaseEnv(kmsd.ops_port()));
     rec.reset();
     // Every answer is checked by the UE library after the clock stopped; a rejected answer
     // that was not already counted (failed exchange, MIKEY Error) is a verify failure.
@@ -403,6 +409,9 @@ int main(int argc, char** argv) {
   app.add_option("--half-load-seconds", o.half_load_s, "duration of the half-load phase")
       ->check(CLI::Range(1.0, 3600.0))
       ->capture_default_str();
+  app.add_option("--workers", o.workers,
+                 "kmsd [server] workers deciding messages (default: kmsd's own, one per session)")
+      ->check(CLI::Range(1, 1024));
   app.add_option("--audit-batch-ms", o.audit_batch_ms,
                  "kmsd [audit] batch_interval_ms (default: kmsd's own default)")
       ->check(CLI::Range(0, 1000));

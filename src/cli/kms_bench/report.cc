@@ -60,7 +60,11 @@ nlohmann::json PhaseJson(const DriveResult& r) {
           {"transport_errors", r.transport_errors},
           {"verify_failures", r.verify_failures},
           {"connections_opened", r.connects},
-          {"kmsd_cpu_s", r.server_cpu_s}};
+          {"kmsd_cpu_s", r.server_cpu_s},
+          {"host_steal_pct", r.env.host_steal_pct},
+          {"audit_commits", r.env.audit_known ? nlohmann::json(r.env.audit_commits) : nullptr},
+          {"audit_commits_over_10ms",
+           r.env.audit_known ? nlohmann::json(r.env.audit_commits_over_10ms) : nullptr}};
 }
 
 void PrintPhase(const std::string& label, const DriveResult& r) {
@@ -71,6 +75,14 @@ void PrintPhase(const std::string& label, const DriveResult& r) {
             << " max " << s.max_ms << "; errors: mikey " << r.mikey_errors << " http "
             << r.http_errors << " transport " << r.transport_errors << " verify "
             << r.verify_failures << "; connections opened " << r.connects << "\n";
+  // What the machine did meanwhile: a phase with steal or slow disk flushes is a slow host,
+  // not a slow KMS (phase_env.h).
+  std::cout << "    host steal " << std::setprecision(1) << r.env.host_steal_pct << "%";
+  if (r.env.audit_known) {
+    std::cout << "; audit commits " << r.env.audit_commits << ", over 10 ms "
+              << r.env.audit_commits_over_10ms;
+  }
+  std::cout << "\n";
 }
 
 void PrintCeiling(const CeilingResult& c) {

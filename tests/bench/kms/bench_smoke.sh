@@ -29,6 +29,13 @@ for leg in ("request", "resolve"):
 check(run["ceiling"]["pairs_per_s"] > 0 and run["pairs_per_s"] > 0, "zero throughput")
 check(0 < run["ratio_to_ceiling"] < 10, "ratio out of range")
 check(r["half_load"]["request"]["latency"]["count"] > 0, "no half-load samples")
+# Each phase says what the machine did meanwhile: steal share and kmsd's audit commits
+# (read from its /metrics): at least one group commit per phase, none counted twice.
+for p in (run["request"], run["resolve"], r["half_load"]["request"], r["half_load"]["resolve"]):
+    check(0 <= p["host_steal_pct"] <= 100, "host steal out of range")
+    check(isinstance(p["audit_commits"], int) and 1 <= p["audit_commits"] <= p["messages"] + 2,
+          "audit commits not read from /metrics")
+    check(0 <= p["audit_commits_over_10ms"] <= p["audit_commits"], "slow commits out of range")
 # --latency-trace: one line per half-load message (connection, due ms, latency ms) after t0.
 for leg in ("request", "resolve"):
     lines = open(sys.argv[2] + "." + leg + ".txt").read().split("\n")

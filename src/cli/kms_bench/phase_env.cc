@@ -1,0 +1,110 @@
+#include "src/cli/kms_bench/phase_env.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace kms::bench {
+namespace {
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// ValueAfter: the unsigned integer that ends the exposition line starting with `prefix`
+// (a metric name with its labels, then one space), e.g. `name_count 42`.
+std::optional<uint64_t> ValueAfter(std::string_view text, std::string_view prefix) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.substr(0, prefix.size()) != prefix) continue;
+    std::string_view value = line.substr(prefix.size());
+    uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
+      return std::nullopt;
+    }
+    return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<HostCpuTicks> ParseProcStatCpu(std::string_view proc_stat) {
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (proc(5));
+  // guest time is already counted in user, so it is left out of the total.
+  if (proc_stat.substr(0, 4) != "cpu ") return std::nullopt;
+  std::istringstream in(std::string(proc_stat.substr(4, proc_stat.find('\n'))));
+  uint64_t field[8] = {};
+  for (uint64_t& f : field) {
+    if (!(in >> f)) return std::nullopt;
+  }
+  HostCpuTicks t;
+  for (uint64_t f : field) t.total += f;
+  t.steal = field[7];
+  return t;
+}
+
+HostCpuTicks ReadHostCpuTicks() {
+  std::ifstream in("/proc/stat");
+  std::string line;
+  std::getline(in, line);
+  return ParseProcStatCpu(line).value_or(HostCpuTicks{});
+}
+
+std::optional<AuditCommitCounts> ParseAuditCommits(std::string_view metrics_text) {
+  auto total = ValueAfter(metrics_text, "kms_audit_commit_seconds_count ");
+  auto within = ValueAfter(metrics_text, "kms_audit_commit_seconds_bucket{le=\"0.01\"} ");
+  if (!total || !within || *within > *total) return std::nullopt;
+  return AuditCommitCounts{*total, *within};
+}
+
+std::optional<AuditCommitCounts> ReadAuditCommits(uint16_t ops_port) {
+  if (ops_port == 0) return std::nullopt;
+  CURL* h = curl_easy_init();
+  if (h == nullptr) return std::nullopt;
+  const std::string url = "http://127.0.0.1:" + std::to_string(ops_port) + "/metrics";
+  std::string body;
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+  long code = 0;
+  const bool ok = curl_easy_perform(h) == CURLE_OK &&
+                  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200;
+  curl_easy_cleanup(h);
+  if (!ok) return std::nullopt;
+  return ParseAuditCommits(body);
+}
+
+PhaseEnvSample SamplePhaseEnv(uint16_t ops_port) {
+  return {ReadHostCpuTicks(), ReadAuditCommits(ops_port)};
+}
+
+PhaseEnv Between(const PhaseEnvSample& before, const PhaseEnvSample& after) {
+  PhaseEnv e;
+  if (after.cpu.total > before.cpu.total && after.cpu.steal >= before.cpu.steal) {
+    e.host_steal_pct = 100.0 * static_cast<double>(after.cpu.steal - before.cpu.steal) /
+                       static_cast<double>(after.cpu.total - before.cpu.total);
+  }
+  if (before.audit && after.audit && after.audit->total >= before.audit->total &&
+      after.audit->within_10ms >= before.audit->within_10ms) {
+    e.audit_known = true;
+    e.audit_commits = after.audit->total - before.audit->total;
+    const uint64_t within = after.audit->within_10ms - before.audit->within_10ms;
+    e.audit_commits_over_10ms = e.audit_commits - std::min(e.audit_commits, within);
+  }
+  return e;
+}
+
+}  // namespace kms::bench
