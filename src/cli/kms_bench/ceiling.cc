@@ -105,6 +105,58 @@ Status RunPair(core::TicketService& svc, RecordingVault& rv, ports::KeyRef tpk,
   return Status::Ok();
 }
 
+// Replay: the token calls of one leg, with the user's PSK and the TPK; the failed calls.
+uint64_t Replay(ports::KeyVault& vault, const std::vector<TokenCall>& seq, ports::KeyRef psk,
+                ports::KeyRef tpk, std::vector<uint8_t>& in, std::vector<uint8_t>& result) {
+  uint64_t failed = 0;
+  for (const TokenCall& c : seq) {
+    Status s = Status::Ok();
+    if (c.kind == TokenCall::Kind::kHmac) {
+      in.assign(c.len, 0x5a);
+      result.resize(crypto::HmacSize(c.alg));
+      s = vault.Hmac(c.on_psk ? psk : tpk, c.alg, in, result);
+    } else if (c.kind == TokenCall::Kind::kRandom) {
+      result.resize(c.len);
+      s = vault.Random(result);
+    }
+    failed += s.ok() ? 0U : 1U;
+  }
+  return failed;
+}
+
+// OpenLoop: one leg kind in open loop (see MeasureTokenOpenLoop).
+OpenLoopLeg OpenLoop(ports::KeyVault& vault, const std::vector<TokenCall>& seq,
+                     const std::vector<ports::KeyRef>& user_keys, ports::KeyRef tpk,
+                     unsigned threads, size_t n, double rate, size_t user_offset) {
+  OpenLoopLeg leg;
+  leg.rate_per_s = rate;
+  leg.latency_us.assign(n, 0);
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> failures{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      std::vector<uint8_t> in, result;
+      for (size_t j = next.fetch_add(1); j < n; j = next.fetch_add(1)) {
+        const auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(static_cast<double>(j) / rate));
+        std::this_thread::sleep_until(due);
+        failures.fetch_add(Replay(vault, seq, user_keys[(j + user_offset) % user_keys.size()],
+                                  tpk, in, result));
+        leg.latency_us[j] =
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - due)
+                .count();
+      }
+    });
+  }
+  for (std::thread& th : pool) {
+    th.join();
+  }
+  leg.failures = failures.load();
+  return leg;
+}
+
 double ProcessCpuSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -197,20 +249,7 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
   std::atomic<bool> stop{false};
   auto replay = [&](const std::vector<TokenCall>& seq, ports::KeyRef psk, std::vector<uint8_t>& in,
                     std::vector<uint8_t>& result) {
-    for (const TokenCall& c : seq) {
-      Status s = Status::Ok();
-      if (c.kind == TokenCall::Kind::kHmac) {
-        in.assign(c.len, 0x5a);
-        result.resize(crypto::HmacSize(c.alg));
-        s = vault.Hmac(c.on_psk ? psk : *tpk_ref, c.alg, in, result);
-      } else if (c.kind == TokenCall::Kind::kRandom) {
-        result.resize(c.len);
-        s = vault.Random(result);
-      }
-      if (!s.ok()) {
-        failures.fetch_add(1);
-      }
-    }
+    failures.fetch_add(Replay(vault, seq, psk, *tpk_ref, in, result));
   };
   const auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = ProcessCpuSeconds();
@@ -240,6 +279,21 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
   out.pairs_per_s = static_cast<double>(out.pairs) / out.seconds;
   out.hmac_per_s = out.pairs_per_s * static_cast<double>(hmacs_per_pair);
   return out;
+}
+
+std::pair<OpenLoopLeg, OpenLoopLeg> MeasureTokenOpenLoop(
+    ports::KeyVault& vault, const TokenTrace& trace, const std::vector<ports::KeyRef>& user_keys,
+    unsigned threads, size_t n, double request_rate, double resolve_rate) {
+  auto tpk = vault.ActiveTicketKeyVersion();
+  auto tpk_ref = tpk.ok() ? vault.TicketKey(*tpk) : Result<ports::KeyRef>(tpk.status());
+  if (!tpk_ref.ok() || user_keys.size() < 2 || request_rate <= 0 || resolve_rate <= 0) {
+    OpenLoopLeg failed;
+    failed.failures = 1;
+    return {failed, failed};
+  }
+  OpenLoopLeg req = OpenLoop(vault, trace.request, user_keys, *tpk_ref, threads, n, request_rate, 0);
+  OpenLoopLeg res = OpenLoop(vault, trace.resolve, user_keys, *tpk_ref, threads, n, resolve_rate, 1);
+  return {std::move(req), std::move(res)};
 }
 
 }  // namespace kms::bench

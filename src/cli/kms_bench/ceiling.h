@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hsm/token_stack.h"
@@ -65,5 +66,22 @@ Result<std::vector<ports::KeyRef>> OpenUserKeys(hsm::TokenStack& stack, const st
 CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
                              const std::vector<ports::KeyRef>& user_keys, unsigned threads,
                              double seconds);
+
+// OpenLoopLeg: latencies of one leg's token calls replayed in open loop.
+struct OpenLoopLeg {
+  double rate_per_s = 0;
+  std::vector<double> latency_us;  // from each leg's due time to its last token call
+  uint64_t failures = 0;
+};
+
+// MeasureTokenOpenLoop: the half-load baseline. `threads` threads (one token session each,
+// like kmsd's decision workers) replay `n` request legs due at t0 + j / request_rate, then
+// `n` resolve legs at resolve_rate; whichever thread is free takes the next leg and its
+// latency counts from its due time (as kms-bench's HTTPS driver counts). What the token
+// alone does at the rates kmsd is given: a p99 above the target here is the token's (and
+// the host's), not kmsd's.
+std::pair<OpenLoopLeg, OpenLoopLeg> MeasureTokenOpenLoop(
+    ports::KeyVault& vault, const TokenTrace& trace, const std::vector<ports::KeyRef>& user_keys,
+    unsigned threads, size_t n, double request_rate, double resolve_rate);
 
 }  // namespace kms::bench

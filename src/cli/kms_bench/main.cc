@@ -292,17 +292,25 @@ class Bench {
     if (o.half_load) {
       const double rq = best_req / 2, rs = best_res / 2;
       const size_t n = static_cast<size_t>(std::min(rq, rs) * o.half_load_s);
+      // Baseline first, kmsd idle: the token alone, at the same rates for half as long.
+      const auto [tq, ts] = MeasureTokenOpenLoop(*stack->vault, *trace, *keys, o.threads,
+                                                 std::max<size_t>(n / 2, 50), rq, rs);
+      errors += tq.failures + ts.failures;
       auto pr = RequestThenResolve(std::max<size_t>(n, 50), rq, rs, "");
       if (!pr.ok()) return SetupFailed("messages", pr.status());
       out["half_load"] = {{"request_rate_per_s", rq},
                           {"resolve_rate_per_s", rs},
                           {"request", PhaseJson(pr->first)},
                           {"resolve", PhaseJson(pr->second)},
+                          {"token_alone", {{"request", OpenLoopJson(tq)},
+                                           {"resolve", OpenLoopJson(ts)}}},
                           {"target_p99_ms", 10}};
       if (!o.json) {
         std::cout << "half load (open loop, latency from each message's due time):\n";
         PrintPhase("REQUEST_INIT @ " + std::to_string(static_cast<int>(rq)) + "/s", pr->first);
         PrintPhase("RESOLVE_INIT @ " + std::to_string(static_cast<int>(rs)) + "/s", pr->second);
+        PrintOpenLoop("request calls", tq);
+        PrintOpenLoop("resolve calls", ts);
       }
     }
     out["kmsd"]["rss_kib_end"] = kmsd.StatusKiB("VmRSS");

@@ -16,9 +16,10 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-// ValueAfter: the unsigned integer that ends the exposition line starting with `prefix`
-// (a metric name with its labels, then one space), e.g. `name_count 42`.
-std::optional<uint64_t> ValueAfter(std::string_view text, std::string_view prefix) {
+// ValueAfter: the number that ends the exposition line starting with `prefix` (a metric
+// name with its labels, then one space), e.g. `name_count 42`; T is uint64_t or double.
+template <typename T>
+std::optional<T> ValueAfter(std::string_view text, std::string_view prefix) {
   size_t at = 0;
   while (at < text.size()) {
     size_t end = text.find('\n', at);
@@ -27,7 +28,7 @@ std::optional<uint64_t> ValueAfter(std::string_view text, std::string_view prefi
     at = end + 1;
     if (line.substr(0, prefix.size()) != prefix) continue;
     std::string_view value = line.substr(prefix.size());
-    uint64_t v = 0;
+    T v = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || ptr != value.data() + value.size() || value.empty()) {
       return std::nullopt;
@@ -62,10 +63,11 @@ HostCpuTicks ReadHostCpuTicks() {
 }
 
 std::optional<AuditCommitCounts> ParseAuditCommits(std::string_view metrics_text) {
-  auto total = ValueAfter(metrics_text, "kms_audit_commit_seconds_count ");
-  auto within = ValueAfter(metrics_text, "kms_audit_commit_seconds_bucket{le=\"0.01\"} ");
-  if (!total || !within || *within > *total) return std::nullopt;
-  return AuditCommitCounts{*total, *within};
+  auto total = ValueAfter<uint64_t>(metrics_text, "kms_audit_commit_seconds_count ");
+  auto within = ValueAfter<uint64_t>(metrics_text, "kms_audit_commit_seconds_bucket{le=\"0.01\"} ");
+  auto seconds = ValueAfter<double>(metrics_text, "kms_audit_commit_seconds_sum ");
+  if (!total || !within || !seconds || *within > *total || !(*seconds >= 0)) return std::nullopt;
+  return AuditCommitCounts{*total, *within, *seconds};
 }
 
 std::optional<AuditCommitCounts> ReadAuditCommits(uint16_t ops_port) {
@@ -103,6 +105,10 @@ PhaseEnv Between(const PhaseEnvSample& before, const PhaseEnvSample& after) {
     e.audit_commits = after.audit->total - before.audit->total;
     const uint64_t within = after.audit->within_10ms - before.audit->within_10ms;
     e.audit_commits_over_10ms = e.audit_commits - std::min(e.audit_commits, within);
+    if (e.audit_commits > 0 && after.audit->seconds >= before.audit->seconds) {
+      e.audit_commit_mean_ms = 1000 * (after.audit->seconds - before.audit->seconds) /
+                               static_cast<double>(e.audit_commits);
+    }
   }
   return e;
 }

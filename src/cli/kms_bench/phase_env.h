@@ -26,6 +26,7 @@ HostCpuTicks ReadHostCpuTicks();  // zeros if /proc/stat is unreadable
 struct AuditCommitCounts {
   uint64_t total = 0;        // kms_audit_commit_seconds_count
   uint64_t within_10ms = 0;  // the le="0.01" bucket
+  double seconds = 0;        // kms_audit_commit_seconds_sum
 };
 // ParseAuditCommits: the two counts from a Prometheus text exposition; nullopt when either
 // line is missing or malformed.
@@ -45,6 +46,7 @@ struct PhaseEnv {
   bool audit_known = false;           // both /metrics reads succeeded
   uint64_t audit_commits = 0;         // group commits during the phase
   uint64_t audit_commits_over_10ms = 0;
+  double audit_commit_mean_ms = 0;    // mean group commit, BEGIN to durable COMMIT
 };
 PhaseEnv Between(const PhaseEnvSample& before, const PhaseEnvSample& after);
 

@@ -64,7 +64,9 @@ nlohmann::json PhaseJson(const DriveResult& r) {
           {"host_steal_pct", r.env.host_steal_pct},
           {"audit_commits", r.env.audit_known ? nlohmann::json(r.env.audit_commits) : nullptr},
           {"audit_commits_over_10ms",
-           r.env.audit_known ? nlohmann::json(r.env.audit_commits_over_10ms) : nullptr}};
+           r.env.audit_known ? nlohmann::json(r.env.audit_commits_over_10ms) : nullptr},
+          {"audit_commit_mean_ms",
+           r.env.audit_known ? nlohmann::json(r.env.audit_commit_mean_ms) : nullptr}};
 }
 
 void PrintPhase(const std::string& label, const DriveResult& r) {
@@ -80,7 +82,8 @@ void PrintPhase(const std::string& label, const DriveResult& r) {
   std::cout << "    host steal " << std::setprecision(1) << r.env.host_steal_pct << "%";
   if (r.env.audit_known) {
     std::cout << "; audit commits " << r.env.audit_commits << ", over 10 ms "
-              << r.env.audit_commits_over_10ms;
+              << r.env.audit_commits_over_10ms << ", mean " << std::setprecision(2)
+              << r.env.audit_commit_mean_ms << " ms";
   }
   std::cout << "\n";
 }
@@ -90,6 +93,20 @@ void PrintCeiling(const CeilingResult& c) {
             << " thread(s) replayed " << c.pairs << " pairs in " << std::setprecision(2)
             << c.seconds << " s = " << std::setprecision(0) << c.pairs_per_s << " pairs/s ("
             << c.hmac_per_s << " HMAC/s); token failures " << c.failures << "\n";
+}
+
+nlohmann::json OpenLoopJson(const OpenLoopLeg& leg) {
+  return {{"rate_per_s", leg.rate_per_s},
+          {"latency", ToJson(Summarize(leg.latency_us))},
+          {"token_failures", leg.failures}};
+}
+
+void PrintOpenLoop(const std::string& label, const OpenLoopLeg& leg) {
+  const LatencySummary s = Summarize(leg.latency_us);
+  std::cout << std::fixed << std::setprecision(0) << "  token alone, " << label << " @ "
+            << leg.rate_per_s << "/s (" << s.count << " legs): latency ms p50 "
+            << std::setprecision(2) << s.p50_ms << " p90 " << s.p90_ms << " p99 " << s.p99_ms
+            << " max " << s.max_ms << "; token failures " << leg.failures << "\n";
 }
 
 void PrintTrace(const TokenTrace& t) {

@@ -20,6 +20,9 @@ nlohmann::json PhaseJson(const DriveResult& r);
 // PrintPhase: "  <label>: N msg in S s = R/s; p50 .. p99 .. max .. ms; errors ..".
 void PrintPhase(const std::string& label, const DriveResult& r);
 void PrintCeiling(const CeilingResult& c);
+// The half-load baseline: the token calls alone in open loop (MeasureTokenOpenLoop).
+nlohmann::json OpenLoopJson(const OpenLoopLeg& leg);
+void PrintOpenLoop(const std::string& label, const OpenLoopLeg& leg);
 void PrintTrace(const TokenTrace& t);
 
 double Rate(const DriveResult& r);

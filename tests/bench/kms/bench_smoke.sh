@@ -36,6 +36,13 @@ for p in (run["request"], run["resolve"], r["half_load"]["request"], r["half_loa
     check(isinstance(p["audit_commits"], int) and 1 <= p["audit_commits"] <= p["messages"] + 2,
           "audit commits not read from /metrics")
     check(0 <= p["audit_commits_over_10ms"] <= p["audit_commits"], "slow commits out of range")
+    check(0 < p["audit_commit_mean_ms"] < 1000, "mean audit commit out of range")
+# The half-load baseline: the token calls alone, open loop at the same rates, no failures.
+for leg in ("request", "resolve"):
+    t = r["half_load"]["token_alone"][leg]
+    check(t["token_failures"] == 0 and t["latency"]["count"] >= 50, leg + ": no token-alone legs")
+    check(abs(t["rate_per_s"] - r["half_load"][leg + "_rate_per_s"]) < 1e-6, leg + ": baseline rate")
+    check(0 < t["latency"]["p50_ms"] <= t["latency"]["p99_ms"], leg + ": token-alone latency order")
 # --latency-trace: one line per half-load message (connection, due ms, latency ms) after t0.
 for leg in ("request", "resolve"):
     lines = open(sys.argv[2] + "." + leg + ".txt").read().split("\n")

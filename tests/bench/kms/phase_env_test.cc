@@ -41,6 +41,7 @@ TEST(ParseAuditCommits, ReadsTheCountAndThe10msBucket) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->total, 100u);
   EXPECT_EQ(c->within_10ms, 97u);
+  EXPECT_DOUBLE_EQ(c->seconds, 0.25);
 }
 
 TEST(ParseAuditCommits, RefusesMissingOrMalformedLines) {
@@ -54,7 +55,16 @@ TEST(ParseAuditCommits, RefusesMissingOrMalformedLines) {
                    .has_value());
   // A bucket larger than the count is not a histogram kmsd can have written.
   EXPECT_FALSE(ParseAuditCommits("kms_audit_commit_seconds_bucket{le=\"0.01\"} 9\n"
+                                 "kms_audit_commit_seconds_sum 0.1\n"
                                  "kms_audit_commit_seconds_count 8\n")
+                   .has_value());
+  // No sum, or a sum that is not a number.
+  EXPECT_FALSE(ParseAuditCommits("kms_audit_commit_seconds_bucket{le=\"0.01\"} 9\n"
+                                 "kms_audit_commit_seconds_count 10\n")
+                   .has_value());
+  EXPECT_FALSE(ParseAuditCommits("kms_audit_commit_seconds_bucket{le=\"0.01\"} 9\n"
+                                 "kms_audit_commit_seconds_sum abc\n"
+                                 "kms_audit_commit_seconds_count 10\n")
                    .has_value());
 }
 
@@ -63,22 +73,23 @@ TEST(ReadAuditCommits, NothingWithoutAnOpsPort) {
 }
 
 TEST(Between, StealShareAndCommitsOverTenMilliseconds) {
-  PhaseEnvSample a{{1000, 10}, AuditCommitCounts{100, 97}};
-  PhaseEnvSample b{{1400, 30}, AuditCommitCounts{350, 340}};
+  PhaseEnvSample a{{1000, 10}, AuditCommitCounts{100, 97, 0.25}};
+  PhaseEnvSample b{{1400, 30}, AuditCommitCounts{350, 340, 0.75}};
   const PhaseEnv e = Between(a, b);
   EXPECT_DOUBLE_EQ(e.host_steal_pct, 5.0);  // 20 of 400 ticks
   ASSERT_TRUE(e.audit_known);
   EXPECT_EQ(e.audit_commits, 250u);
   EXPECT_EQ(e.audit_commits_over_10ms, 7u);  // 250 commits, 243 within 10 ms
+  EXPECT_DOUBLE_EQ(e.audit_commit_mean_ms, 2.0);  // 0.5 s over 250 commits
 }
 
 TEST(Between, UnknownWhenAMetricsReadFailedOrCountersWentBack) {
   PhaseEnvSample a{{1000, 10}, std::nullopt};
-  PhaseEnvSample b{{1000, 10}, AuditCommitCounts{5, 5}};
+  PhaseEnvSample b{{1000, 10}, AuditCommitCounts{5, 5, 0.1}};
   PhaseEnv e = Between(a, b);
   EXPECT_FALSE(e.audit_known);
   EXPECT_DOUBLE_EQ(e.host_steal_pct, 0.0);  // no ticks passed
-  a.audit = AuditCommitCounts{6, 6};        // kmsd restarted: counters fell
+  a.audit = AuditCommitCounts{6, 6, 0.1};        // kmsd restarted: counters fell
   e = Between(a, b);
   EXPECT_FALSE(e.audit_known);
 }
