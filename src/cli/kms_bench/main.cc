@@ -4,7 +4,9 @@
 //   load mode (default): provision --users into a fresh token and database, record the
 //     token calls of one request and one resolve through the core, start kmsd, then
 //     --repeat times: ceiling (replayed token calls), timed requests, timed resolves.
-//     --half-load adds an open-loop phase at 50% of the best measured rates (p99).
+//     --half-load adds an open-loop phase at 50% of the best measured rates (p99), preceded
+//     by the same rates on the token calls alone (the baseline, kmsd idle). Every phase
+//     also reports the host's steal and kmsd's slow audit commits (phase_env.h).
 //   startup mode (--startup-users N): provision N users, start kmsd --startup-repeat times
 //     and report the time to /readyz and VmRSS, then a short load on the big database.
 //
