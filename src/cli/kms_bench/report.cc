@@ -109,6 +109,27 @@ void PrintOpenLoop(const std::string& label, const OpenLoopLeg& leg) {
             << " max " << s.max_ms << "; token failures " << leg.failures << "\n";
 }
 
+bool HalfLoadTargetMet(const DriveResult& r) {
+  return !r.latency_us.empty() && Summarize(r.latency_us).p99_ms < kHalfLoadTargetP99Ms;
+}
+
+void PrintHalfLoadVerdict(const std::string& label, const DriveResult& r, const OpenLoopLeg& token) {
+  const double p99 = Summarize(r.latency_us).p99_ms;
+  std::cout << std::fixed << std::setprecision(0) << "  target p99 < " << kHalfLoadTargetP99Ms
+            << " ms, " << label << ": " << (HalfLoadTargetMet(r) ? "met" : "MISSED") << " (p99 "
+            << std::setprecision(2) << p99 << " ms";
+  if (!HalfLoadTargetMet(r)) {
+    std::cout << "; this phase: host steal " << std::setprecision(1) << r.env.host_steal_pct
+              << "%";
+    if (r.env.audit_known) {
+      std::cout << ", audit commits over 10 ms " << r.env.audit_commits_over_10ms;
+    }
+    std::cout << ", token alone p99 " << std::setprecision(2) << Summarize(token.latency_us).p99_ms
+              << " ms";
+  }
+  std::cout << ")\n";
+}
+
 void PrintTrace(const TokenTrace& t) {
   auto line = [](const char* what, const nlohmann::json& d) {
     std::cout << "  " << what << ": " << d["hmac"] << " HMAC (" << d["hmac_psk"]

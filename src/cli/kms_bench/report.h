@@ -23,6 +23,14 @@ void PrintCeiling(const CeilingResult& c);
 // The half-load baseline: the token calls alone in open loop (MeasureTokenOpenLoop).
 nlohmann::json OpenLoopJson(const OpenLoopLeg& leg);
 void PrintOpenLoop(const std::string& label, const OpenLoopLeg& leg);
+
+// Issue 10 item 3: p99 under 10 ms at half of the maximum throughput.
+constexpr double kHalfLoadTargetP99Ms = 10;
+bool HalfLoadTargetMet(const DriveResult& r);
+// PrintHalfLoadVerdict: met or missed, and when missed what else the phase saw (host steal,
+// audit commits over 10 ms, the token alone's own p99), so an operator can tell a host
+// that lost time from a KMS that is too slow.
+void PrintHalfLoadVerdict(const std::string& label, const DriveResult& r, const OpenLoopLeg& token);
 void PrintTrace(const TokenTrace& t);
 
 double Rate(const DriveResult& r);

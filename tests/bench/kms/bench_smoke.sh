@@ -37,6 +37,11 @@ for p in (run["request"], run["resolve"], r["half_load"]["request"], r["half_loa
           "audit commits not read from /metrics")
     check(0 <= p["audit_commits_over_10ms"] <= p["audit_commits"], "slow commits out of range")
     check(0 < p["audit_commit_mean_ms"] < 1000, "mean audit commit out of range")
+# The verdict on the target follows the leg's own p99.
+for leg in ("request", "resolve"):
+    p = r["half_load"][leg]
+    check(p["target_met"] == (p["latency"]["p99_ms"] < r["half_load"]["target_p99_ms"]),
+          leg + ": target_met disagrees with p99")
 # The half-load baseline: the token calls alone, open loop at the same rates, no failures.
 for leg in ("request", "resolve"):
     t = r["half_load"]["token_alone"][leg]
