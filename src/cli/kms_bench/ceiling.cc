@@ -157,6 +157,12 @@ OpenLoopLeg OpenLoop(ports::KeyVault& vault, const std::vector<TokenCall>& seq,
   return leg;
 }
 
+// ActiveTpk: the token reference of the active ticket protection key.
+Result<ports::KeyRef> ActiveTpk(ports::KeyVault& vault) {
+  KMS_ASSIGN_OR_RETURN(uint32_t version, vault.ActiveTicketKeyVersion());
+  return vault.TicketKey(version);
+}
+
 double ProcessCpuSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -200,8 +206,7 @@ Result<TokenTrace> CaptureTrace(hsm::TokenStack& stack, const std::string& db_pa
   core::KmsOptions opts;
   opts.kms_identity = kms_identity;
   core::TicketService svc(core::ServicePorts{rv, *store, audit, replay, clock, random}, opts);
-  KMS_ASSIGN_OR_RETURN(uint32_t tpk_version, stack.vault->ActiveTicketKeyVersion());
-  KMS_ASSIGN_OR_RETURN(ports::KeyRef tpk, stack.vault->TicketKey(tpk_version));
+  KMS_ASSIGN_OR_RETURN(ports::KeyRef tpk, ActiveTpk(*stack.vault));
 
   TokenTrace t;
   std::vector<TokenCall> req, res;
@@ -233,8 +238,7 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
                              double seconds) {
   CeilingResult out;
   out.threads = threads;
-  auto tpk = vault.ActiveTicketKeyVersion();
-  auto tpk_ref = tpk.ok() ? vault.TicketKey(*tpk) : Result<ports::KeyRef>(tpk.status());
+  const Result<ports::KeyRef> tpk_ref = ActiveTpk(vault);
   if (!tpk_ref.ok() || user_keys.size() < 2) {
     out.failures = 1;
     return out;
@@ -284,8 +288,7 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
 std::pair<OpenLoopLeg, OpenLoopLeg> MeasureTokenOpenLoop(
     ports::KeyVault& vault, const TokenTrace& trace, const std::vector<ports::KeyRef>& user_keys,
     unsigned threads, size_t n, double request_rate, double resolve_rate) {
-  auto tpk = vault.ActiveTicketKeyVersion();
-  auto tpk_ref = tpk.ok() ? vault.TicketKey(*tpk) : Result<ports::KeyRef>(tpk.status());
+  const Result<ports::KeyRef> tpk_ref = ActiveTpk(vault);
   if (!tpk_ref.ok() || user_keys.size() < 2 || request_rate <= 0 || resolve_rate <= 0) {
     OpenLoopLeg failed;
     failed.failures = 1;

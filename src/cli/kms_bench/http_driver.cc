@@ -83,6 +83,7 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
   std::atomic<size_t> next{warm};
   std::mutex mu;
   std::vector<std::vector<double>> lat(o.connections);
+  const bool tracing = !o.trace_file.empty();
   std::vector<std::vector<double>> due_ms(o.connections);  // start of each timed message
   SteadyClock::time_point t0;
   // All connections are open and warm before the clock starts; the main thread starts it.
@@ -112,7 +113,9 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
         c.Post(bodies[i], &r.responses[i], r, mu);
         lat[t].push_back(
             std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count());
-        due_ms[t].push_back(std::chrono::duration<double, std::milli>(start - t0).count());
+        if (tracing) {
+          due_ms[t].push_back(std::chrono::duration<double, std::milli>(start - t0).count());
+        }
       }
     });
   }
@@ -124,7 +127,7 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
   }
   r.seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   r.timed = bodies.size() - warm;
-  if (!o.trace_file.empty()) {
+  if (tracing) {
     std::ofstream f(o.trace_file);
     f << "t0 " << std::fixed << std::chrono::duration<double>(t0.time_since_epoch()).count()
       << "\n";

@@ -1,6 +1,5 @@
 #include "src/cli/kms_bench/kmsd_process.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,14 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "src/cli/kms_bench/http_get.h"
+
 extern char** environ;
 
 namespace kms::bench {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
 
 double MsSince(SteadyClock::time_point t0) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
@@ -55,23 +54,6 @@ Status WriteKmsdConfig(const WorkDir& w, const KmsdSettings& s) {
 }
 
 KmsdProcess::~KmsdProcess() { (void)Stop(); }
-
-long HttpGetStatus(const std::string& url) {
-  CURL* h = curl_easy_init();
-  if (h == nullptr) {
-    return 0;
-  }
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Discard);
-  long code = 0;
-  if (curl_easy_perform(h) == CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-  }
-  curl_easy_cleanup(h);
-  return code;
-}
 
 Status KmsdProcess::Start(const WorkDir& w, const KmsdSettings& s,
                           std::chrono::milliseconds timeout) {
@@ -119,7 +101,7 @@ Status KmsdProcess::Start(const WorkDir& w, const KmsdSettings& s,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const std::string readyz = "http://127.0.0.1:" + std::to_string(ops_port_) + "/readyz";
-  while (HttpGetStatus(readyz) != 200) {
+  while (HttpGet(readyz) != 200) {
     if (MsSince(t0) > static_cast<double>(timeout.count())) {
       return UnavailableError("kmsd /readyz did not answer 200 in time");
     }

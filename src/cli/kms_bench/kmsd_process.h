@@ -59,7 +59,4 @@ class KmsdProcess {
   double startup_ms_ = 0, started_line_ms_ = 0;
 };
 
-// HttpGetStatus: the HTTP status of GET url (0 on a transport failure), 1 s timeout.
-long HttpGetStatus(const std::string& url);
-
 }  // namespace kms::bench

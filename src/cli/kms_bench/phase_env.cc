@@ -1,20 +1,15 @@
 #include "src/cli/kms_bench/phase_env.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
+#include "src/cli/kms_bench/http_get.h"
+
 namespace kms::bench {
 namespace {
-
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
 
 // ValueAfter: the number that ends the exposition line starting with `prefix` (a metric
 // name with its labels, then one space), e.g. `name_count 42`; T is uint64_t or double.
@@ -72,20 +67,10 @@ std::optional<AuditCommitCounts> ParseAuditCommits(std::string_view metrics_text
 
 std::optional<AuditCommitCounts> ReadAuditCommits(uint16_t ops_port) {
   if (ops_port == 0) return std::nullopt;
-  CURL* h = curl_easy_init();
-  if (h == nullptr) return std::nullopt;
-  const std::string url = "http://127.0.0.1:" + std::to_string(ops_port) + "/metrics";
   std::string body;
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-  long code = 0;
-  const bool ok = curl_easy_perform(h) == CURLE_OK &&
-                  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200;
-  curl_easy_cleanup(h);
-  if (!ok) return std::nullopt;
+  if (HttpGet("http://127.0.0.1:" + std::to_string(ops_port) + "/metrics", &body) != 200) {
+    return std::nullopt;
+  }
   return ParseAuditCommits(body);
 }
 

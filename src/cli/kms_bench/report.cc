@@ -109,16 +109,19 @@ void PrintOpenLoop(const std::string& label, const OpenLoopLeg& leg) {
             << " max " << s.max_ms << "; token failures " << leg.failures << "\n";
 }
 
-bool HalfLoadTargetMet(const DriveResult& r) {
-  return !r.latency_us.empty() && Summarize(r.latency_us).p99_ms < kHalfLoadTargetP99Ms;
-}
+namespace {
+bool TargetMet(const LatencySummary& s) { return s.count > 0 && s.p99_ms < kHalfLoadTargetP99Ms; }
+}  // namespace
+
+bool HalfLoadTargetMet(const DriveResult& r) { return TargetMet(Summarize(r.latency_us)); }
 
 void PrintHalfLoadVerdict(const std::string& label, const DriveResult& r, const OpenLoopLeg& token) {
-  const double p99 = Summarize(r.latency_us).p99_ms;
+  const LatencySummary s = Summarize(r.latency_us);
+  const bool met = TargetMet(s);
   std::cout << std::fixed << std::setprecision(0) << "  target p99 < " << kHalfLoadTargetP99Ms
-            << " ms, " << label << ": " << (HalfLoadTargetMet(r) ? "met" : "MISSED") << " (p99 "
-            << std::setprecision(2) << p99 << " ms";
-  if (!HalfLoadTargetMet(r)) {
+            << " ms, " << label << ": " << (met ? "met" : "MISSED") << " (p99 "
+            << std::setprecision(2) << s.p99_ms << " ms";
+  if (!met) {
     std::cout << "; this phase: host steal " << std::setprecision(1) << r.env.host_steal_pct
               << "%";
     if (r.env.audit_known) {
