@@ -44,6 +44,7 @@ constexpr int kExitSetup = 3;
 struct Options {
   std::string kmsd, module = "/usr/lib/softhsm/libsofthsm2.so", workdir = "/tmp", perf;
   std::string latency_trace;  // half-load phases: PREFIX.request.txt, PREFIX.resolve.txt
+  std::string perf_half_load;  // perf record of the half-load legs: FILE, FILE.resolve
   size_t users = 1000, requests = 5000, startup_users = 0;
   unsigned connections = 4, threads = 2, repeat = 3, startup_repeat = 3;
   int audit_batch_ms = -1;  // -1: kmsd's default
@@ -64,7 +65,8 @@ int SetupFailed(const std::string& what, const Status& s) {
   return kExitSetup;
 }
 
-// PerfRecorder: `perf record --call-graph dwarf -p <kmsd>` around the first repetition's timed phases.
+// PerfRecorder: `perf record --call-graph dwarf -p <kmsd>` around one timed phase (the first
+// repetition's with --perf, the half-load legs' with --perf-half-load).
 class PerfRecorder {
  public:
   PerfRecorder(const std::string& out, pid_t target) {
@@ -298,7 +300,7 @@ class Bench {
       const auto [tq, ts] = MeasureTokenOpenLoop(*stack->vault, *trace, *keys, o.threads,
                                                  std::max<size_t>(n / 2, 50), rq, rs);
       errors += tq.failures + ts.failures;
-      auto pr = RequestThenResolve(std::max<size_t>(n, 50), rq, rs, "");
+      auto pr = RequestThenResolve(std::max<size_t>(n, 50), rq, rs, o.perf_half_load);
       if (!pr.ok()) return SetupFailed("messages", pr.status());
       out["half_load"] = {{"request_rate_per_s", rq},
                           {"resolve_rate_per_s", rs},
@@ -419,7 +421,8 @@ int main(int argc, char** argv) {
   app.add_option("--ceiling-seconds", o.ceiling_s, "duration of each ceiling measurement")
       ->check(CLI::Range(0.2, 600.0))
       ->capture_default_str();
-  app.add_flag("--half-load", o.half_load, "open-loop phase at 50% of the best measured rates");
+  CLI::Option* half_load =
+      app.add_flag("--half-load", o.half_load, "open-loop phase at 50% of the best measured rates");
   app.add_option("--half-load-seconds", o.half_load_s, "duration of the half-load phase")
       ->check(CLI::Range(1.0, 3600.0))
       ->capture_default_str();
@@ -436,6 +439,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 20))
       ->capture_default_str();
   app.add_option("--perf", o.perf, "perf record (DWARF call graphs) kmsd during the first repetition into FILE");
+  app.add_option("--perf-half-load", o.perf_half_load,
+                 "perf record (DWARF call graphs) kmsd during the half-load legs into FILE and "
+                 "FILE.resolve")
+      ->needs(half_load);
   app.add_option("--latency-trace", o.latency_trace,
                  "write each half-load message's due time and latency to PREFIX.request.txt and "
                  "PREFIX.resolve.txt");

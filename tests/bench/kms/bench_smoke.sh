@@ -60,3 +60,13 @@ check(r["kmsd"]["rss_kib_ready"] > 0 and r["kmsd"]["startup_ms"] > 0, "no kmsd f
 print("kms-bench smoke: %.0f pairs/s, %.1f%% of the ceiling, p99 request %.2f ms" % (
     run["pairs_per_s"], 100 * run["ratio_to_ceiling"], run["request"]["latency"]["p99_ms"]))
 PY
+# --perf-half-load profiles the half-load legs, so without --half-load it is a usage error
+# (exit 2) before anything is provisioned.
+set +e
+"$bench" --kmsd "$kmsd" --perf-half-load "$trace/perf" >/dev/null 2>"$trace/usage.err"
+rc=$?
+set -e
+if [[ $rc -ne 2 ]] || ! grep -q -- "--perf-half-load requires --half-load" "$trace/usage.err"; then
+  echo "kms-bench: --perf-half-load without --half-load gave exit $rc" >&2
+  exit 1
+fi
