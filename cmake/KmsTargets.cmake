@@ -44,3 +44,12 @@ function(kms_test)
     set_tests_properties(${K_NAME} PROPERTIES ENVIRONMENT "${K_ENV}")
   endif()
 endfunction()
+
+# kms_use_jemalloc(target): with KMS_JEMALLOC, links jemalloc into the executable so that it
+# serves every allocation in the process, SoftHSM2's included (the module is dlopen()ed and
+# finds malloc in the executable's libraries before libc).
+function(kms_use_jemalloc target)
+  if(KMS_JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()

@@ -9,7 +9,7 @@ KMS_DEBIAN_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libcurl4-openssl-dev curl libsrtp2-dev libsystemd-dev libseccomp-dev
-  softhsm2 opensc libp11-kit-dev
+  softhsm2 opensc libp11-kit-dev libjemalloc-dev
 )
 
 # kms_install_deps: apt-get installs the missing packages, quietly; idempotent.
