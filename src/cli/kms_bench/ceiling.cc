@@ -251,10 +251,6 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
   }
   std::atomic<uint64_t> next{0}, done{0}, failures{0};
   std::atomic<bool> stop{false};
-  auto replay = [&](const std::vector<TokenCall>& seq, ports::KeyRef psk, std::vector<uint8_t>& in,
-                    std::vector<uint8_t>& result) {
-    failures.fetch_add(Replay(vault, seq, psk, *tpk_ref, in, result));
-  };
   const auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = ProcessCpuSeconds();
   std::vector<std::thread> pool;
@@ -265,8 +261,8 @@ CeilingResult MeasureCeiling(ports::KeyVault& vault, const TokenTrace& trace,
         const uint64_t p = next.fetch_add(1);
         const size_t a = p % user_keys.size();
         const size_t r = (p + 1) % user_keys.size();
-        replay(trace.request, user_keys[a], in, result);
-        replay(trace.resolve, user_keys[r], in, result);
+        failures.fetch_add(Replay(vault, trace.request, user_keys[a], *tpk_ref, in, result) +
+                           Replay(vault, trace.resolve, user_keys[r], *tpk_ref, in, result));
         done.fetch_add(1);
       }
     });

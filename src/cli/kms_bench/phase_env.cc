@@ -38,8 +38,9 @@ std::optional<T> ValueAfter(std::string_view text, std::string_view prefix) {
 std::optional<HostCpuTicks> ParseProcStatCpu(std::string_view proc_stat) {
   // "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (proc(5));
   // guest time is already counted in user, so it is left out of the total.
-  if (proc_stat.substr(0, 4) != "cpu ") return std::nullopt;
-  std::istringstream in(std::string(proc_stat.substr(4, proc_stat.find('\n'))));
+  const std::string_view line = proc_stat.substr(0, proc_stat.find('\n'));  // first line only
+  if (line.substr(0, 4) != "cpu ") return std::nullopt;
+  std::istringstream in{std::string(line.substr(4))};
   uint64_t field[8] = {};
   for (uint64_t& f : field) {
     if (!(in >> f)) return std::nullopt;

@@ -28,7 +28,7 @@ struct AuditCommitCounts {
   uint64_t within_10ms = 0;  // the le="0.01" bucket
   double seconds = 0;        // kms_audit_commit_seconds_sum
 };
-// ParseAuditCommits: the two counts from a Prometheus text exposition; nullopt when either
+// ParseAuditCommits: the three figures from a Prometheus text exposition; nullopt when any
 // line is missing or malformed.
 std::optional<AuditCommitCounts> ParseAuditCommits(std::string_view metrics_text);
 // ReadAuditCommits: GET http://127.0.0.1:<ops_port>/metrics (1 s timeout); nullopt on failure.

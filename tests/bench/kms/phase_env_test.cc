@@ -19,6 +19,8 @@ TEST(ParseProcStatCpu, RefusesOtherLinesAndShortOnes) {
   EXPECT_FALSE(ParseProcStatCpu("cpu0 1 2 3 4 5 6 7 8\n").has_value());
   EXPECT_FALSE(ParseProcStatCpu("cpu  1 2 3 4 5 6 7\n").has_value());  // no steal field
   EXPECT_FALSE(ParseProcStatCpu("cpu  1 2 x 4 5 6 7 8\n").has_value());
+  // A short first line must not borrow fields from the line after it.
+  EXPECT_FALSE(ParseProcStatCpu("cpu  1 2 3 4 5 6 7\n8 9 10 11\n").has_value());
 }
 
 TEST(ReadHostCpuTicks, ReadsThisMachine) {
