@@ -1,6 +1,6 @@
-// HttpDriver: sends pre-built MIKEY messages to kmsd over HTTPS keep-alive connections, one
-// libcurl easy handle (one TLS connection, kept open) per thread, and records each
-// request's latency.
+// HttpDriver: sends pre-built MIKEY messages to kmsd over HTTPS keep-alive connections (a
+// libcurl multi handle on one thread, holding exactly `connections` TLS connections open)
+// and records each request's latency.
 //
 // Closed loop (rate 0): every connection sends its next message as soon as the previous
 // answer arrived: the maximum throughput for that many connections.
@@ -23,7 +23,8 @@ struct DriveOptions {
   std::string ca_file;  // the run's self-signed certificate (verified, like a real UE)
   unsigned connections = 4;
   double rate_per_s = 0;  // 0: closed loop
-  // trace_file: if set, one line per timed message, "<connection> <due ms> <latency ms>",
+  // trace_file: if set, one line per timed message, "<slot> <due ms> <latency ms>" (a slot is
+  // one of the `connections` exchanges that can be in flight at once),
   // after a first line "t0 <CLOCK_MONOTONIC seconds>", so stalls can be lined up with a
   // `perf record -k CLOCK_MONOTONIC` of kmsd (docs/performance.md).
   std::string trace_file;

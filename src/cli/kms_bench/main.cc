@@ -409,7 +409,8 @@ int main(int argc, char** argv) {
   app.add_option("--requests", o.requests, "timed requests (and resolves) per repetition")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
-  app.add_option("--connections", o.connections, "HTTPS keep-alive connections (one thread each)")
+  app.add_option("--connections", o.connections,
+                 "HTTPS keep-alive connections (one message in flight on each)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--threads", o.threads, "kmsd worker threads = token sessions = ceiling threads")

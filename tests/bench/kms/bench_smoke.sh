@@ -48,7 +48,7 @@ for leg in ("request", "resolve"):
     check(t["token_failures"] == 0 and t["latency"]["count"] >= 50, leg + ": no token-alone legs")
     check(abs(t["rate_per_s"] - r["half_load"][leg + "_rate_per_s"]) < 1e-6, leg + ": baseline rate")
     check(0 < t["latency"]["p50_ms"] <= t["latency"]["p99_ms"], leg + ": token-alone latency order")
-# --latency-trace: one line per half-load message (connection, due ms, latency ms) after t0.
+# --latency-trace: one line per half-load message (slot, due ms, latency ms) after t0.
 for leg in ("request", "resolve"):
     lines = open(sys.argv[2] + "." + leg + ".txt").read().split("\n")
     check(lines[0].startswith("t0 ") and float(lines[0].split()[1]) > 0, leg + " trace: no t0")
@@ -56,6 +56,11 @@ for leg in ("request", "resolve"):
     check(len(rows) == r["half_load"][leg]["latency"]["count"], leg + " trace: one line per message")
     check(all(int(c) in (0, 1) and float(d) >= 0 and float(m) > 0 for c, d, m in rows),
           leg + " trace: bad line")
+    # Open loop: the last message is not due before (count - 1) / rate, so a driver that sent
+    # each message as soon as a slot was free (closed loop, twice the rate here) ends early.
+    count = r["half_load"][leg]["latency"]["count"]
+    check(r["half_load"][leg]["seconds"] >= (count - 1) / r["half_load"][leg + "_rate_per_s"],
+          leg + ": half-load leg ended before its last message was due")
 check(r["kmsd"]["rss_kib_ready"] > 0 and r["kmsd"]["startup_ms"] > 0, "no kmsd figures")
 print("kms-bench smoke: %.0f pairs/s, %.1f%% of the ceiling, p99 request %.2f ms" % (
     run["pairs_per_s"], 100 * run["ratio_to_ceiling"], run["request"]["latency"]["p99_ms"]))
