@@ -127,9 +127,16 @@ class Loop {
       // next due time, to the microsecond: curl_multi_poll's millisecond timeout alone would
       // send every message up to 1 ms late.
       const bool wait_due = rate > 0 && !free_.empty() && next < last;
-      ArmTimer(wait_due ? due(next) : SteadyClock::time_point{});
+      int timeout_ms = 100;
+      if (timer_ >= 0) {
+        ArmTimer(wait_due ? due(next) : SteadyClock::time_point{});
+      } else if (wait_due) {  // no timerfd (descriptor limit): milliseconds, rounded down
+        timeout_ms = static_cast<int>(std::clamp<int64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(due(next) - now).count(), 0,
+            100));
+      }
       curl_waitfd extra{timer_, CURL_WAIT_POLLIN, 0};
-      curl_multi_poll(m_, &extra, 1, 100, nullptr);
+      curl_multi_poll(m_, &extra, timer_ >= 0 ? 1 : 0, timeout_ms, nullptr);
       if (extra.revents != 0) {
         uint64_t expirations = 0;
         (void)!read(timer_, &expirations, sizeof expirations);
