@@ -109,6 +109,11 @@ void AuditWriter::EndDecision() {
   }
 }
 
+void AuditWriter::Nudge() {
+  { std::lock_guard<std::mutex> lock(mu_); }  // ordered with the writer's predicate check
+  cv_.notify_all();
+}
+
 Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
   auto promise = std::make_shared<std::promise<Result<int64_t>>>();
   std::future<Result<int64_t>> done = promise->get_future();
@@ -233,8 +238,10 @@ void AuditWriter::Run() {
     // batch_interval; with no decision open, no row is on its way and waiting only delays.
     if (options_.batch_interval.count() > 0) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, options_.batch_interval,
-                   [&] { return stop_ || deciding_.load() <= 0; });
+      cv_.wait_for(lock, options_.batch_interval, [&] {
+        return stop_ || deciding_.load() <= 0 ||
+               (options_.idle_workers != nullptr && options_.idle_workers->count.load() > 0);
+      });
     }
     Batch batch;
     {

@@ -31,6 +31,7 @@
 
 #include "policy/sqlite_db.h"
 #include "src/core/ports/audit_sink.h"
+#include "src/core/ports/idle_workers.h"
 #include "src/core/ports/key_vault.h"
 
 namespace kms::policy {
@@ -43,6 +44,11 @@ struct AuditWriterOptions {
   // a fast fsync leaves ~1 row per commit under load, and the per-commit cost (WAL frames,
   // fdatasync, a virtual disk's flush) then dominates (docs/performance.md).
   std::chrono::milliseconds batch_interval{0};
+  // idle_workers: if set, the window also ends as soon as a decision worker waits for a
+  // message (its on_idle must call Nudge()): then the replies held for this commit are what
+  // the next messages wait for, and holding them only idles the token (few clients in
+  // closed loop). Under backlog no worker idles and the window batches as before.
+  const ports::IdleWorkers* idle_workers = nullptr;
   std::chrono::milliseconds max_wait{1000};
   size_t queue_limit = 10'000;
   // wal_checkpoint_interval: how often a background connection copies committed WAL pages
@@ -84,6 +90,8 @@ class AuditWriter final : public ports::AuditSink {
   bool Healthy() const override { return healthy_.load(); }
   void BeginDecision() override { deciding_.fetch_add(1); }
   void EndDecision() override;
+  // Nudge: re-checks the group-commit window now (a decision worker went idle).
+  void Nudge();
   size_t queue_depth() const;
   double last_commit_seconds() const { return last_commit_s_.load(); }
   // Checkpoint: seals the current head now (e.g. at shutdown); OK if nothing is new.

@@ -19,12 +19,16 @@
 #include <vector>
 
 #include "src/core/message_handler.h"
+#include "src/core/ports/idle_workers.h"
 
 namespace kms::core {
 
 struct DecisionPoolOptions {
   unsigned workers = 4;      // threads deciding messages (kmsd: [server] workers)
   size_t queue_limit = 256;  // waiting messages; more are refused with kResourceExhausted
+  // idle: if set, the count of workers waiting for a message is kept there (kmsd hands it
+  // to the audit writer's group-commit window); must outlive the pool.
+  ports::IdleWorkers* idle = nullptr;
 };
 
 class DecisionPool final : public MessageHandler {

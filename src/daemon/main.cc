@@ -181,11 +181,14 @@ int main(int argc, char** argv) {
   ao.queue_limit = cfg.audit.queue_limit;
   ao.checkpoint_rows = cfg.audit.checkpoint_rows;
   ao.checkpoint_interval = std::chrono::seconds(cfg.audit.checkpoint_interval_s);
+  kms::ports::IdleWorkers idle_workers;  // the decision pool counts, the window reads
+  ao.idle_workers = &idle_workers;
   auto audit = kms::policy::AuditWriter::Open(cfg.database, *(*token)->vault, ao);
   if (!audit.ok()) {
     Log("error", "startup_failed", {{"component", "audit"}, {"reason", audit.status().message()}});
     return kExitStartup;
   }
+  idle_workers.on_idle = [w = audit->get()] { w->Nudge(); };
   kms::core::MemoryReplayCache replay({cfg.kms.replay_window, 1u << 20, 16});
   kms::SystemClock clock;
   kms::core::VaultRandom random(*(*token)->vault);
@@ -220,7 +223,8 @@ int main(int argc, char** argv) {
   }
   // Decisions run on their own workers, not on the HTTP thread that owns the connection
   // (src/core/decision_pool.h): more messages than max_in_flight are refused before here.
-  kms::core::DecisionPool decisions(service, {cfg.workers(), cfg.server.max_in_flight});
+  kms::core::DecisionPool decisions(service,
+                                    {cfg.workers(), cfg.server.max_in_flight, &idle_workers});
   metrics.AddGauge("kms_decision_queue_depth", "messages waiting for a decision worker",
                    [&] { return static_cast<double>(decisions.queue_depth()); });
   kms::http::UaServerOptions ua_options = cfg.server;

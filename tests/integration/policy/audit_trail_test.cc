@@ -456,6 +456,35 @@ TEST_F(AuditTrailTest, BatchWindowWaitsOnlyWhileADecisionIsOpen) {
   EXPECT_TRUE(second_done.get().ok());
 }
 
+// With idle_workers, the window also ends when a decision worker waits for a message: the
+// row of a finished decision goes at once although another decision is still open.
+TEST_F(AuditTrailTest, BatchWindowEndsWhenADecisionWorkerIsIdle) {
+  const std::string db = BuildTrail("window-idle.db", 1, 1);
+  ports::IdleWorkers idle;
+  AuditWriterOptions o;
+  o.batch_interval = std::chrono::seconds(5);
+  o.max_wait = std::chrono::seconds(30);
+  o.idle_workers = &idle;
+  auto w = AuditWriter::Open(db, vault_, o);
+  ASSERT_TRUE(w.ok());
+  (*w)->BeginDecision();  // another message, still being decided
+  (*w)->BeginDecision();  // this message
+  (*w)->EndDecision();
+  std::promise<Result<int64_t>> row;
+  (*w)->AppendAsync(AuditRow(3, 0), [&](Result<int64_t> id) { row.set_value(std::move(id)); });
+  auto done = row.get_future();
+  EXPECT_EQ(done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "every worker busy and a decision open: the window holds the row";
+  const auto t = std::chrono::steady_clock::now();
+  idle.count = 1;  // what DecisionPool does before calling on_idle
+  (*w)->Nudge();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_LT(std::chrono::steady_clock::now() - t, std::chrono::milliseconds(2500))
+      << "a worker waits for a message: the window must end";
+  EXPECT_TRUE(done.get().ok());
+  (*w)->EndDecision();
+}
+
 // on_commit reports every successful group commit: its duration and how many rows it made
 // durable (kmsd turns these into /metrics).
 TEST_F(AuditTrailTest, OnCommitReportsEveryCommitWithItsRows) {

@@ -172,6 +172,36 @@ TEST(DecisionPoolTest, DestructionDecidesWhatIsQueued) {
   }
 }
 
+// The idle count the audit writer's window reads: a worker waiting for a message counts,
+// a worker deciding does not, and each time a worker runs out of messages on_idle runs.
+TEST(DecisionPoolTest, IdleWorkersCountsWorkersWaitingForAMessage) {
+  Recorder inner;
+  Outcomes out;
+  ports::IdleWorkers idle;
+  std::atomic<int> idled{0};
+  idle.on_idle = [&] { idled.fetch_add(1); };
+  auto count_becomes = [&](int n) {
+    for (int i = 0; i < 500 && idle.count.load() != n; ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return idle.count.load() == n;
+  };
+  {
+    DecisionPool pool(inner, {.workers = 2, .queue_limit = 8, .idle = &idle});
+    ASSERT_TRUE(count_becomes(2)) << "both workers start with nothing to decide";
+    EXPECT_EQ(idled.load(), 2);
+    inner.Hold(true);
+    pool.HandleAsync(std::vector<uint8_t>{1}, {"", "r1"}, out.Sink());
+    ASSERT_TRUE(inner.WaitInside(1));
+    EXPECT_TRUE(count_becomes(1)) << "the worker deciding r1 is not idle";
+    inner.Hold(false);
+    ASSERT_TRUE(out.WaitFor(1));
+    EXPECT_TRUE(count_becomes(2));
+    EXPECT_EQ(idled.load(), 3) << "the worker that decided r1 ran out of messages once more";
+  }
+  EXPECT_EQ(idle.count.load(), 0) << "stopped workers are not idle workers";
+}
+
 TEST(DecisionPoolTest, HandleAndReadyGoStraightToTheInnerHandler) {
   Recorder inner;
   DecisionPool pool(inner, {.workers = 1, .queue_limit = 1});
