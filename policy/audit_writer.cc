@@ -110,8 +110,12 @@ void AuditWriter::EndDecision() {
 }
 
 void AuditWriter::Nudge() {
-  { std::lock_guard<std::mutex> lock(mu_); }  // ordered with the writer's predicate check
-  cv_.notify_all();
+  // Only a writer inside its window has anything to re-check; an idle writer is not woken
+  // (a worker idles after most messages at partial load).
+  std::lock_guard<std::mutex> lock(mu_);
+  if (in_window_) {
+    cv_.notify_all();
+  }
 }
 
 Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
@@ -238,10 +242,12 @@ void AuditWriter::Run() {
     // batch_interval; with no decision open, no row is on its way and waiting only delays.
     if (options_.batch_interval.count() > 0) {
       std::unique_lock<std::mutex> lock(mu_);
+      in_window_ = true;
       cv_.wait_for(lock, options_.batch_interval, [&] {
         return stop_ || deciding_.load() <= 0 ||
                (options_.idle_workers != nullptr && options_.idle_workers->count.load() > 0);
       });
+      in_window_ = false;
     }
     Batch batch;
     {

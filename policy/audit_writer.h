@@ -129,6 +129,7 @@ class AuditWriter final : public ports::AuditSink {
   Batch queue_;       // waiting for the next commit, in arrival (= deadline) order
   Batch committing_;  // the batch the writer is committing now
   std::atomic<int64_t> deciding_{0};  // open decisions (BeginDecision - EndDecision)
+  bool in_window_ = false;            // the writer waits in its group-commit window (mu_)
   bool stop_ = false;
   bool watch_stop_ = false;
   std::condition_variable watch_cv_;

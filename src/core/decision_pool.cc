@@ -51,15 +51,17 @@ void DecisionPool::Run() {
     Job job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (options_.idle != nullptr && queue_.empty() && !stop_) {
+      const bool idle = options_.idle != nullptr && queue_.empty() && !stop_;
+      if (idle) {
         options_.idle->count.fetch_add(1);
         if (options_.idle->on_idle) {
           options_.idle->on_idle();
         }
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        options_.idle->count.fetch_sub(1);
       }
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (idle) {
+        options_.idle->count.fetch_sub(1);
+      }
       if (queue_.empty()) {
         return;  // stopping and drained
       }
