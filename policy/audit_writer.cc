@@ -239,7 +239,9 @@ void AuditWriter::Run() {
       }
     }
     // Group commit: let rows of messages still being decided join this batch, for at most
-    // batch_interval; with no decision open, no row is on its way and waiting only delays.
+    // batch_interval; with no decision open, no row is on its way and waiting only delays,
+    // and with a decision worker idle the held replies are what the next messages wait for
+    // (docs/performance-group-commit.md).
     if (options_.batch_interval.count() > 0) {
       std::unique_lock<std::mutex> lock(mu_);
       in_window_ = true;

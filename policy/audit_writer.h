@@ -42,7 +42,7 @@ struct AuditWriterOptions {
   // is on its way, so a lone request is committed at once. 0 here: rows that arrive while a
   // commit (and its fsync) runs already form the next batch. kmsd's config default is 2 ms:
   // a fast fsync leaves ~1 row per commit under load, and the per-commit cost (WAL frames,
-  // fdatasync, a virtual disk's flush) then dominates (docs/performance.md).
+  // fdatasync, a virtual disk's flush) then dominates (docs/performance-group-commit.md).
   std::chrono::milliseconds batch_interval{0};
   // idle_workers: if set, the window also ends as soon as a decision worker waits for a
   // message (its on_idle must call Nudge()): then the replies held for this commit are what
