@@ -19,7 +19,7 @@ struct KmsdSettings {
   std::string binary;
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
   std::string kms_identity = "https://127.0.0.1/kms";
-  unsigned threads = 2;    // libmicrohttpd workers = requests processed at once
+  unsigned threads = 2;    // [server] threads: libmicrohttpd threads (TLS and HTTP only)
   unsigned pool_size = 2;  // token operation sessions
   unsigned credential_cache = 1024;
   int audit_batch_ms = -1;  // -1: leave [audit] batch_interval_ms at kmsd's default

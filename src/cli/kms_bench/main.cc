@@ -43,15 +43,25 @@ constexpr int kExitSetup = 3;
 
 struct Options {
   std::string kmsd, module = "/usr/lib/softhsm/libsofthsm2.so", workdir = "/tmp", perf;
-  std::string latency_trace;  // half-load phases: PREFIX.request.txt, PREFIX.resolve.txt
+  std::string latency_trace;   // half-load phases: PREFIX.request.txt, PREFIX.resolve.txt
   std::string perf_half_load;  // perf record of the half-load legs: FILE, FILE.resolve
   size_t users = 1000, requests = 5000, startup_users = 0;
   unsigned connections = 4, threads = 2, repeat = 3, startup_repeat = 3;
-  int audit_batch_ms = -1;  // -1: kmsd's default
-  unsigned workers = 0;     // kmsd [server] workers; 0: kmsd's default (one per token session)
+  int audit_batch_ms = -1;    // -1: kmsd's default
+  unsigned workers = 0;       // kmsd [server] workers; 0: kmsd's default (one per token session)
+  unsigned http_threads = 0;  // kmsd [server] threads; 0: HttpThreads() below
   double ceiling_s = 3, half_load_s = 10;
   bool half_load = false, json = false, keep = false;
 };
+
+// HttpThreads: kmsd's libmicrohttpd threads only move bytes (decisions run on the workers),
+// so by default one per token session but no more than the machine's cores: at 8 sessions
+// on 2 cores, 8 HTTP threads cost 12% more kmsd CPU per pair than 2 (docs/performance.md,
+// "Where the ratio's shortfall goes").
+unsigned HttpThreads(const Options& o) {
+  if (o.http_threads != 0) return o.http_threads;
+  return std::min(o.threads, std::max(1u, std::thread::hardware_concurrency()));
+}
 
 // DefaultKmsd: binaries land in <build>/src/cli and <build>/src/daemon (src/cli/CMakeLists).
 std::string DefaultKmsd() {
@@ -72,8 +82,10 @@ class PerfRecorder {
   PerfRecorder(const std::string& out, pid_t target) {
     if (out.empty()) return;
     // DWARF unwinding: glibc and SoftHSM2 are built without frame pointers.
+    // clang-format off
     std::vector<std::string> a = {"perf", "record", "--call-graph", "dwarf,8192", "-F", "499",
                                   "-o", out, "-p", std::to_string(target)};
+    // clang-format on
     std::vector<char*> argv;
     for (auto& s : a) argv.push_back(s.data());
     argv.push_back(nullptr);
@@ -144,7 +156,7 @@ class Bench {
     }
     ks.binary = o.kmsd;
     ks.module = o.module;
-    ks.threads = o.threads;
+    ks.threads = HttpThreads(o);
     ks.pool_size = o.threads;
     ks.credential_cache = static_cast<unsigned>(
         std::clamp<size_t>(std::min(n_users, distinct_keys), 1024, 1'000'000));
@@ -158,7 +170,8 @@ class Bench {
     if (!o.json) {
       std::cout << "kmsd pid " << kmsd.pid() << " ready in " << kmsd.startup_ms()
                 << " ms (started line at " << kmsd.started_line_ms() << " ms), VmRSS "
-                << MiB(kmsd.StatusKiB("VmRSS")) << " MiB\n";
+                << MiB(kmsd.StatusKiB("VmRSS")) << " MiB; " << ks.threads << " HTTP thread(s), "
+                << (ks.workers != 0 ? ks.workers : ks.pool_size) << " decision worker(s)\n";
     }
     return Status::Ok();
   }
@@ -214,6 +227,7 @@ class Bench {
     if (!keys.ok()) return SetupFailed("user keys", keys.status());
     if (Status s = StartKmsd(); !s.ok()) return SetupFailed("kmsd", s);
     out["kmsd"] = {{"pid", kmsd.pid()},
+                   {"http_threads", ks.threads},
                    {"startup_ms", kmsd.startup_ms()},
                    {"rss_kib_ready", kmsd.StatusKiB("VmRSS")}};
 
@@ -302,13 +316,13 @@ class Bench {
       errors += tq.failures + ts.failures;
       auto pr = RequestThenResolve(std::max<size_t>(n, 50), rq, rs, o.perf_half_load);
       if (!pr.ok()) return SetupFailed("messages", pr.status());
-      out["half_load"] = {{"request_rate_per_s", rq},
-                          {"resolve_rate_per_s", rs},
-                          {"request", PhaseJson(pr->first)},
-                          {"resolve", PhaseJson(pr->second)},
-                          {"token_alone", {{"request", OpenLoopJson(tq)},
-                                           {"resolve", OpenLoopJson(ts)}}},
-                          {"target_p99_ms", kHalfLoadTargetP99Ms}};
+      out["half_load"] = {
+          {"request_rate_per_s", rq},
+          {"resolve_rate_per_s", rs},
+          {"request", PhaseJson(pr->first)},
+          {"resolve", PhaseJson(pr->second)},
+          {"token_alone", {{"request", OpenLoopJson(tq)}, {"resolve", OpenLoopJson(ts)}}},
+          {"target_p99_ms", kHalfLoadTargetP99Ms}};
       if (!o.json) {
         std::cout << "half load (open loop, latency from each message's due time):\n";
         PrintPhase("REQUEST_INIT @ " + std::to_string(static_cast<int>(rq)) + "/s", pr->first);
@@ -430,6 +444,9 @@ int main(int argc, char** argv) {
   app.add_option("--workers", o.workers,
                  "kmsd [server] workers deciding messages (default: kmsd's own, one per session)")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--http-threads", o.http_threads,
+                 "kmsd [server] threads (default: one per session, at most one per core)")
+      ->check(CLI::Range(1, 256));
   app.add_option("--audit-batch-ms", o.audit_batch_ms,
                  "kmsd [audit] batch_interval_ms (default: kmsd's own default)")
       ->check(CLI::Range(0, 1000));
@@ -439,7 +456,8 @@ int main(int argc, char** argv) {
   app.add_option("--startup-repeat", o.startup_repeat, "kmsd starts in startup mode")
       ->check(CLI::Range(1, 20))
       ->capture_default_str();
-  app.add_option("--perf", o.perf, "perf record (DWARF call graphs) kmsd during the first repetition into FILE");
+  app.add_option("--perf", o.perf,
+                 "perf record (DWARF call graphs) kmsd during the first repetition into FILE");
   app.add_option("--perf-half-load", o.perf_half_load,
                  "perf record (DWARF call graphs) kmsd during the half-load legs into FILE and "
                  "FILE.resolve")

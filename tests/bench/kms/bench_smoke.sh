@@ -11,7 +11,7 @@ trap 'rm -rf "$out" "$trace"' EXIT
   --ceiling-seconds 0.5 --half-load --half-load-seconds 1 --latency-trace "$trace/half" \
   --json >"$out"
 python3 - "$out" "$trace/half" <<'PY'
-import json, sys
+import json, os, sys
 r = json.load(open(sys.argv[1]))
 def check(cond, what):
     if not cond:
@@ -62,6 +62,8 @@ for leg in ("request", "resolve"):
     check(r["half_load"][leg]["seconds"] >= (count - 1) / r["half_load"][leg + "_rate_per_s"],
           leg + ": half-load leg ended before its last message was due")
 check(r["kmsd"]["rss_kib_ready"] > 0 and r["kmsd"]["startup_ms"] > 0, "no kmsd figures")
+# HTTP threads default to one per session (2 here) but no more than the cores.
+check(r["kmsd"]["http_threads"] == min(2, os.cpu_count()), "HTTP threads not min(sessions, cores)")
 print("kms-bench smoke: %.0f pairs/s, %.1f%% of the ceiling, p99 request %.2f ms" % (
     run["pairs_per_s"], 100 * run["ratio_to_ceiling"], run["request"]["latency"]["p99_ms"]))
 PY
