@@ -179,7 +179,11 @@ class Loop {
 
   // ArmTimer: the timerfd fires at `at` (steady_clock is CLOCK_MONOTONIC); a default `at`
   // disarms it.
-  void ArmTimer(SteadyClock::time_point at) const {
+  void ArmTimer(SteadyClock::time_point at) {
+    if (at == armed_) {
+      return;  // already so (a closed loop never arms it: no system call per wait)
+    }
+    armed_ = at;
     itimerspec spec{};
     if (at != SteadyClock::time_point{}) {
       const auto ns =
@@ -195,6 +199,7 @@ class Loop {
   DriveResult& r_;
   CURLM* m_;
   int timer_;
+  SteadyClock::time_point armed_{};  // what the timer was last set to (default: disarmed)
   curl_slist* headers_;
   std::vector<Slot> slots_;
   std::vector<Slot*> free_;
