@@ -170,8 +170,7 @@ class Bench {
     if (!o.json) {
       std::cout << "kmsd pid " << kmsd.pid() << " ready in " << kmsd.startup_ms()
                 << " ms (started line at " << kmsd.started_line_ms() << " ms), VmRSS "
-                << MiB(kmsd.StatusKiB("VmRSS")) << " MiB; " << ks.threads << " HTTP thread(s), "
-                << (ks.workers != 0 ? ks.workers : ks.pool_size) << " decision worker(s)\n";
+                << MiB(kmsd.StatusKiB("VmRSS")) << " MiB, " << ks.threads << " HTTP thread(s)\n";
     }
     return Status::Ok();
   }

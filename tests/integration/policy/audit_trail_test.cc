@@ -73,6 +73,33 @@ Result<int64_t> AppendUntilDurable(AuditWriter& w, const ports::AuditRecord& rec
   return id;
 }
 
+// WindowOptions: a group-commit window long enough (5 s) that a row committed within
+// 2.5 s shows the window ended early rather than ran out.
+AuditWriterOptions WindowOptions() {
+  AuditWriterOptions o;
+  o.batch_interval = std::chrono::seconds(5);
+  o.max_wait = std::chrono::seconds(30);
+  return o;
+}
+
+// AppendAsyncFuture: AppendAsync with the outcome as a future.
+std::future<Result<int64_t>> AppendAsyncFuture(AuditWriter& w, const ports::AuditRecord& row) {
+  auto p = std::make_shared<std::promise<Result<int64_t>>>();
+  std::future<Result<int64_t>> done = p->get_future();
+  w.AppendAsync(row, [p](Result<int64_t> id) { p->set_value(std::move(id)); });
+  return done;
+}
+
+// AppendWhileAnotherDecides: what TicketService does for one message while another is still
+// being decided: both decisions begin, this one ends, its row is appended.
+std::future<Result<int64_t>> AppendWhileAnotherDecides(AuditWriter& w,
+                                                       const ports::AuditRecord& row) {
+  w.BeginDecision();  // another message, still being decided
+  w.BeginDecision();  // this message
+  w.EndDecision();
+  return AppendAsyncFuture(w, row);
+}
+
 class AuditTrailTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(dir_.ok()); }
@@ -426,29 +453,19 @@ TEST_F(AuditTrailTest, AppendAsyncCallsBackWhenDurableAndFailsOverdueRows) {
 // goes as soon as that decision's row is appended.
 TEST_F(AuditTrailTest, BatchWindowWaitsOnlyWhileADecisionIsOpen) {
   const std::string db = BuildTrail("window.db", 1, 1);
-  AuditWriterOptions o;
-  o.batch_interval = std::chrono::seconds(5);
-  o.max_wait = std::chrono::seconds(30);
-  auto w = AuditWriter::Open(db, vault_, o);
+  auto w = AuditWriter::Open(db, vault_, WindowOptions());
   ASSERT_TRUE(w.ok());
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE((*w)->Append(AuditRow(1, 0)).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500))
       << "no decision open: the window must not be waited out";
 
-  (*w)->BeginDecision();  // another message, still being decided
-  (*w)->BeginDecision();  // this message
-  (*w)->EndDecision();
-  std::promise<Result<int64_t>> first;
-  (*w)->AppendAsync(AuditRow(2, 0), [&](Result<int64_t> id) { first.set_value(std::move(id)); });
-  auto first_done = first.get_future();
+  auto first_done = AppendWhileAnotherDecides(**w, AuditRow(2, 0));
   EXPECT_EQ(first_done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
       << "a decision is open: its row is on its way and may join this commit";
   const auto t1 = std::chrono::steady_clock::now();
   (*w)->EndDecision();
-  std::promise<Result<int64_t>> second;
-  (*w)->AppendAsync(AuditRow(2, 1), [&](Result<int64_t> id) { second.set_value(std::move(id)); });
-  auto second_done = second.get_future();
+  auto second_done = AppendAsyncFuture(**w, AuditRow(2, 1));
   ASSERT_EQ(first_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   ASSERT_EQ(second_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(2500));
@@ -461,18 +478,11 @@ TEST_F(AuditTrailTest, BatchWindowWaitsOnlyWhileADecisionIsOpen) {
 TEST_F(AuditTrailTest, BatchWindowEndsWhenADecisionWorkerIsIdle) {
   const std::string db = BuildTrail("window-idle.db", 1, 1);
   ports::IdleWorkers idle;
-  AuditWriterOptions o;
-  o.batch_interval = std::chrono::seconds(5);
-  o.max_wait = std::chrono::seconds(30);
+  AuditWriterOptions o = WindowOptions();
   o.idle_workers = &idle;
   auto w = AuditWriter::Open(db, vault_, o);
   ASSERT_TRUE(w.ok());
-  (*w)->BeginDecision();  // another message, still being decided
-  (*w)->BeginDecision();  // this message
-  (*w)->EndDecision();
-  std::promise<Result<int64_t>> row;
-  (*w)->AppendAsync(AuditRow(3, 0), [&](Result<int64_t> id) { row.set_value(std::move(id)); });
-  auto done = row.get_future();
+  auto done = AppendWhileAnotherDecides(**w, AuditRow(3, 0));
   EXPECT_EQ(done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
       << "every worker busy and a decision open: the window holds the row";
   const auto t = std::chrono::steady_clock::now();
