@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -166,6 +167,11 @@ Status ReadProcess(Reader& r, ProcessSettings* p) {
 }
 
 }  // namespace
+
+uint32_t Config::workers(unsigned usable_cpus) const {
+  if (decision_workers != 0) return decision_workers;
+  return std::max<uint32_t>(1, std::min<uint32_t>(token.pool_size, usable_cpus));
+}
 
 Result<Config> ParseConfig(std::string_view text, const std::string& source_name) {
   toml::parse_result parsed = toml::parse(text, source_name);

@@ -51,9 +51,12 @@ struct Config {
   core::KmsOptions kms;
   http::UaServerOptions server;
   // [server] workers: threads that decide messages (core::DecisionPool); the HTTP threads
-  // only move bytes. 0: as many as [token] pool_size (a worker mostly waits on the token).
+  // only move bytes. 0: one per [token] pool_size session but no more than the CPUs kmsd
+  // may run on: a software token (SoftHSM2) computes in the worker's own thread and runs
+  // slower, not faster, when more threads call it at once (docs/performance.md, "Decision
+  // workers"). A token whose calls wait on a device or network wants `workers = pool_size`.
   uint32_t decision_workers = 0;
-  uint32_t workers() const { return decision_workers != 0 ? decision_workers : token.pool_size; }
+  uint32_t workers(unsigned usable_cpus) const;
   TlsSettings tls;
   http::OpsServerOptions ops;
   TokenSettings token;

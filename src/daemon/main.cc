@@ -22,6 +22,7 @@
 #include "policy/migrations.h"
 #include "policy/sqlite_policy_store.h"
 #include "src/base/clock.h"
+#include "src/base/usable_cpus.h"
 #include "src/core/decision_pool.h"
 #include "src/core/memory_replay_cache.h"
 #include "src/core/ticket_service.h"
@@ -223,8 +224,9 @@ int main(int argc, char** argv) {
   }
   // Decisions run on their own workers, not on the HTTP thread that owns the connection
   // (src/core/decision_pool.h): more messages than max_in_flight are refused before here.
+  const uint32_t decision_workers = cfg.workers(kms::UsableCpus());
   kms::core::DecisionPool decisions(service,
-                                    {cfg.workers(), cfg.server.max_in_flight, &idle_workers});
+                                    {decision_workers, cfg.server.max_in_flight, &idle_workers});
   metrics.AddGauge("kms_decision_queue_depth", "messages waiting for a decision worker",
                    [&] { return static_cast<double>(decisions.queue_depth()); });
   kms::http::UaServerOptions ua_options = cfg.server;
@@ -252,7 +254,8 @@ int main(int argc, char** argv) {
   Log("info", "started", {{"https_port", std::to_string((*ua)->port())},
                           {"ops_port", std::to_string((*ops)->port())},
                           {"kms_identity", cfg.kms.kms_identity},
-                          {"seccomp", cfg.process.seccomp ? "on" : "off"}});
+                          {"seccomp", cfg.process.seccomp ? "on" : "off"},
+                          {"decision_workers", std::to_string(decision_workers)}});
   sd_notify(0, "READY=1");
 
   // Watchdog: ping at half the interval systemd expects (sd_watchdog_enabled(3)).

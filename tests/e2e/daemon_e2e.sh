@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of kmsd as a daemon (issue 7): Content-Length rules, slow senders, TLS
 # reload on SIGHUP without a listener gap, sd_notify, the TLS key held in the token through a
-# PKCS#11 URI, and dropping root to a configured user. Real kmsd, SoftHSM2, SQLite, OpenSSL,
-# curl and Python's ssl module as independent clients.
+# PKCS#11 URI, dropping root to a configured user, and the decision-worker count. Real kmsd,
+# SoftHSM2, SQLite, OpenSSL, curl and Python's ssl module as independent clients.
 # Usage: daemon_e2e.sh <build-dir>
 set -euo pipefail
 bin="$(cd "$1" && pwd)"
@@ -183,6 +183,20 @@ wrong_uri() {
   [ "$rc" = 1 ] && grep -q 'component=tls' "$state/bad.log" && grep -q 'no signing private key' "$state/bad.log"
 }
 check "a TLS key URI naming no key: start-up fails with exit 1 and a clear reason" wrong_uri
+# 7. Decision workers: one per token session (pool_size 8 by default) but no more than the
+#    CPUs kmsd may run on; confined to one CPU, it decides on one worker.
+workers_logged() {  # workers_logged <expected> [taskset CPU list]: kmsd runs 2 s, then SIGTERM
+  local want="$1" log="$state/workers.log"
+  local run=(timeout -s TERM 2 "$bin/src/daemon/kmsd" --config "$state/kmsd.toml")
+  [ -z "${2:-}" ] || run=(taskset -c "$2" "${run[@]}")
+  "${run[@]}" 2>"$log" || true
+  grep 'event=started' "$log" | grep -o 'decision_workers=[0-9]*' | sed 's/^/  /'
+  grep 'event=started' "$log" | grep -q " decision_workers=$want\\( \\|$\\)"
+}
+cpus=$(nproc)
+check "decision workers default to min(pool_size 8, usable CPUs $cpus)" \
+  workers_logged "$((cpus < 8 ? cpus : 8))"
+check "kmsd confined to one CPU decides on one worker" workers_logged 1 0
 check "no PEM private key left in the state folder" bash -c \
   "! grep -rl 'PRIVATE KEY' '$state' --include='token-tls*'"
 

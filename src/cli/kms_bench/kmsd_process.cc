@@ -60,6 +60,7 @@ Status KmsdProcess::Start(const WorkDir& w, const KmsdSettings& s,
   KMS_RETURN_IF_ERROR(WriteKmsdConfig(w, s));
   // A restart (startup mode) gets new ports: forget the previous run's.
   https_port_ = ops_port_ = 0;
+  decision_workers_ = 0;
   startup_ms_ = started_line_ms_ = 0;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -96,6 +97,9 @@ Status KmsdProcess::Start(const WorkDir& w, const KmsdSettings& s,
       https_port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
       ops_port_ = static_cast<uint16_t>(std::stoi(m[2].str()));
       started_line_ms_ = MsSince(t0);
+      static const std::regex kWorkers(R"(event=started .* decision_workers=(\d+))");
+      std::smatch wm;
+      if (std::regex_search(*log, wm, kWorkers)) decision_workers_ = static_cast<unsigned>(std::stoul(wm[1].str()));
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -48,6 +48,8 @@ class KmsdProcess {
   uint16_t ops_port() const { return ops_port_; }
   double startup_ms() const { return startup_ms_; }
   double started_line_ms() const { return started_line_ms_; }
+  // The decision workers kmsd chose (its started line; 0 if the line did not say).
+  unsigned decision_workers() const { return decision_workers_; }
   // StatusKiB: a field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
   uint64_t StatusKiB(const char* field) const;
   // CpuSeconds: user + system CPU time of kmsd so far (/proc/<pid>/stat, clock ticks).
@@ -57,6 +59,7 @@ class KmsdProcess {
   pid_t pid_ = -1;
   uint16_t https_port_ = 0, ops_port_ = 0;
   double startup_ms_ = 0, started_line_ms_ = 0;
+  unsigned decision_workers_ = 0;
 };
 
 }  // namespace kms::bench

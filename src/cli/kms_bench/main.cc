@@ -24,6 +24,7 @@
 #include <optional>
 #include <thread>
 
+#include "src/base/usable_cpus.h"
 #include "src/cli/kms_bench/ceiling.h"
 #include "src/cli/kms_bench/http_driver.h"
 #include "src/cli/kms_bench/kmsd_process.h"
@@ -48,7 +49,7 @@ struct Options {
   size_t users = 1000, requests = 5000, startup_users = 0;
   unsigned connections = 4, threads = 2, repeat = 3, startup_repeat = 3;
   int audit_batch_ms = -1;    // -1: kmsd's default
-  unsigned workers = 0;       // kmsd [server] workers; 0: kmsd's default (one per token session)
+  unsigned workers = 0;       // kmsd [server] workers; 0: kmsd's default (sessions, at most CPUs)
   unsigned http_threads = 0;  // kmsd [server] threads; 0: HttpThreads() below
   double ceiling_s = 3, half_load_s = 10;
   bool half_load = false, json = false, keep = false;
@@ -60,7 +61,7 @@ struct Options {
 // "Where the ratio's shortfall goes").
 unsigned HttpThreads(const Options& o) {
   if (o.http_threads != 0) return o.http_threads;
-  return std::min(o.threads, std::max(1u, std::thread::hardware_concurrency()));
+  return std::min(o.threads, UsableCpus());
 }
 
 // DefaultKmsd: binaries land in <build>/src/cli and <build>/src/daemon (src/cli/CMakeLists).
@@ -170,7 +171,8 @@ class Bench {
     if (!o.json) {
       std::cout << "kmsd pid " << kmsd.pid() << " ready in " << kmsd.startup_ms()
                 << " ms (started line at " << kmsd.started_line_ms() << " ms), VmRSS "
-                << MiB(kmsd.StatusKiB("VmRSS")) << " MiB, " << ks.threads << " HTTP thread(s)\n";
+                << MiB(kmsd.StatusKiB("VmRSS")) << " MiB, " << ks.threads << " HTTP thread(s), "
+                << kmsd.decision_workers() << " decision worker(s)\n";
     }
     return Status::Ok();
   }
@@ -227,6 +229,7 @@ class Bench {
     if (Status s = StartKmsd(); !s.ok()) return SetupFailed("kmsd", s);
     out["kmsd"] = {{"pid", kmsd.pid()},
                    {"http_threads", ks.threads},
+                   {"decision_workers", kmsd.decision_workers()},
                    {"startup_ms", kmsd.startup_ms()},
                    {"rss_kib_ready", kmsd.StatusKiB("VmRSS")}};
 
@@ -441,7 +444,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 3600.0))
       ->capture_default_str();
   app.add_option("--workers", o.workers,
-                 "kmsd [server] workers deciding messages (default: kmsd's own, one per session)")
+                 "kmsd [server] workers deciding messages (default: kmsd's own, one per "
+                 "session but at most one per usable CPU)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--http-threads", o.http_threads,
                  "kmsd [server] threads (default: one per session, at most one per core)")

@@ -62,8 +62,11 @@ for leg in ("request", "resolve"):
     check(r["half_load"][leg]["seconds"] >= (count - 1) / r["half_load"][leg + "_rate_per_s"],
           leg + ": half-load leg ended before its last message was due")
 check(r["kmsd"]["rss_kib_ready"] > 0 and r["kmsd"]["startup_ms"] > 0, "no kmsd figures")
-# HTTP threads default to one per session (2 here) but no more than the cores.
-check(r["kmsd"]["http_threads"] == min(2, os.cpu_count()), "HTTP threads not min(sessions, cores)")
+# HTTP threads and kmsd's decision workers default to one per session (2 here) but no more
+# than the CPUs the processes may run on (kmsd reports its choice on its started line).
+cpus = len(os.sched_getaffinity(0))
+check(r["kmsd"]["http_threads"] == min(2, cpus), "HTTP threads not min(sessions, CPUs)")
+check(r["kmsd"]["decision_workers"] == min(2, cpus), "decision workers not min(sessions, CPUs)")
 print("kms-bench smoke: %.0f pairs/s, %.1f%% of the ceiling, p99 request %.2f ms" % (
     run["pairs_per_s"], 100 * run["ratio_to_ceiling"], run["request"]["latency"]["p99_ms"]))
 PY

@@ -25,7 +25,12 @@ TEST(ConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c->token.credential_storage, "wrapped");
   EXPECT_FALSE(c->process.seccomp);
   EXPECT_EQ(c->decision_workers, 0u);
-  EXPECT_EQ(c->workers(), c->token.pool_size);  // 0: one decision worker per token session
+  // 0: one decision worker per token session, but no more than the usable CPUs.
+  EXPECT_EQ(c->token.pool_size, 8u);
+  EXPECT_EQ(c->workers(64), 8u);
+  EXPECT_EQ(c->workers(2), 2u);
+  EXPECT_EQ(c->workers(1), 1u);
+  EXPECT_EQ(c->workers(0), 1u);  // never zero workers
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -83,7 +88,7 @@ seccomp = true
   EXPECT_DOUBLE_EQ(c->server.rate_per_s, 2.5);
   EXPECT_EQ(c->server.max_in_flight, 7u);
   EXPECT_EQ(c->server.threads, 3u);
-  EXPECT_EQ(c->workers(), 6u);  // set explicitly: not tied to pool_size (4)
+  EXPECT_EQ(c->workers(1), 6u);  // set explicitly: tied to neither pool_size (4) nor the CPUs
   EXPECT_EQ(c->ops.port, 9999);
   EXPECT_EQ(c->token.pin_credential, "pin");
   EXPECT_EQ(c->database, "/tmp/p.db");
