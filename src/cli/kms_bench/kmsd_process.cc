@@ -99,7 +99,9 @@ Status KmsdProcess::Start(const WorkDir& w, const KmsdSettings& s,
       started_line_ms_ = MsSince(t0);
       static const std::regex kWorkers(R"(event=started .* decision_workers=(\d+))");
       std::smatch wm;
-      if (std::regex_search(*log, wm, kWorkers)) decision_workers_ = static_cast<unsigned>(std::stoul(wm[1].str()));
+      if (std::regex_search(*log, wm, kWorkers)) {
+        decision_workers_ = static_cast<unsigned>(std::stoul(wm[1].str()));
+      }
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
