@@ -56,9 +56,10 @@ struct Options {
 };
 
 // HttpThreads: kmsd's libmicrohttpd threads only move bytes (decisions run on the workers),
-// so by default one per token session but no more than the machine's cores: at 8 sessions
-// on 2 cores, 8 HTTP threads cost 12% more kmsd CPU per pair than 2 (docs/performance.md,
-// "Where the ratio's shortfall goes").
+// so by default one per token session but no more than the CPUs kmsd may use (the rule
+// kmsd applies to its decision workers): at 8 sessions on 2 cores, 8 HTTP threads cost 12%
+// more kmsd CPU per pair than 2 (docs/performance-workers.md, "Before: where the 8 / 32
+// shortfall went").
 unsigned HttpThreads(const Options& o) {
   if (o.http_threads != 0) return o.http_threads;
   return std::min(o.threads, UsableCpus());
