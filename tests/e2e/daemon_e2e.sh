@@ -196,7 +196,8 @@ workers_logged() {  # workers_logged <expected> [taskset CPU list]: kmsd runs 2 
 cpus=$(nproc)
 check "decision workers default to min(pool_size 8, usable CPUs $cpus)" \
   workers_logged "$((cpus < 8 ? cpus : 8))"
-check "kmsd confined to one CPU decides on one worker" workers_logged 1 0
+first_cpu=$(taskset -pc $$ | sed 's/.*: //' | cut -d, -f1 | cut -d- -f1)  # one this shell may use
+check "kmsd confined to one CPU ($first_cpu) decides on one worker" workers_logged 1 "$first_cpu"
 check "no PEM private key left in the state folder" bash -c \
   "! grep -rl 'PRIVATE KEY' '$state' --include='token-tls*'"
 
