@@ -83,8 +83,8 @@ class Loop {
 
   // Run: sends bodies [first, last). rate 0: each free slot takes the next body at once
   // (closed loop); rate > 0: body i is due at t0 + (i - first) / rate and waits for a free
-  // slot from then on (its latency counts from the due time). on_done(slot, body, latency_us)
-  // is called for every answered or failed exchange.
+  // slot from then on (its latency counts from the due time). on_done(slot, latency_us) is
+  // called for every answered or failed exchange (the slot still names its body).
   template <typename OnDone>
   void Run(size_t first, size_t last, double rate, SteadyClock::time_point t0, OnDone on_done) {
     size_t next = first;
@@ -114,8 +114,8 @@ class Loop {
         // NOLINTNEXTLINE(cppcoreguidelines-pro-type-union-access): libcurl's CURLMsg
         Count(*s, msg->data.result);
         curl_multi_remove_handle(m_, s->h);
-        on_done(*s, s->body,
-                std::chrono::duration<double, std::micro>(SteadyClock::now() - s->start).count());
+        const auto took = SteadyClock::now() - s->start;
+        on_done(*s, std::chrono::duration<double, std::micro>(took).count());
         free_.push_back(s);
         --running;
         finished = true;
@@ -213,17 +213,17 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
   const size_t warm = std::min<size_t>(o.connections, bodies.size());
   Loop loop(o, bodies, r);
   // Warm-up: one exchange per connection at once, so each opens its own TLS connection.
-  loop.Run(0, warm, 0, SteadyClock::now(), [](const Slot&, size_t, double) {});
+  loop.Run(0, warm, 0, SteadyClock::now(), [](const Slot&, double) {});
   const bool tracing = !o.trace_file.empty();
   std::vector<double> due_ms;  // trace: start of each timed message, by completion order
-  std::vector<unsigned> conn;
+  std::vector<unsigned> slot;
   r.latency_us.reserve(bodies.size() - warm);
   const SteadyClock::time_point t0 = SteadyClock::now();
-  loop.Run(warm, bodies.size(), o.rate_per_s, t0, [&](const Slot& s, size_t, double us) {
+  loop.Run(warm, bodies.size(), o.rate_per_s, t0, [&](const Slot& s, double us) {
     r.latency_us.push_back(us);
     if (tracing) {
       due_ms.push_back(std::chrono::duration<double, std::milli>(s.start - t0).count());
-      conn.push_back(s.id);
+      slot.push_back(s.id);
     }
   });
   r.seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
@@ -233,7 +233,7 @@ DriveResult Drive(const DriveOptions& o, const std::vector<Wire>& bodies) {
     f << "t0 " << std::fixed << std::chrono::duration<double>(t0.time_since_epoch()).count()
       << "\n";
     for (size_t k = 0; k < due_ms.size(); ++k) {
-      f << conn[k] << ' ' << due_ms[k] << ' ' << r.latency_us[k] / 1000.0 << '\n';
+      f << slot[k] << ' ' << due_ms[k] << ' ' << r.latency_us[k] / 1000.0 << '\n';
     }
   }
   return r;

@@ -449,7 +449,7 @@ int main(int argc, char** argv) {
                  "session but at most one per usable CPU)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--http-threads", o.http_threads,
-                 "kmsd [server] threads (default: one per session, at most one per core)")
+                 "kmsd [server] threads (default: one per session, at most one per usable CPU)")
       ->check(CLI::Range(1, 256));
   app.add_option("--audit-batch-ms", o.audit_batch_ms,
                  "kmsd [audit] batch_interval_ms (default: kmsd's own default)")
