@@ -29,27 +29,32 @@ using testing::AuditRow;
 using testing::FakeAuditVault;
 using testing::TempDir;
 
-
 // BusyReaders: two threads that keep overlapping read transactions open on the database,
-// like kmsd's policy lookups under load, so at every instant some reader holds a snapshot.
+// like kmsd's policy lookups under load. A reader ends its transaction only while the other
+// one holds a snapshot (open_ goes from 2 to 1), so at every instant some reader is open
+// however the threads are scheduled: on a loaded machine, free-running readers were seen to
+// leave gaps in which the WAL restarted without help.
 class BusyReaders {
  public:
   explicit BusyReaders(const std::string& path) {
     for (int t = 0; t < 2; ++t) {
-      threads_.emplace_back([this, path, t] {
+      threads_.emplace_back([this, path] {
         sqlite3* db = nullptr;
         if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
           failed_ = true;
           sqlite3_close(db);
           return;
         }
-        std::this_thread::sleep_for(std::chrono::microseconds(150 * t));  // staggered
         while (!stop_.load()) {
           if (sqlite3_exec(db, "BEGIN; SELECT max(seq) FROM audit_log;", nullptr, nullptr,
                            nullptr) != SQLITE_OK) {
             failed_ = true;
           }
+          ++open_;  // this thread now holds a snapshot
           std::this_thread::sleep_for(std::chrono::microseconds(300));
+          for (int both = 2; !open_.compare_exchange_weak(both, 1) && !stop_.load(); both = 2) {
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+          }
           sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
           ++transactions_;
         }
@@ -69,6 +74,7 @@ class BusyReaders {
  private:
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
+  std::atomic<int> open_{0};  // readers holding a snapshot, as far as the hand-off knows
   std::atomic<int64_t> transactions_{0};
   std::vector<std::thread> threads_;
 };
