@@ -12,10 +12,27 @@
 
 namespace kms::hsm {
 
+// kSanitizerBuild: built with ThreadSanitizer or AddressSanitizer (GCC and Clang spell it
+// differently).
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 struct ModuleOptions {
   // RTLD_NODELETE keeps the module mapped after dlclose so sanitizer reports resolve its
-  // symbols (pkcs11-provider does the same in test builds).
-  bool no_delete = false;
+  // symbols (pkcs11-provider does the same in test builds). On by default in sanitizer
+  // builds: ThreadSanitizer aborts a process (exit 66) that unloads a library named in a
+  // called_from_lib suppression (tests/sanitizers/tsan.supp names SoftHSM2), which every
+  // kmsctl command did at exit. Release builds unload the module as before.
+  bool no_delete = kSanitizerBuild;
 };
 
 class P11Module {
