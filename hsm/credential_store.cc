@@ -28,6 +28,23 @@ std::vector<uint8_t> LabelBytes(const std::string& label) {
   return std::vector<uint8_t>(label.begin(), label.end());
 }
 
+// CreateSecretKey: a new secret-key object from tmpl, its value generated inside the token
+// (generate) or taken from tmpl's CKA_VALUE (an import).
+Result<CK_OBJECT_HANDLE> CreateSecretKey(SessionLease& lease, AttrTemplate& tmpl, bool generate) {
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  if (generate) {
+    CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+    KMS_RETURN_IF_ERROR(
+        lease.Check(lease.fn()->C_GenerateKey(lease.handle(), &gen, tmpl.data(), tmpl.size(), &h),
+                    "C_GenerateKey"));
+  } else {
+    KMS_RETURN_IF_ERROR(
+        lease.Check(lease.fn()->C_CreateObject(lease.handle(), tmpl.data(), tmpl.size(), &h),
+                    "C_CreateObject"));
+  }
+  return h;
+}
+
 }  // namespace
 
 // ---- CredentialHandle ----
@@ -236,17 +253,7 @@ Result<ports::WrappedCredential> CredentialStore::WrapTransient(
   KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
   KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
-  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-  if (generate) {
-    CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
-    KMS_RETURN_IF_ERROR(lease.Check(
-        lease.fn()->C_GenerateKey(lease.handle(), &gen, tmpl.data(), tmpl.size(), &h),
-        "C_GenerateKey"));
-  } else {
-    KMS_RETURN_IF_ERROR(lease.Check(
-        lease.fn()->C_CreateObject(lease.handle(), tmpl.data(), tmpl.size(), &h),
-        "C_CreateObject"));
-  }
+  KMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE h, CreateSecretKey(lease, tmpl, generate));
   TransientObject transient(lease, h);
   CK_MECHANISM wrap{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
   KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, WrapWith(lease, wrap, kek.handle, h));
@@ -331,17 +338,8 @@ Result<ports::WrappedCredential> CredentialStore::CreatePersistent(
   if (!found.empty()) {
     return AlreadyExistsError("a token object for this credential exists");
   }
-  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-  if (generate) {
-    CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
-    KMS_RETURN_IF_ERROR(lease.Check(
-        lease.fn()->C_GenerateKey(lease.handle(), &gen, tmpl.data(), tmpl.size(), &h),
-        "C_GenerateKey"));
-  } else {
-    KMS_RETURN_IF_ERROR(lease.Check(
-        lease.fn()->C_CreateObject(lease.handle(), tmpl.data(), tmpl.size(), &h),
-        "C_CreateObject"));
-  }
+  // A token object: it stays in the token, so the handle is not kept.
+  KMS_RETURN_IF_ERROR(CreateSecretKey(lease, tmpl, generate).status());
   return ports::WrappedCredential{credential_id, 0, LabelBytes(label)};
 }
 

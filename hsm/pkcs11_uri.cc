@@ -2,21 +2,10 @@
 
 #include <cstring>
 
+#include "src/base/encoding.h"
+
 namespace kms::hsm {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // RFC 7512 §2.3 pk11-pchar: unreserved / pct-encoded / ":" / "[" / "]" / "@" / "!" / "$" /
 // "'" / "(" / ")" / "*" / "+" / "," / "=" / "&". Anything else must be percent-encoded.
@@ -53,8 +42,8 @@ Result<std::string> PercentDecode(std::string_view in) {
     if (i + 2 >= in.size()) {
       return InvalidArgumentError("PKCS#11 URI: truncated percent escape");
     }
-    int hi = HexValue(in[i + 1]);
-    int lo = HexValue(in[i + 2]);
+    const int hi = HexDigitValue(in[i + 1]);
+    const int lo = HexDigitValue(in[i + 2]);
     if (hi < 0 || lo < 0) {
       return InvalidArgumentError("PKCS#11 URI: malformed percent escape");
     }

@@ -16,18 +16,6 @@ std::optional<uint32_t> OptU32(const Stmt& s, int col) {
   return v ? std::optional<uint32_t>(static_cast<uint32_t>(*v)) : std::nullopt;
 }
 
-// ForEachRow: steps s and calls fn for each row.
-template <typename Fn>
-Status ForEachRow(Stmt& s, Fn&& fn) {
-  for (;;) {
-    KMS_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return Status::Ok();
-    }
-    fn(s);
-  }
-}
-
 }  // namespace
 
 Result<UserDetail> PolicyAdmin::GetUser(const std::string& name) {
@@ -195,11 +183,11 @@ Result<std::vector<ports::KmsPeer>> PolicyAdmin::ListPeers() {
 }
 
 Result<std::vector<AuditRow>> PolicyAdmin::ExportAudit(const AuditFilter& f) {
-  KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use(
-      "SELECT seq, time_ns, actor, action, initiator, responder, credential_id, ticket_id, "
-      "outcome, rule, policy_version, correlation_id, detail, prev_hash, hash FROM audit_log "
-      "WHERE (?1 IS NULL OR time_ns >= ?1) AND (?2 IS NULL OR time_ns < ?2) AND "
-      "(?3 IS NULL OR action = ?3) ORDER BY seq"));
+  KMS_ASSIGN_OR_RETURN(
+      StmtUse s, db_.Use(std::string("SELECT ") + kAuditRowColumns +
+                         " FROM audit_log "
+                         "WHERE (?1 IS NULL OR time_ns >= ?1) AND (?2 IS NULL OR time_ns < ?2) AND "
+                         "(?3 IS NULL OR action = ?3) ORDER BY seq"));
   KMS_RETURN_IF_ERROR(s->BindOptInt(1, f.since_ns));
   KMS_RETURN_IF_ERROR(s->BindOptInt(2, f.until_ns));
   KMS_RETURN_IF_ERROR(f.action ? s->BindText(3, *f.action) : s->BindNull(3));
@@ -208,23 +196,7 @@ Result<std::vector<AuditRow>> PolicyAdmin::ExportAudit(const AuditFilter& f) {
     return std::find(f.subjects.begin(), f.subjects.end(), v) != f.subjects.end();
   };
   KMS_RETURN_IF_ERROR(ForEachRow(*s, [&](const Stmt& r) {
-    AuditRow a;
-    a.seq = r.ColumnInt(0);
-    a.time_ns = r.ColumnInt(1);
-    a.actor = r.ColumnText(2);
-    a.action = r.ColumnText(3);
-    a.initiator = r.ColumnText(4);
-    a.responder = r.ColumnText(5);
-    a.credential_id = r.ColumnText(6);
-    a.ticket_id = r.ColumnText(7);
-    a.outcome = r.ColumnText(8);
-    a.rule = r.ColumnText(9);
-    a.policy_version = static_cast<uint64_t>(r.ColumnInt(10));
-    a.correlation_id = r.ColumnText(11);
-    a.detail = r.ColumnText(12);
-    const auto prev = r.ColumnBlob(13), hash = r.ColumnBlob(14);
-    std::copy_n(prev.begin(), std::min(prev.size(), a.prev_hash.size()), a.prev_hash.begin());
-    std::copy_n(hash.begin(), std::min(hash.size(), a.hash.size()), a.hash.begin());
+    AuditRow a = ReadAuditRow(r);
     // Admin rows name the operator as "admin:<op>"; ticket rows name identities.
     if (f.subjects.empty() || subject(a.actor) || subject(a.initiator) ||
         subject(a.responder)) {

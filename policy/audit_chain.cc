@@ -101,6 +101,27 @@ Hash32 RowHash(const Hash32& prev, const AuditRow& row) {
   return out;
 }
 
+AuditRow ReadAuditRow(const Stmt& s) {
+  AuditRow a;
+  a.seq = s.ColumnInt(0);
+  a.time_ns = s.ColumnInt(1);
+  a.actor = s.ColumnText(2);
+  a.action = s.ColumnText(3);
+  a.initiator = s.ColumnText(4);
+  a.responder = s.ColumnText(5);
+  a.credential_id = s.ColumnText(6);
+  a.ticket_id = s.ColumnText(7);
+  a.outcome = s.ColumnText(8);
+  a.rule = s.ColumnText(9);
+  a.policy_version = static_cast<uint64_t>(s.ColumnInt(10));
+  a.correlation_id = s.ColumnText(11);
+  a.detail = s.ColumnText(12);
+  const std::vector<uint8_t> prev = s.ColumnBlob(13), hash = s.ColumnBlob(14);
+  std::copy_n(prev.begin(), std::min(prev.size(), a.prev_hash.size()), a.prev_hash.begin());
+  std::copy_n(hash.begin(), std::min(hash.size(), a.hash.size()), a.hash.begin());
+  return a;
+}
+
 Result<ChainHead> ReadChainHead(Db& db) {
   KMS_ASSIGN_OR_RETURN(StmtUse s, db.Use("SELECT seq, hash FROM audit_log ORDER BY seq DESC "
                                          "LIMIT 1"));

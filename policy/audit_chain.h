@@ -35,6 +35,15 @@ struct AuditRow {
   Hash32 hash{};
 };
 
+// kAuditRowColumns: the select list ReadAuditRow expects, in its order.
+inline constexpr const char* kAuditRowColumns =
+    "seq, time_ns, actor, action, initiator, responder, credential_id, ticket_id, outcome, "
+    "rule, policy_version, correlation_id, detail, prev_hash, hash";
+// ReadAuditRow: the current row of a statement selecting kAuditRowColumns first. A stored
+// hash of the wrong length (a damaged row) is copied as far as it goes; the verifier reads
+// the stored blobs itself to detect exactly that.
+AuditRow ReadAuditRow(const Stmt& s);
+
 // ToRow: the stored form of a record at position seq (hashes not yet set).
 AuditRow ToRow(int64_t seq, const ports::AuditRecord& record);
 

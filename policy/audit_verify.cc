@@ -21,24 +21,6 @@ Hash32 AsHash(const std::vector<uint8_t>& v) {
   return h;
 }
 
-AuditRow ReadRow(const Stmt& s) {
-  AuditRow r;
-  r.seq = s.ColumnInt(0);
-  r.time_ns = s.ColumnInt(1);
-  r.actor = s.ColumnText(2);
-  r.action = s.ColumnText(3);
-  r.initiator = s.ColumnText(4);
-  r.responder = s.ColumnText(5);
-  r.credential_id = s.ColumnText(6);
-  r.ticket_id = s.ColumnText(7);
-  r.outcome = s.ColumnText(8);
-  r.rule = s.ColumnText(9);
-  r.policy_version = static_cast<uint64_t>(s.ColumnInt(10));
-  r.correlation_id = s.ColumnText(11);
-  r.detail = s.ColumnText(12);
-  return r;
-}
-
 // SeqWithHash: the row whose stored hash is h (used only to classify a broken link).
 Result<std::optional<int64_t>> SeqWithHash(Db& db, const std::vector<uint8_t>& h) {
   KMS_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT seq FROM audit_log WHERE hash = ?1 LIMIT 1"));
@@ -60,16 +42,14 @@ void SetProblem(AuditVerifyReport& r, AuditProblem p, int64_t row, int64_t check
 // VerifyRows: walks the chain in seq order; returns the stored hash of every row that
 // checkpoints seal is looked up later by seq, so only the running state is kept here.
 Status VerifyRows(Db& db, AuditVerifyReport& report) {
-  KMS_ASSIGN_OR_RETURN(
-      Stmt s, db.Prepare("SELECT seq, time_ns, actor, action, initiator, responder, "
-                         "credential_id, ticket_id, outcome, rule, policy_version, "
-                         "correlation_id, detail, prev_hash, hash FROM audit_log ORDER BY seq"));
+  KMS_ASSIGN_OR_RETURN(Stmt s, db.Prepare(std::string("SELECT ") + kAuditRowColumns +
+                                          " FROM audit_log ORDER BY seq"));
   std::vector<uint8_t> prev_stored(32, 0);  // genesis: all zero
   int64_t expected = 1;
   while (true) {
     KMS_ASSIGN_OR_RETURN(bool more, s.Step());
     if (!more) break;
-    AuditRow row = ReadRow(s);
+    AuditRow row = ReadAuditRow(s);
     std::vector<uint8_t> stored_prev = s.ColumnBlob(13);
     std::vector<uint8_t> stored_hash = s.ColumnBlob(14);
     ++report.rows;

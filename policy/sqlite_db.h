@@ -11,7 +11,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "src/base/result.h"
@@ -60,6 +62,23 @@ class Stmt {
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
 };
+
+// ForEachRow: steps s and calls fn(s) for each row; fn returns void or a Status, and an
+// error Status from fn stops the loop and is returned.
+template <typename Fn>
+Status ForEachRow(Stmt& s, Fn&& fn) {
+  for (;;) {
+    KMS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return Status::Ok();
+    }
+    if constexpr (std::is_same_v<decltype(fn(std::as_const(s))), Status>) {
+      KMS_RETURN_IF_ERROR(fn(std::as_const(s)));
+    } else {
+      fn(std::as_const(s));
+    }
+  }
+}
 
 // StmtUse: a borrowed cached statement, reset (bindings cleared) when the scope ends.
 class StmtUse {

@@ -100,12 +100,11 @@ Result<std::vector<ports::ResponderRule>> LoadResponders(Db& db, int64_t policy_
                                          "policy_id = ?1 ORDER BY kind, pattern"));
   KMS_RETURN_IF_ERROR(s->BindInt(1, policy_id));
   std::vector<ports::ResponderRule> out;
-  while (true) {
-    KMS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    KMS_ASSIGN_OR_RETURN(ports::ResponderRuleKind kind, ParseRuleKind(s->ColumnText(0)));
-    out.push_back({kind, s->ColumnText(1)});
-  }
+  KMS_RETURN_IF_ERROR(ForEachRow(*s, [&](const Stmt& r) -> Status {
+    KMS_ASSIGN_OR_RETURN(ports::ResponderRuleKind kind, ParseRuleKind(r.ColumnText(0)));
+    out.push_back({kind, r.ColumnText(1)});
+    return Status::Ok();
+  }));
   return out;
 }
 
@@ -114,11 +113,7 @@ Result<std::vector<std::string>> LoadApps(Db& db, int64_t policy_id) {
                                          "ORDER BY app"));
   KMS_RETURN_IF_ERROR(s->BindInt(1, policy_id));
   std::vector<std::string> out;
-  while (true) {
-    KMS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(s->ColumnText(0));
-  }
+  KMS_RETURN_IF_ERROR(ForEachRow(*s, [&](const Stmt& r) { out.push_back(r.ColumnText(0)); }));
   return out;
 }
 
@@ -128,11 +123,7 @@ Result<std::set<std::string>> LoadMembers(Db& db, const std::string& group_ident
                                          "g.identity = ?1"));
   KMS_RETURN_IF_ERROR(s->BindText(1, group_identity));
   std::set<std::string> out;
-  while (true) {
-    KMS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.insert(s->ColumnText(0));
-  }
+  KMS_RETURN_IF_ERROR(ForEachRow(*s, [&](const Stmt& r) { out.insert(r.ColumnText(0)); }));
   return out;
 }
 
@@ -145,11 +136,8 @@ Result<ports::UserInfo> ReadUserRowAndIdentities(Db& db, Stmt& s) {
   KMS_ASSIGN_OR_RETURN(StmtUse ids, db.Use("SELECT identity FROM user_identities WHERE "
                                            "user_id = ?1 ORDER BY identity"));
   KMS_RETURN_IF_ERROR(ids->BindInt(1, u.user_id));
-  while (true) {
-    KMS_ASSIGN_OR_RETURN(bool row, ids->Step());
-    if (!row) break;
-    u.public_identities.push_back(ids->ColumnText(0));
-  }
+  KMS_RETURN_IF_ERROR(
+      ForEachRow(*ids, [&](const Stmt& r) { u.public_identities.push_back(r.ColumnText(0)); }));
   return u;
 }
 
@@ -275,11 +263,7 @@ Result<std::set<std::string>> LoadGroupsOf(Db& db, std::string_view identity) {
                                          "m.member_identity = ?1"));
   KMS_RETURN_IF_ERROR(s->BindText(1, identity));
   std::set<std::string> out;
-  while (true) {
-    KMS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.insert(s->ColumnText(0));
-  }
+  KMS_RETURN_IF_ERROR(ForEachRow(*s, [&](const Stmt& r) { out.insert(r.ColumnText(0)); }));
   return out;
 }
 

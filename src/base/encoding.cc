@@ -8,19 +8,6 @@ namespace {
 constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 constexpr std::array<int8_t, 256> MakeB64Table() {
   std::array<int8_t, 256> t{};
   for (auto& v : t) {
@@ -34,6 +21,19 @@ constexpr std::array<int8_t, 256> MakeB64Table() {
 constexpr std::array<int8_t, 256> kB64Table = MakeB64Table();
 
 }  // namespace
+
+int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
 
 std::string HexEncode(std::span<const uint8_t> bytes) {
   std::string out;
@@ -51,8 +51,8 @@ Result<std::vector<uint8_t>> HexDecode(std::string_view hex) {
   }
   std::vector<uint8_t> out(hex.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
-    const int hi = HexValue(hex[2 * i]);
-    const int lo = HexValue(hex[2 * i + 1]);
+    const int hi = HexDigitValue(hex[2 * i]);
+    const int lo = HexDigitValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return InvalidArgumentError("invalid hex character at offset " + std::to_string(2 * i));
     }

@@ -13,6 +13,9 @@
 
 namespace kms {
 
+// HexDigitValue: 0-15 for one hex digit of either case, -1 for anything else.
+int HexDigitValue(char c);
+
 // HexEncode: lowercase hex.
 std::string HexEncode(std::span<const uint8_t> bytes);
 // HexDecode: accepts upper and lower case; an odd length or non-hex character fails.

@@ -21,6 +21,17 @@ TEST(HexTest, RejectsBadInput) {
   EXPECT_EQ(HexDecode("zz").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(HexTest, DigitValueAtTheEdgesOfEachRange) {
+  EXPECT_EQ(HexDigitValue('0'), 0);
+  EXPECT_EQ(HexDigitValue('9'), 9);
+  EXPECT_EQ(HexDigitValue('a'), 10);
+  EXPECT_EQ(HexDigitValue('F'), 15);
+  // The neighbours of each range in ASCII, and a byte above it.
+  for (char c : {'/', ':', '@', 'G', '`', 'g', '\0', static_cast<char>(0xc1)}) {
+    EXPECT_EQ(HexDigitValue(c), -1) << static_cast<int>(c);
+  }
+}
+
 // RFC 4648 §10 test vectors.
 TEST(Base64Test, Rfc4648Vectors) {
   const std::pair<const char*, const char*> cases[] = {
