@@ -1,6 +1,7 @@
 #include "policy/audit_writer.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "policy/audit_chain.h"
 
@@ -40,7 +41,7 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::Open(const std::string& path,
 AuditWriter::AuditWriter(Db db, Db wal_db, ports::KeyVault& vault, AuditWriterOptions options)
     : db_(std::move(db)),
       vault_(vault),
-      options_(options),
+      options_(std::move(options)),
       last_checkpoint_(std::chrono::steady_clock::now()),
       wal_db_(std::move(wal_db)) {}
 

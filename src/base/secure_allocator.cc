@@ -44,11 +44,10 @@ size_t PageBytes() {
 // The per-buffer path gives each block whole pages of its own: mlock is not
 // reference-counted, so munlock of a page shared with another locked block would unlock that
 // block too, and MADV_DONTDUMP only applies to whole pages.
+// Precondition: bytes <= SIZE_MAX - PageBytes() (SecureAllocatePerBuffer checks it, so a
+// block it handed out always satisfies it when it is freed).
 size_t PerBufferBytes(size_t bytes) {
   const size_t page = PageBytes();
-  if (bytes > SIZE_MAX - page) {
-    throw std::bad_alloc();
-  }
   return bytes == 0 ? page : (bytes + page - 1) / page * page;
 }
 #endif
@@ -78,6 +77,9 @@ SecurePoolStats GetSecurePoolStats() {
 
 void* SecureAllocatePerBuffer(size_t bytes) {
 #if defined(KMS_SECURE_MLOCK)
+  if (bytes > SIZE_MAX - PageBytes()) {
+    throw std::bad_alloc();
+  }
   const size_t len = PerBufferBytes(bytes);
   void* p = std::aligned_alloc(PageBytes(), len);
 #else

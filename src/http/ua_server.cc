@@ -63,8 +63,10 @@ bool IsMikeyContentType(const char* ct) {
     return false;
   }
   std::string v(ct);
-  const size_t semi = v.find(';');  // RFC 3830 §10.1 allows a "version" parameter
-  v = v.substr(0, semi);
+  // RFC 3830 §10.1 allows a "version" parameter.
+  if (const size_t semi = v.find(';'); semi != std::string::npos) {
+    v.resize(semi);
+  }
   while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) {
     v.pop_back();
   }

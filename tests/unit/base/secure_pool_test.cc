@@ -437,5 +437,14 @@ TEST(SecurePoolTest, FallbackUnlockDoesNotUnlockANeighbour) {
   SecureDeallocatePerBuffer(b, 32);
 }
 
+TEST(SecurePoolTest, PerBufferSizeThatWouldWrapIsRefused) {
+  // Rounding up to whole pages must not wrap around SIZE_MAX into a tiny block.
+  if (ProcessSecurePool() == nullptr) {
+    GTEST_SKIP() << "locking not compiled in: the per-buffer path is plain malloc";
+  }
+  EXPECT_THROW(SecureAllocatePerBuffer(SIZE_MAX - 1), std::bad_alloc);
+  EXPECT_THROW(SecureAllocatePerBuffer(SIZE_MAX - 4095), std::bad_alloc);
+}
+
 }  // namespace
 }  // namespace kms::internal
