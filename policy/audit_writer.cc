@@ -31,7 +31,7 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::Open(const std::string& path,
   KMS_ASSIGN_OR_RETURN(Db wal_db, Db::Open(path, o));
   wal_db.SetBusyWait(std::chrono::microseconds(100), options.wal_restart_wait);
   std::unique_ptr<AuditWriter> w(
-      new AuditWriter(std::move(db), std::move(wal_db), vault, options));
+      new AuditWriter(std::move(db), std::move(wal_db), vault, std::move(options)));
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
   w->watchdog_ = std::thread([p = w.get()] { p->Watch(); });
   w->wal_folder_ = std::thread([p = w.get()] { p->FoldWal(); });

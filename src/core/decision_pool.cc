@@ -6,7 +6,7 @@
 namespace kms::core {
 
 DecisionPool::DecisionPool(MessageHandler& inner, DecisionPoolOptions options)
-    : inner_(inner), options_(std::move(options)) {
+    : inner_(inner), options_(options) {
   const unsigned n = std::max(1u, options_.workers);
   workers_.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
