@@ -28,9 +28,12 @@ int Verify(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdm
                      .dump()
               << "\n";
   } else if (report->intact()) {
-    std::cout << "audit trail intact: " << report->rows << " rows, " << report->checkpoints
-              << " checkpoints, " << report->unsealed_rows << " rows after the last checkpoint "
-              << "(unsealed)\n";
+    const auto count = [](int64_t n, const char* one, const char* many) {
+      return std::to_string(n) + " " + (n == 1 ? one : many);
+    };
+    std::cout << "audit trail intact: " << count(report->rows, "row", "rows") << ", "
+              << count(report->checkpoints, "checkpoint", "checkpoints") << ", "
+              << count(report->unsealed_rows, "row", "rows") << " not yet sealed by a checkpoint\n";
   } else {
     std::cout << "audit trail BROKEN: " << kms::policy::AuditProblemName(report->problem)
               << " at row " << report->first_bad_row << ": " << report->detail << "\n";

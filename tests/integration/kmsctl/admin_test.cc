@@ -234,6 +234,16 @@ TEST_F(AdminTest, AuditVerifyDetectsTampering) {
   RunResult ok = Ctl({"--json", "audit", "verify"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(Json(ok.out)["intact"], true);
+  const nlohmann::json counts = Json(ok.out);
+  RunResult text = Ctl({"audit", "verify"});
+  ASSERT_EQ(text.code, 0) << text.err;
+  const auto plural = [](int64_t n, const std::string& noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+  };
+  EXPECT_EQ(text.out, "audit trail intact: " + plural(counts["rows"], "row") + ", " +
+                          plural(counts["checkpoints"], "checkpoint") + ", " +
+                          plural(counts["unsealed_rows"], "row") +
+                          " not yet sealed by a checkpoint\n");
   // Bypass the append-only trigger as an attacker with file access would.
   ASSERT_EQ(Sql("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = 'forged' "
                 "WHERE seq = 5;").code, 0);
