@@ -55,8 +55,14 @@ check "GET -> 405" status 405 "$url"
 check "other path -> 404" status 404 -X POST -H 'Content-Type: application/mikey' \
   --data-binary @"$state/garbage.bin" "https://127.0.0.1:$KMS_PORT/other"
 head -c 70000 /dev/zero >"$state/big.bin"
+# kmsd refuses a declared length over the limit on the headers and does not read the body
+# (docs/api.md). curl 7.88 sends 70,000 bytes without waiting, and the unread bytes can make
+# the closing connection reset before curl reads the 413 (curl then prints 000: seen in a
+# clean-clone run on 2026-11-30);
+# with Expect: 100-continue, as RFC 9110 §10.1.1 advises for large bodies, curl waits for
+# kmsd's answer first.
 check "body over 64 KiB -> 413" status 413 -X POST -H 'Content-Type: application/mikey' \
-  --data-binary @"$state/big.bin" "$url"
+  -H 'Expect: 100-continue' --data-binary @"$state/big.bin" "$url"
 check "empty body -> 400" status 400 -X POST -H 'Content-Type: application/mikey' \
   --data-binary '' "$url"
 check "TLS 1.1 is refused" bash -c "! curl -s -o /dev/null --cacert '$state/tls.crt' \
