@@ -1,5 +1,6 @@
 #include "src/core/base_ticket.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "src/core/suite.h"
@@ -106,8 +107,31 @@ Result<mikey::BaseTicketData> ReadTicketData(const mikey::Ticket& ticket) {
   return mikey::DecodeBaseTicketData(ticket.ticket_data);
 }
 
+Status CheckTicketKeyLengths(const TicketKeys& keys, std::span<const uint8_t> rand,
+                             size_t suite_key_len, size_t ticket_key_size) {
+  constexpr auto kInvalidTpPar = static_cast<uint8_t>(mikey::ErrorNo::kInvalidTpPar);
+  constexpr size_t kMinKey = 16;   // 128 bits (spec §9.3)
+  constexpr size_t kMaxSalt = 32;  // as accepted in a desired policy (request_flow.cc)
+  if (keys.mpk.size() < kMinKey || keys.mpk.size() > suite_key_len) {
+    return DecodeError("ticket MPK length outside the suite", kInvalidTpPar);
+  }
+  for (const mikey::KeyData& k : keys.session_keys) {
+    if (k.key.size() < kMinKey || k.key.size() > suite_key_len) {
+      return DecodeError("ticket session key length outside the suite", kInvalidTpPar);
+    }
+    if (k.salt && k.salt->size() > kMaxSalt) {
+      return DecodeError("ticket salt too long", kInvalidTpPar);
+    }
+  }
+  if (rand.size() < std::max({kMinKey, ticket_key_size, keys.mpk.size()})) {
+    return DecodeError("ticket RAND shorter than its keys", kInvalidTpPar);
+  }
+  return Status::Ok();
+}
+
 Result<OpenedTicket> OpenBaseTicket(std::span<const uint8_t> wire, const mikey::WireLayout& layout,
-                                    const mikey::Ticket& ticket, crypto::InKeyBlocks tpk) {
+                                    const mikey::Ticket& ticket, crypto::InKeyBlocks tpk,
+                                    size_t ticket_key_size) {
   OpenedTicket out;
   KMS_ASSIGN_OR_RETURN(out.data, mikey::DecodeBaseTicketData(ticket.ticket_data));
   out.prf = ToCrypto(ticket.policy.prf);
@@ -147,6 +171,8 @@ Result<OpenedTicket> OpenBaseTicket(std::span<const uint8_t> wire, const mikey::
     }
     out.keys.session_keys.push_back(std::move(chain[i]));
   }
+  KMS_RETURN_IF_ERROR(
+      CheckTicketKeyLengths(out.keys, out.data.rand.rand, suite.key_len, ticket_key_size));
   return out;
 }
 

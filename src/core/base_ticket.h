@@ -74,8 +74,20 @@ Result<mikey::BaseTicketData> ReadTicketData(const mikey::Ticket& ticket);
 // OpenBaseTicket: derives the ticket keys from the TPK, verifies the ticket MAC over the
 // received bytes in constant time BEFORE decrypting (spec §7.2 step 7, §9.3), then
 // decrypts and parses the key chain (MPK first). A wrong MAC is kAuthFailed; a garbled
-// chain is kDecodeError. `wire` and `layout` are the received message and its layout.
+// chain, or keys and RAND shorter than the profile allows (CheckTicketKeyLengths), is
+// kDecodeError. `wire` and `layout` are the received message and its layout;
+// `ticket_key_size` is the length of the key that sealed it (TPK or mode-3 key).
 Result<OpenedTicket> OpenBaseTicket(std::span<const uint8_t> wire, const mikey::WireLayout& layout,
-                                    const mikey::Ticket& ticket, crypto::InKeyBlocks tpk);
+                                    const mikey::Ticket& ticket, crypto::InKeyBlocks tpk,
+                                    size_t ticket_key_size);
+
+// CheckTicketKeyLengths: the lengths a ticket's keys must have before the KMS derives or
+// forks anything from them. Tickets this KMS seals always pass; an initiator-built (mode 3)
+// ticket is sealed by a UE and may carry anything. Spec §9.3 / RFC 6043 §12.1: every key at
+// least 128 bits, session keys longer than 128 bits only in the 256-bit suite (as in a
+// request), and the Ticket Data RAND at least as long as the longer of the sealing key and
+// the MPK. kDecodeError (detail 15, Invalid TP parameters) naming the field otherwise.
+Status CheckTicketKeyLengths(const TicketKeys& keys, std::span<const uint8_t> rand,
+                             size_t suite_key_len, size_t ticket_key_size);
 
 }  // namespace kms::core

@@ -1,6 +1,8 @@
 #include "src/core/decision_pool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <utility>
 
 namespace kms::core {
@@ -68,7 +70,24 @@ void DecisionPool::Run() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    inner_.HandleAsync(job.body, job.context, std::move(job.done));
+    Decide(job);
+  }
+}
+
+void DecisionPool::Decide(Job& job) {
+  // `done` must run exactly once, also when the decision throws (e.g. std::bad_alloc)
+  // before or after handing it on: the caller's connection waits for it, and an exception
+  // escaping this worker would end the process.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  Done once = [answered, done = std::move(job.done)](Result<Reply> r) {
+    if (!answered->exchange(true)) {
+      done(std::move(r));
+    }
+  };
+  try {
+    inner_.HandleAsync(job.body, job.context, once);
+  } catch (...) {
+    once(InternalError("decision failed"));
   }
 }
 

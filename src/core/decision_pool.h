@@ -56,6 +56,8 @@ class DecisionPool final : public MessageHandler {
     Done done;
   };
   void Run();
+  // Decide: one job on the calling worker; `done` runs exactly once even if it throws.
+  void Decide(Job& job);
 
   MessageHandler& inner_;
   const DecisionPoolOptions options_;

@@ -19,7 +19,8 @@ struct TicketService::Exchange {
   std::span<const uint8_t> wire;  // the request exactly as received
   const RequestContext& ctx;
   mikey::Message msg;
-  std::optional<mikey::Hdr> hdr;  // set once the message decoded (copied into errors)
+  bool decoded = false;           // the whole message decoded (msg is valid)
+  std::optional<mikey::Hdr> hdr;  // set once the HDR parsed (copied into Error replies)
   std::string action = "UNPARSEABLE";
   UnixTime received{};
   UnixTime sent{};
@@ -30,6 +31,9 @@ struct TicketService::Exchange {
   std::optional<ports::CredentialInfo> credential;
   std::optional<ports::UserInfo> user;
   std::string identity;  // IDRi (request) or IDRr (resolve), bound to the credential
+  // Set once the MAC verified under the credential and `identity` is one of its user's own;
+  // until then `identity` is only what the client claims (audit rows say so).
+  bool authenticated = false;
   mikey::IdType identity_type = mikey::IdType::kUri;
   ports::KeyRef psk{};
   size_t psk_size = 0;
@@ -38,8 +42,13 @@ struct TicketService::Exchange {
   // The audit row: appended by AuditDecision, or (defer_audit, HandleAsync) kept here and
   // appended by HandleAsync once the reply is built.
   bool defer_audit = false;
+  bool decided = false;          // the policy allowed the message (set by the flows)
+  bool audit_attempted = false;  // AuditDecision ran for this message
   std::optional<ports::AuditRecord> deferred_audit;
-  // For the audit row.
+  // For the audit row. `initiator` is set once it is authenticated (the request's own
+  // identity, or the IDRi of a ticket whose MAC verified); before that a resolve knows only
+  // the IDRi the ticket claims.
+  std::string claimed_initiator;
   std::string initiator;
   std::string responders;
   std::string ticket_id;

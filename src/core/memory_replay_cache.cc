@@ -1,5 +1,6 @@
 #include "src/core/memory_replay_cache.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "src/base/check.h"
@@ -50,7 +51,15 @@ Status MemoryReplayCache::CheckAndInsert(const ports::ReplayDigest& digest, Unix
   }
   Shard& s = *shards_[DigestHash{}(digest) % shards_.size()];
   std::lock_guard<std::mutex> lock(s.mu);
-  ExpireLocked(s, now);
+  // Callers take `now` when a message arrives, so a message that took longer to get here
+  // can carry an older `now` than one that already expired entries from this shard. Judge
+  // every message by the latest `now` the shard has seen: what the shard forgot is then
+  // always outside the window (otherwise a replay in that gap would be accepted).
+  s.latest_now = std::max(s.latest_now, now);
+  if (sent < s.latest_now - options_.window) {
+    return Refused("timestamp outside the replay window");
+  }
+  ExpireLocked(s, s.latest_now);
   if (s.has_floor && sent <= s.floor) {
     return Refused("timestamp older than the replay cache remembers");
   }

@@ -44,6 +44,7 @@ class MemoryReplayCache final : public ports::ReplayCache {
     std::set<std::pair<UnixTime, ports::ReplayDigest>> by_time;
     UnixTime floor{};  // timestamps <= floor are refused once something was evicted
     bool has_floor = false;
+    UnixTime latest_now{};  // the latest `now` of any call on this shard (never goes back)
   };
 
   void ExpireLocked(Shard& s, UnixTime now);

@@ -34,7 +34,8 @@ class MessageHandler {
   // Handle: processes one MIKEY request. Protocol-level failures (bad MAC, refused policy,
   // unparseable message) are a Reply carrying a MIKEY Error message, not an error Status.
   // An error Status means the service cannot answer at all: kUnavailable (token or audit
-  // down: HTTP 503), kResourceExhausted (overload / rate limit: 429 or 503).
+  // down: HTTP 503), kResourceExhausted (overload / rate limit: 429 or 503),
+  // kInvalidArgument (a message MIKEY says not to answer, i.e. an Error message: HTTP 400).
   virtual Result<Reply> Handle(std::span<const uint8_t> body, const RequestContext& context) = 0;
   // HandleAsync: Handle without holding the caller's thread while the decision's audit row
   // is made durable (the group commit's fsync). `done` runs exactly once with what Handle

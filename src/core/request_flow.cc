@@ -147,6 +147,7 @@ Result<Reply> TicketService::HandleRequestInit(Exchange& ex) {
   if (!decision->allowed()) {
     return Refuse(ex, kAuthFailure, decision->rule);
   }
+  ex.decided = true;
   if (auto v = ports_.policy.PolicyVersion(); v.ok()) {
     ex.policy_version = *v;
   }
@@ -190,7 +191,8 @@ Result<Reply> TicketService::HandleRequestInit(Exchange& ex) {
     KMS_ASSIGN_OR_RETURN(uint32_t end, ToNtp32(start + std::chrono::seconds(granted_validity)));
     granted.tp_data.emplace_back(
         mikey::TimestampR{mikey::TsRole::kEndOfValidity, mikey::TsType::kNtpUtc32, end});
-    granted.flags.k = tre != nullptr;  // a requested end was shortened
+    // A requested end was shortened: K (spec §11 A25), on top of what the policy changed.
+    granted.flags.k = granted.flags.k || tre != nullptr;
   }
   if (const mikey::TimestampR* trr = desired.FindTr(mikey::TsRole::kRekeyingInterval)) {
     granted.tp_data.emplace_back(*trr);

@@ -42,14 +42,14 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
     ex.ticket_id = HexEncode(crypto::Sha256(ex.wire.subspan(r.offset, r.length)));
   }
   const mikey::TicketPolicy& tp = ticket->policy;
+  // The ticket's IDRi is a claim until the ticket MAC verifies (then ex.initiator).
   if (const mikey::Idr* i = tp.FindIdr(mikey::IdRole::kInitiator)) {
-    ex.initiator = Text(i->id_data);
+    ex.claimed_initiator = Text(i->id_data);
   }
   std::vector<std::string> ticket_responders;
   for (const mikey::Idr* r : tp.Responders()) {
     ticket_responders.push_back(Text(r->id_data));
   }
-  ex.responders = JoinIdentities(ticket_responders);
 
   // Which key sealed the ticket: a TPK version (D=1) or an initiator's mode-3 key (D=0).
   auto td = ReadTicketData(*ticket);
@@ -77,7 +77,7 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
       return Refuse(ex, kAuthFailure, "ticket.tpk_missing");
     }
     ticket_key = *key;
-    if (auto u = ports_.policy.FindUserByIdentity(ex.initiator); u.ok()) {
+    if (auto u = ports_.policy.FindUserByIdentity(ex.claimed_initiator); u.ok()) {
       initiator_user = u->user_id;
     }
   } else {
@@ -94,7 +94,7 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
     auto owner = ports_.policy.FindUserById(cred->user_id);
     const bool owns = owner.ok() && owner->enabled &&
                       std::find(owner->public_identities.begin(), owner->public_identities.end(),
-                                ex.initiator) != owner->public_identities.end();
+                                ex.claimed_initiator) != owner->public_identities.end();
     if (!owns) {
       return Refuse(ex, kAuthFailure, "mode3.key_not_initiators");
     }
@@ -112,13 +112,20 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
   VaultKeyOps tk_ops(ports_.vault, ticket_key, ticket_key_size);
   const crypto::KeyOps* tk_blocks[] = {&tk_ops};
   // Verify the ticket MAC before decrypting anything (spec §7.2 step 7).
-  auto opened = OpenBaseTicket(ex.wire, ex.msg.layout, *ticket, tk_blocks);
+  auto opened = OpenBaseTicket(ex.wire, ex.msg.layout, *ticket, tk_blocks, ticket_key_size);
   if (!opened.ok()) {
     if (opened.status().code() == StatusCode::kUnavailable) {
       return Result<Reply>(opened.status());
     }
-    return Refuse(ex, kAuthFailure, "ticket.mac", opened.status().message());
+    // A ticket whose MAC verified but whose contents this KMS will not use (e.g. a mode-3
+    // ticket with short keys) is refused like any other: one answer, the reason audited.
+    const bool mac_failed = opened.status().code() == StatusCode::kAuthFailed;
+    return Refuse(ex, kAuthFailure, mac_failed ? "ticket.mac" : "ticket.contents",
+                  opened.status().message());
   }
+  // Sealed by the ticket MAC just verified: now they may name the call in the audit row.
+  ex.initiator = ex.claimed_initiator;
+  ex.responders = JoinIdentities(ticket_responders);
 
   // Validity window (spec §6: the KMS SHOULD refuse outside [TRs, TRe]).
   if (const mikey::TimestampR* trs = tp.FindTr(mikey::TsRole::kStartOfValidity)) {
@@ -158,6 +165,7 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
   if (!decision->allowed()) {
     return Refuse(ex, kAuthFailure, decision->rule);
   }
+  ex.decided = true;
   if (auto v = ports_.policy.PolicyVersion(); v.ok()) {
     ex.policy_version = *v;
   }

@@ -83,11 +83,22 @@ bool TicketService::Ready(std::string* why) const {
 
 Status TicketService::AuditDecision(Exchange& ex, ports::AuditOutcome outcome,
                                     const std::string& rule, const std::string& detail) {
+  ex.audit_attempted = true;
   ports::AuditRecord r;
   r.time = ex.received;
-  r.actor = ex.identity.empty() ? "ue:unauthenticated" : "ue:" + ex.identity;
+  // Only authenticated identities are named as the actor; what an unauthenticated client
+  // claimed goes into the detail, marked as a claim (it may name anyone).
+  r.actor = ex.authenticated ? "ue:" + ex.identity : "ue:unauthenticated";
   r.action = ex.action;
   r.initiator = ex.initiator;
+  std::string claims;
+  if (!ex.authenticated && !ex.identity.empty()) {
+    claims = "claimed identity " + ex.identity;
+  }
+  if (ex.initiator.empty() && !ex.claimed_initiator.empty()) {
+    claims += (claims.empty() ? "" : "; ") + std::string("unverified ticket IDRi ") +
+              ex.claimed_initiator;
+  }
   r.responder = ex.responders;
   r.credential_id = ex.credential_id;
   r.ticket_id = ex.ticket_id;
@@ -95,7 +106,7 @@ Status TicketService::AuditDecision(Exchange& ex, ports::AuditOutcome outcome,
   r.rule = rule;
   r.policy_version = ex.policy_version;
   r.correlation_id = ex.ctx.correlation_id;
-  r.detail = detail;
+  r.detail = claims.empty() ? detail : (detail.empty() ? claims : detail + "; " + claims);
   if (ex.defer_audit) {
     // HandleAsync appends it after the reply is built and releases the reply on durability.
     ex.deferred_audit = std::move(r);
@@ -111,7 +122,7 @@ Status TicketService::AuditDecision(Exchange& ex, ports::AuditOutcome outcome,
 
 Result<Reply> TicketService::Refuse(Exchange& ex, uint8_t error_no, const std::string& rule,
                                     const std::string& detail) {
-  const bool decode_failure = !ex.hdr.has_value();
+  const bool decode_failure = !ex.decoded;
   KMS_RETURN_IF_ERROR(AuditDecision(
       ex, decode_failure ? ports::AuditOutcome::kError : ports::AuditOutcome::kDenied, rule,
       detail));
@@ -120,7 +131,7 @@ Result<Reply> TicketService::Refuse(Exchange& ex, uint8_t error_no, const std::s
                        BuildErrorMessage(ex.hdr, static_cast<mikey::ErrorNo>(error_no), now));
   Reply reply;
   reply.body = std::move(body);
-  reply.request_data_type = ex.hdr ? static_cast<uint8_t>(ex.hdr->data_type) : 0xff;
+  reply.request_data_type = ex.decoded ? static_cast<uint8_t>(ex.hdr->data_type) : 0xff;
   reply.is_error = true;
   reply.result = decode_failure ? "error" : "refused";
   return reply;
@@ -159,33 +170,50 @@ void TicketService::HandleAsync(std::span<const uint8_t> body, const RequestCont
     } decision(ports_.audit);
     return Process(ex);
   }();
-  if (!reply.ok() || !ex.deferred_audit.has_value()) {
+  if (!ex.deferred_audit.has_value()) {
     done(std::move(reply));  // nothing decided, so nothing to audit (e.g. token down)
     return;
   }
-  // Architecture.md §5: the reply leaves only once its audit row is durable; the caller's
-  // thread is free meanwhile (the HTTP front end suspends the connection).
-  ports_.audit.AppendAsync(
-      *ex.deferred_audit,
-      [reply = std::move(reply).value(), done = std::move(done)](Result<int64_t> row) mutable {
-        if (!row.ok()) {
-          done(UnavailableError("audit write failed: " + row.status().message()));
-          return;
-        }
-        done(std::move(reply));
-      });
+  // Architecture.md §5: the reply (or the error that followed a decision) leaves only once
+  // its audit row is durable; the caller's thread is free meanwhile (the HTTP front end
+  // suspends the connection).
+  ports_.audit.AppendAsync(*ex.deferred_audit, [reply = std::move(reply), done = std::move(done)](
+                                                   Result<int64_t> row) mutable {
+    if (!row.ok()) {
+      done(UnavailableError("audit write failed: " + row.status().message()));
+      return;
+    }
+    done(std::move(reply));
+  });
 }
 
 Result<Reply> TicketService::Process(Exchange& ex) {
+  Result<Reply> reply = Dispatch(ex);
+  if (!reply.ok() && ex.decided && !ex.audit_attempted) {
+    // The policy had decided, then something failed (e.g. the token RNG): the client gets
+    // the error status, the trail gets the decision with its outcome.
+    KMS_RETURN_IF_ERROR(AuditDecision(ex, ports::AuditOutcome::kError, "error.after_decision",
+                                      reply.status().message()));
+  }
+  return reply;
+}
+
+Result<Reply> TicketService::Dispatch(Exchange& ex) {
   ex.received = ports_.clock.Now();
   auto decoded = mikey::Decode(ex.wire, options_.decode_limits);
   if (!decoded.ok()) {
-    // RFC 6043 §5.4: a fatal parse error SHOULD be answered with an Error message.
+    // RFC 6043 §5.4: a fatal parse error SHOULD be answered with an Error message, whose
+    // HDR copies the message's when that much parsed (spec §2.9, §11 A12), so the client
+    // can match it to its request by CSB ID.
+    if (auto hdr = mikey::DecodeHdr(ex.wire); hdr.ok()) {
+      ex.hdr = std::move(hdr).value();
+    }
     return Refuse(ex, decoded.status().detail().value_or(kUnparseable), "decode",
                   decoded.status().message());
   }
   ex.msg = std::move(decoded).value();
   ex.hdr = ex.msg.hdr;
+  ex.decoded = true;
   ex.action = ActionName(ex.msg.hdr.data_type);
   // One policy snapshot for the whole message (4 lookups per request, 9 per resolve): a
   // consistent view, and one read transaction instead of one per lookup (issue 10).
@@ -195,6 +223,12 @@ Result<Reply> TicketService::Process(Exchange& ex) {
       return HandleRequestInit(ex);
     case mikey::DataType::kResolveInitPsk:
       return HandleResolveInit(ex);
+    case mikey::DataType::kError:
+      // Spec §2.9 / RFC 6043 §5.4: Errors are never sent in response to Error messages.
+      // Audited, and refused at the transport level instead (kInvalidArgument: HTTP 400).
+      KMS_RETURN_IF_ERROR(
+          AuditDecision(ex, ports::AuditOutcome::kDenied, "data_type.error_not_answered", {}));
+      return InvalidArgumentError("a MIKEY Error message is not answered");
     default:
       // PK variants (spec §11 A17) and any message a KMS does not receive.
       return Refuse(ex, kInvalidDt, "data_type.unsupported");
@@ -344,6 +378,7 @@ std::optional<Result<Reply>> TicketService::Authenticate(Exchange& ex) {
   if (!own_identity) {
     return Refuse(ex, kAuthFailure, "identity.not_bound_to_credential");
   }
+  ex.authenticated = true;
   // RFC 6043 §12.1: the RAND of the exchange must be at least as long as the PSK.
   if (ex.rand.size() < ex.psk_size) {
     return Refuse(ex, kAuthFailure, "rand.too_short");

@@ -54,8 +54,11 @@ class TicketService final : public MessageHandler {
   struct Exchange;
 
  private:
-  // Process: decode, dispatch and decide one message (Handle and HandleAsync).
+  // Process: decode, dispatch and decide one message (Handle and HandleAsync). An error
+  // after the policy decided (token RNG, sealing) is audited as an Error row before it is
+  // returned: every decision leaves a row (architecture.md §5).
   Result<Reply> Process(Exchange& ex);
+  Result<Reply> Dispatch(Exchange& ex);
   Result<Reply> HandleRequestInit(Exchange& ex);
   Result<Reply> HandleResolveInit(Exchange& ex);
   // Authenticate: timestamp window, credential, MAC, replay (spec §7.1 steps 3-6). On

@@ -310,6 +310,14 @@ Status CheckMessageRules(const Message& m) {
 
 }  // namespace
 
+Result<Hdr> DecodeHdr(std::span<const uint8_t> wire) {
+  ByteReader r(wire);
+  Hdr hdr;
+  uint8_t next = 0;
+  KMS_RETURN_IF_ERROR(ParseHdr(r, &hdr, &next));
+  return hdr;
+}
+
 Result<Message> Decode(std::span<const uint8_t> wire, const DecodeLimits& limits) {
   if (wire.size() > limits.max_message_size) {
     return Unparseable("message exceeds the size limit");

@@ -37,4 +37,10 @@ struct DecodeLimits {
 // `wire`, so MAC checks must use these same bytes (see mac_coverage.h).
 Result<Message> Decode(std::span<const uint8_t> wire, const DecodeLimits& limits = {});
 
+// DecodeHdr: only the Common Header at the start of `wire` (what follows is not looked at),
+// with the same checks as Decode. For answering a message that failed to decode as a whole:
+// its Error message copies version, PRF func, CSB ID and the CS map (RFC 6043 §5.4; spec
+// §2.9, §11 A12). Errors as Decode's.
+Result<Hdr> DecodeHdr(std::span<const uint8_t> wire);
+
 }  // namespace kms::mikey

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <new>
 #include <thread>
 
 namespace kms::core {
@@ -203,6 +204,52 @@ TEST(DecisionPoolTest, IdleWorkersCountsWorkersWaitingForAMessage) {
     EXPECT_EQ(idled.load(), 3) << "an idle worker is reported once, not while it waits";
   }
   EXPECT_EQ(idle.count.load(), 0) << "stopped workers are not idle workers";
+}
+
+// Thrower: a handler whose decision throws, before or after it answered.
+class Thrower final : public MessageHandler {
+ public:
+  explicit Thrower(bool answer_first) : answer_first_(answer_first) {}
+  Result<Reply> Handle(std::span<const uint8_t>, const RequestContext&) override {
+    throw std::bad_alloc();
+  }
+  void HandleAsync(std::span<const uint8_t>, const RequestContext&, Done done) override {
+    if (answer_first_) {
+      Reply r;
+      r.result = "granted";
+      done(r);
+    }
+    throw std::bad_alloc();
+  }
+  bool Ready(std::string*) const override { return true; }
+
+ private:
+  bool answer_first_;
+};
+
+// An exception in a decision must not end the process (it would on a worker thread) and
+// must complete the request exactly once: an internal error, or the answer already given.
+TEST(DecisionPoolTest, AThrowingDecisionAnswersExactlyOnceAndTheWorkerLivesOn) {
+  for (bool answer_first : {false, true}) {
+    Thrower inner(answer_first);
+    Outcomes out;
+    {
+      DecisionPool pool(inner, {.workers = 1, .queue_limit = 8});
+      pool.HandleAsync(std::vector<uint8_t>{1}, {"192.0.2.1", "req-1"}, out.Sink());
+      pool.HandleAsync(std::vector<uint8_t>{2}, {"192.0.2.1", "req-2"}, out.Sink());
+      ASSERT_TRUE(out.WaitFor(2));  // the one worker survived the first throw
+    }
+    ASSERT_EQ(out.got.size(), 2u) << answer_first;
+    for (const Result<Reply>& r : out.got) {
+      if (answer_first) {
+        ASSERT_TRUE(r.ok());
+        EXPECT_EQ(r->result, "granted");
+      } else {
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+      }
+    }
+  }
 }
 
 TEST(DecisionPoolTest, HandleAndReadyGoStraightToTheInnerHandler) {

@@ -72,6 +72,20 @@ TEST(ReplayCacheTest, FloodStaysBoundedAndNeverForgetsIntoAcceptance) {
   EXPECT_TRUE(cache.CheckAndInsert(Digest(20'000), kNow, kNow).ok());
 }
 
+// Two requests race: the later-arriving one (now = t1) expires an entry from the shard
+// before the earlier-arriving one (now = t0 < t1) is checked. The earlier one must not be
+// accepted as fresh just because its own `now` still puts the forgotten entry in the window.
+TEST(ReplayCacheTest, AnOlderNowCannotReplayWhatANewerNowExpired) {
+  const auto window = seconds(300);
+  MemoryReplayCache cache({.window = window, .capacity = 64, .shards = 1});
+  const UnixTime sent = kNow;
+  ASSERT_TRUE(cache.CheckAndInsert(Digest(1), sent, sent).ok());
+  // Another message, checked with a `now` just past the first one's window: expires it.
+  ASSERT_TRUE(cache.CheckAndInsert(Digest(2), sent + window, sent + window + seconds(1)).ok());
+  // The replay of the first, with a `now` taken a moment earlier (still inside its window).
+  ExpectRefused(cache.CheckAndInsert(Digest(1), sent, sent + window - seconds(1)));
+}
+
 TEST(ReplayCacheTest, ConcurrentInsertsOfTheSameDigestAcceptExactlyOne) {
   MemoryReplayCache cache({});
   std::atomic<int> accepted{0};

@@ -1,7 +1,10 @@
 // Ticket Request at the KMS: authentication, replay, policy and fail-closed behaviour.
 #include <chrono>
 #include <optional>
+#include <variant>
+#include <vector>
 
+#include "src/core/error_reply.h"
 #include "src/mikey/encoder.h"
 #include "src/mikey/ticket_data.h"
 #include "tests/unit/core/kms_fixture.h"
@@ -26,6 +29,28 @@ class RequestTest : public KmsFixture {
     auto m = BuildRequestInit(ue, p, DefaultPolicy(responders, p.t_ntp, 3600, forking, p.suite256));
     EXPECT_TRUE(m.ok()) << m.status().ToString();
     return m.ok() ? *m : std::vector<uint8_t>{};
+  }
+  // GrantedWithoutRequestedEnd: alice asks for a ticket with no TRe (the KMS picks the
+  // end); returns the granted policy.
+  std::optional<mikey::TicketPolicy> GrantedWithoutRequestedEnd(bool forking) {
+    mikey::TicketPolicy desired = DefaultPolicy({bob_.identity}, kT0, 3600, forking);
+    std::erase_if(desired.tp_data, [](const mikey::InnerPayload& p) {
+      return std::holds_alternative<mikey::TimestampR>(p);
+    });
+    InitParams p;
+    p.t_ntp = kT0;
+    auto req = BuildRequestInit(alice_, p, desired);
+    auto resp = req.ok() ? Send(*req) : Result<Reply>(req.status());
+    if (!resp.ok() || resp->is_error) {
+      ADD_FAILURE() << (resp.ok() ? LastRule() : resp.status().ToString());
+      return std::nullopt;
+    }
+    auto m = mikey::Decode(resp->body);
+    if (!m.ok() || m->FindTicket() == nullptr) {
+      ADD_FAILURE() << "undecodable REQUEST_RESP";
+      return std::nullopt;
+    }
+    return m->FindTicket()->policy;
   }
 };
 
@@ -72,20 +97,28 @@ TEST_F(RequestTest, NoOracleBetweenUnknownUserBadMacAndPolicyRefusal) {
   auto refused = Request(alice_, {bob_.identity}, true, p);
 
   std::vector<std::vector<uint8_t>> bodies;
-  std::vector<std::string> rules;
+  std::vector<ports::AuditRecord> rows;
   for (const auto* msg : {&bad_mac, &unknown, &refused}) {
     clock_.Push(Ntp(kT0));
     auto r = Send(*msg);
     ExpectError(r, mikey::ErrorNo::kAuthFailure);
     bodies.push_back(r->body);
-    rules.push_back(LastRule());
+    rows.push_back(audit_.records().back());
   }
   EXPECT_EQ(bodies[0], bodies[1]);
   EXPECT_EQ(bodies[0], bodies[2]);
   // The audit row tells the true reason.
-  EXPECT_EQ(rules[0], "mac.invalid");
-  EXPECT_EQ(rules[1], "credential.unknown");
-  EXPECT_EQ(rules[2], "user.may_not_request");
+  EXPECT_EQ(rows[0].rule, "mac.invalid");
+  EXPECT_EQ(rows[1].rule, "credential.unknown");
+  EXPECT_EQ(rows[2].rule, "user.may_not_request");
+  // Whoever failed to authenticate is not named as the actor: the identity is only claimed
+  // (anyone can write sip:alice@ into IDRi); the claim is kept in the detail, marked as such.
+  EXPECT_EQ(rows[0].actor, "ue:unauthenticated");
+  EXPECT_NE(rows[0].detail.find("claimed identity " + alice_.identity), std::string::npos);
+  EXPECT_EQ(rows[1].actor, "ue:unauthenticated");
+  EXPECT_NE(rows[1].detail.find("claimed identity sip:mallory@example.org"), std::string::npos);
+  EXPECT_EQ(rows[2].actor, "ue:" + alice_.identity);  // authenticated, then refused
+  EXPECT_EQ(rows[2].detail.find("claimed"), std::string::npos);
 }
 
 TEST_F(RequestTest, UnknownCredentialCostsTheSameTokenWork) {
@@ -121,6 +154,9 @@ TEST_F(RequestTest, IdentityMustBelongToTheCredential) {
   UeIdentity fake_alice{alice_.identity, carol_.btid, carol_.psk};
   ExpectError(Send(Request(fake_alice, {bob_.identity})), mikey::ErrorNo::kAuthFailure);
   EXPECT_EQ(LastRule(), "identity.not_bound_to_credential");
+  // The row must not say Alice did it.
+  EXPECT_EQ(audit_.records().back().actor, "ue:unauthenticated");
+  EXPECT_EQ(audit_.records().back().credential_id, carol_.btid);
 }
 
 TEST_F(RequestTest, ReplayIsRefusedAndTimestampWindowEnforced) {
@@ -159,6 +195,26 @@ TEST_F(RequestTest, ForcedForkingSetsKFlag) {
   EXPECT_TRUE(m->FindTicket()->policy.flags.i);
   EXPECT_TRUE(m->FindTicket()->policy.flags.k);  // spec §11 A25: the KMS changed a flag
   EXPECT_EQ(audit_.records().back().outcome, ports::AuditOutcome::kAdjusted);
+}
+
+// Without a TRe the KMS sets the end itself; that must not clear the K flag the policy's
+// adjustment set (spec §11 A25).
+TEST_F(RequestTest, ForcedForkingSetsKFlagWhenNoEndWasRequested) {
+  FakePolicyStore::Rules r;
+  r.force_forking = true;
+  policy_.SetRules(alice_id_, r);
+  auto granted = GrantedWithoutRequestedEnd(/*forking=*/false);
+  ASSERT_TRUE(granted.has_value());
+  EXPECT_TRUE(granted->flags.i);
+  EXPECT_TRUE(granted->flags.k);
+  EXPECT_NE(granted->FindTr(mikey::TsRole::kEndOfValidity), nullptr);
+}
+
+// Nothing changed, no end requested: the KMS's own TRe alone does not set K.
+TEST_F(RequestTest, KFlagStaysClearWhenOnlyTheKmsChoseTheEnd) {
+  auto granted = GrantedWithoutRequestedEnd(/*forking=*/true);
+  ASSERT_TRUE(granted.has_value());
+  EXPECT_FALSE(granted->flags.k);
 }
 
 TEST_F(RequestTest, ValidityIsClampedByPolicy) {
@@ -208,6 +264,63 @@ TEST_F(RequestTest, GarbageAndWrongMessageTypesGetMikeyErrors) {
   EXPECT_EQ(audit_.records().back().outcome, ports::AuditOutcome::kError);
   ExpectError(Send(V(6, "TRANSFER_INIT")), mikey::ErrorNo::kInvalidDt);
   EXPECT_EQ(LastRule(), "data_type.unsupported");
+}
+
+// A message whose HDR parsed but whose body did not: the Error copies version, PRF and
+// CSB ID (spec §2.9, §11 A12), so the UE can match it to its pending request.
+TEST_F(RequestTest, ErrorForAnUndecodableBodyCopiesTheHdr) {
+  InitParams p;
+  p.csb_id = 0xc0ffee01;
+  p.suite256 = true;
+  p.t_ntp = kT0;
+  auto req = Request(alice_, {bob_.identity}, true, p);
+  ASSERT_GT(req.size(), 12u);
+  req.pop_back();  // the V MAC now overruns the message
+  auto r = Send(req);
+  ExpectError(r, mikey::ErrorNo::kUnsupportedMessageType);
+  auto m = mikey::Decode(r->body);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->hdr.csb_id, 0xc0ffee01u);
+  EXPECT_EQ(m->hdr.prf, mikey::PrfFunc::kPrfHmacSha256);
+  EXPECT_EQ(m->hdr.map_type, mikey::CsIdMapType::kEmpty);
+  EXPECT_EQ(r->request_data_type, 0xff);  // the message itself did not decode
+  EXPECT_EQ(audit_.records().back().outcome, ports::AuditOutcome::kError);
+  // An unreadable HDR leaves nothing to copy: CSB ID 0.
+  auto garbage = Send({0x01, 0x0b, 0x05});
+  ExpectError(garbage, mikey::ErrorNo::kUnsupportedMessageType);
+  EXPECT_EQ(mikey::Decode(garbage->body)->hdr.csb_id, 0u);
+}
+
+// Spec §2.9: Errors are never sent in response to Error messages. The message is audited
+// and refused at the transport level (kInvalidArgument: HTTP 400), without a MIKEY body.
+TEST_F(RequestTest, AMikeyErrorMessageIsNotAnsweredWithAnError) {
+  mikey::Hdr hdr;
+  hdr.csb_id = 0x01020304;
+  auto err = BuildErrorMessage(hdr, mikey::ErrorNo::kUnspecified, kT0);
+  ASSERT_TRUE(err.ok());
+  auto r = Send(*err);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LastRule(), "data_type.error_not_answered");
+  EXPECT_EQ(audit_.records().back().actor, "ue:unauthenticated");
+}
+
+// HandleAsync: an error after the decision (token RNG down) is released only once its
+// Error row is durable, like any reply.
+TEST_F(RequestTest, AsyncErrorAfterTheDecisionIsAuditedFirst) {
+  audit_.set_defer(true);
+  random_.set_fallback(false);
+  std::optional<Result<Reply>> got;
+  service_->HandleAsync(Request(alice_, {bob_.identity}), RequestContext{"127.0.0.1", "corr-3"},
+                        [&](Result<Reply> r) { got = std::move(r); });
+  EXPECT_FALSE(got.has_value());
+  EXPECT_EQ(audit_.deferred(), 1u);
+  audit_.Release(true);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->ok());
+  ASSERT_EQ(audit_.records().size(), 1u);
+  EXPECT_EQ(audit_.records()[0].outcome, ports::AuditOutcome::kError);
+  EXPECT_EQ(audit_.records()[0].rule, "error.after_decision");
 }
 
 TEST_F(RequestTest, AuditFailureFailsClosed) {
@@ -285,11 +398,19 @@ TEST_F(RequestTest, TokenLossIsUnavailableNotARefusal) {
 
 TEST_F(RequestTest, TokenRngFailureMintsNothing) {
   random_.set_fallback(false);  // scripted RNG empty: every draw fails
+  const size_t rows = audit_.records().size();
   auto r = Send(Request(alice_, {bob_.identity}));
   EXPECT_FALSE(r.ok());
   for (const auto& rec : audit_.records()) {
     EXPECT_NE(rec.outcome, ports::AuditOutcome::kGranted);
   }
+  // The policy had allowed the request when the RNG failed: the decision still leaves
+  // exactly one row, an Error naming the authenticated caller (architecture.md §5).
+  ASSERT_EQ(audit_.records().size(), rows + 1);
+  const ports::AuditRecord row = audit_.records().back();
+  EXPECT_EQ(row.outcome, ports::AuditOutcome::kError);
+  EXPECT_EQ(row.rule, "error.after_decision");
+  EXPECT_EQ(row.actor, "ue:" + alice_.identity);
 }
 
 }  // namespace

@@ -115,6 +115,13 @@ TEST_F(ResolveTest, TamperedTicketPolicyBreaksTheTicketMac) {
                                            mikey::Bytes(carol_.identity.begin(), carol_.identity.end())});
   ExpectError(Resolve(carol_, t, kT0 + 3 * kSecond, 6), mikey::ErrorNo::kAuthFailure);
   EXPECT_EQ(LastRule(), "ticket.mac");
+  // The forged ticket's IDRi and responders are not recorded as the call's parties; the
+  // IDRi it claims is kept in the detail, marked unverified.
+  const ports::AuditRecord row = audit_.records().back();
+  EXPECT_EQ(row.actor, "ue:" + carol_.identity);  // carol herself authenticated
+  EXPECT_TRUE(row.initiator.empty());
+  EXPECT_TRUE(row.responder.empty());
+  EXPECT_NE(row.detail.find("unverified ticket IDRi"), std::string::npos) << row.detail;
 }
 
 TEST_F(ResolveTest, ExpiredAndNotYetValidTicketsAreRefused) {
@@ -185,7 +192,16 @@ class Mode3Test : public ResolveTest {
     policy_.AddCredential(alice_id_, "alice-mode3", ports::CredentialKind::kMode3TicketKey);
     vault_.SetCredential("alice-mode3", vault_.AddKey(mode3_key_));
   }
+  struct Lengths {
+    size_t mpk = 16;
+    size_t tgk = 16;
+    size_t rand = 32;
+  };
   mikey::Ticket InitiatorTicket(const std::string& idri, const std::string& key_id) {
+    return InitiatorTicket(idri, key_id, Lengths{});
+  }
+  mikey::Ticket InitiatorTicket(const std::string& idri, const std::string& key_id,
+                                const Lengths& len) {
     mikey::TicketPolicy tp = DefaultPolicy({bob_.identity}, kT0, 3600, false);
     tp.flags.d = false;
     tp.flags.l = true;  // RFC 6043 §6.10: ¬D ⇒ L
@@ -194,16 +210,16 @@ class Mode3Test : public ResolveTest {
                       mikey::Idr{mikey::IdRole::kInitiator, mikey::IdType::kUri,
                                  mikey::Bytes(idri.begin(), idri.end())});
     TicketKeys keys;
-    keys.mpk = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x01));
+    keys.mpk = SecretBytes::CopyFrom(std::vector<uint8_t>(len.mpk, 0x01));
     mikey::KeyData tgk;
     tgk.type = mikey::KeyDataType::kTgk;
-    tgk.key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x02));
+    tgk.key = SecretBytes::CopyFrom(std::vector<uint8_t>(len.tgk, 0x02));
     tgk.spi = {0, 0, 0, 1};
     keys.session_keys.push_back(std::move(tgk));
     auto in = crypto::SoftwareInKey::Create(SecretBytes::CopyFrom(mode3_key_));
     SealParams sp;
     sp.issue_time_ntp = kT0;
-    sp.rand = std::vector<uint8_t>(32, 0x99);
+    sp.rand = std::vector<uint8_t>(len.rand, 0x99);
     sp.psk_id.assign(key_id.begin(), key_id.end());
     auto draft = DraftBaseTicket(tp, keys, in->blocks(), sp);
     EXPECT_TRUE(draft.ok()) << draft.status().ToString();
@@ -238,6 +254,39 @@ TEST_F(Mode3Test, ResolvesOnlyWhenPolicyAllowsTheInitiator) {
   auto keys = OpenResponse(ok->body, req, bob_);
   ASSERT_TRUE(keys.ok());
   EXPECT_TRUE(keys->back().key.ConstantTimeEqual(std::vector<uint8_t>(16, 0x02)));
+}
+
+// An initiator-built ticket is sealed by a UE and may carry anything its MAC covers: the KMS
+// must not derive or fork keys shorter than 128 bits from it (spec §9.3, RFC 6043 §12.1),
+// and a refusal is a MIKEY Error with an audit row, never an internal error.
+TEST_F(Mode3Test, ShortKeysOrRandInAnInitiatorTicketAreRefused) {
+  FakePolicyStore::Rules r;
+  r.mode3_allowed = true;
+  policy_.SetRules(alice_id_, r);
+  struct Case {
+    Lengths len;
+    const char* what;
+  };
+  const Case cases[] = {{{.mpk = 1}, "1-byte MPK"},
+                        {{.mpk = 0}, "empty MPK"},
+                        {{.mpk = 32}, "MPK longer than the 128-bit suite"},
+                        {{.tgk = 1}, "1-byte TGK"},
+                        {{.tgk = 0}, "empty TGK"},
+                        {{.tgk = 1025}, "TGK over 1 KiB"},
+                        {{.rand = 16}, "RAND shorter than the 32-byte mode-3 key"}};
+  uint8_t seed = 40;
+  for (const Case& c : cases) {
+    const mikey::Ticket t = InitiatorTicket(alice_.identity, "alice-mode3", c.len);
+    const size_t rows = audit_.records().size();
+    ExpectError(Resolve(bob_, t, kT0 + kSecond, seed++), mikey::ErrorNo::kAuthFailure);
+    EXPECT_EQ(LastRule(), "ticket.contents") << c.what;
+    EXPECT_EQ(audit_.records().size(), rows + 1) << c.what;
+  }
+  // The same ticket with compliant lengths resolves (the refusals above were the lengths).
+  const mikey::Ticket ok = InitiatorTicket(alice_.identity, "alice-mode3", Lengths{});
+  auto good = Resolve(bob_, ok, kT0 + kSecond, seed);
+  ASSERT_TRUE(good.ok());
+  EXPECT_FALSE(good->is_error) << LastRule();
 }
 
 TEST_F(Mode3Test, KeyMustBelongToTheInitiatorNamedInTheTicket) {
