@@ -16,6 +16,7 @@
 #include "src/mikey/encoder.h"
 #include "src/mikey/key_data.h"
 #include "src/mikey/mac_coverage.h"
+#include "src/mikey/ticket_data.h"
 
 namespace kms::core {
 namespace {
@@ -186,14 +187,22 @@ Result<Reply> TicketService::HandleResolveInit(Exchange& ex) {
     if (!ex.msg.layout.ticket->initiator) {
       return Refuse(ex, kAuthFailure, "initiator_data.missing");
     }
+    // Vr uses Vi's MAC algorithm, i.e. the TRANSFER_INIT's (spec §4.12.3), which need not
+    // be the ticket's; the decoder made sure Vi and Vr name the same one. NULL is refused.
+    auto init = mikey::DecodeInitiatorData(ticket->initiator_data);
+    auto vr_alg = init.ok() && init->vr.mac_alg != mikey::MacAlg::kNull
+                      ? ToCrypto(init->vr.mac_alg)
+                      : Result<crypto::MacAlgorithm>(DecodeError("Vr MAC algorithm"));
+    if (!vr_alg.ok()) {
+      return Refuse(ex, kAuthFailure, "initiator_data.vr", vr_alg.status().message());
+    }
     KMS_ASSIGN_OR_RETURN(crypto::SoftwareInKey mpkr_in, crypto::SoftwareInKey::Create(mpks.mpkr));
     KMS_ASSIGN_OR_RETURN(SecretBytes vr_key,
-                         crypto::DeriveVrAuthKey(tp_prf, mpkr_in.blocks(), opened->mac));
+                         crypto::DeriveVrAuthKey(tp_prf, mpkr_in.blocks(), *vr_alg));
     KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> vr_input,
                          mikey::VrMacInput(ex.wire, ex.msg.layout));
     const auto& vr = ex.msg.layout.ticket->initiator->vr_mac;
-    if (!crypto::VerifyMac(opened->mac, vr_key, vr_input, ex.wire.subspan(vr.offset, vr.length))
-             .ok()) {
+    if (!crypto::VerifyMac(*vr_alg, vr_key, vr_input, ex.wire.subspan(vr.offset, vr.length)).ok()) {
       return Refuse(ex, kAuthFailure, "initiator_data.vr");
     }
     // Fork MPKr and every TGK for this device (RFC 6043 §5.1.1): a fresh RANDRkms at least

@@ -108,6 +108,44 @@ TEST_F(ResolveTest, TamperedInitiatorDataVrIsRefused) {
   ExpectError(Resolve(bob_, no_id, kT0 + 3 * kSecond, 5), mikey::ErrorNo::kUnsupportedMessageType);
 }
 
+// Vr is computed with Vi's MAC algorithm, the TRANSFER_INIT's (spec §4.12.3), which may
+// differ from the ticket's: a 128-bit ticket transferred in an HMAC-SHA-256 TRANSFER_INIT
+// resolves, and a Vr keyed right but computed with the ticket's algorithm instead does not.
+TEST_F(ResolveTest, VrUsesTheTransferInitMacAlgorithmNotTheTicketOne) {
+  const auto mpkr = V(4, "MPKr = PRF(MPK, 1F4D675B||FF||FFFFFFFF||06||len||RAND)");
+  auto initiator_data = [&](mikey::MacAlg alg, crypto::MacAlgorithm vr_computed_with) {
+    const size_t len = alg == mikey::MacAlg::kHmacSha256_256 ? 32 : 20;
+    mikey::InitiatorData id;
+    id.vi = mikey::Verification{alg, mikey::Bytes(len, 0x42)};  // the KMS does not check Vi
+    id.vr = mikey::Verification{alg, mikey::Bytes(len, 0)};
+    mikey::InitiatorDataLayout layout;
+    auto bytes = mikey::EncodeInitiatorData(id, &layout);
+    EXPECT_TRUE(bytes.ok());
+    std::vector<uint8_t> input(bytes->begin(),
+                               bytes->begin() + static_cast<std::ptrdiff_t>(layout.vr_mac.offset));
+    auto in = crypto::SoftwareInKey::Create(SecretBytes::CopyFrom(mpkr));
+    auto key = crypto::DeriveVrAuthKey(crypto::PrfFunc::kMikey1, in->blocks(), vr_computed_with);
+    auto mac = crypto::ComputeMac(vr_computed_with, *key, input);
+    EXPECT_TRUE(mac.ok());
+    mac->resize(len);
+    std::copy(mac->begin(), mac->end(),
+              bytes->begin() + static_cast<std::ptrdiff_t>(layout.vr_mac.offset));
+    return *bytes;
+  };
+  mikey::Ticket t = VectorTicket();
+  ASSERT_EQ(t.policy.prf, mikey::PrfFunc::kMikey1);
+  t.initiator_data =
+      initiator_data(mikey::MacAlg::kHmacSha256_256, crypto::MacAlgorithm::kHmacSha256_256);
+  auto ok = Resolve(bob_, t, kT0 + 3 * kSecond, 7);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_FALSE(ok->is_error) << LastRule();
+  // Vr labelled SHA-256 but computed with the ticket's SHA-1 (padded): refused.
+  t.initiator_data =
+      initiator_data(mikey::MacAlg::kHmacSha256_256, crypto::MacAlgorithm::kHmacSha1_160);
+  ExpectError(Resolve(bob_, t, kT0 + 3 * kSecond, 8), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "initiator_data.vr");
+}
+
 TEST_F(ResolveTest, TamperedTicketPolicyBreaksTheTicketMac) {
   mikey::Ticket t = VectorTicket();
   // Carol adds herself as a responder: the policy is sealed by the ticket MAC.
