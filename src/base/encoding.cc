@@ -45,11 +45,10 @@ std::string HexEncode(std::span<const uint8_t> bytes) {
   return out;
 }
 
-Result<std::vector<uint8_t>> HexDecode(std::string_view hex) {
-  if (hex.size() % 2 != 0) {
-    return InvalidArgumentError("hex string has odd length");
-  }
-  std::vector<uint8_t> out(hex.size() / 2);
+namespace {
+
+// HexDecodeInto: decodes `hex` into `out` (hex.size() / 2 bytes, checked by the callers).
+Status HexDecodeInto(std::string_view hex, std::span<uint8_t> out) {
   for (size_t i = 0; i < out.size(); ++i) {
     const int hi = HexDigitValue(hex[2 * i]);
     const int lo = HexDigitValue(hex[2 * i + 1]);
@@ -58,6 +57,26 @@ Result<std::vector<uint8_t>> HexDecode(std::string_view hex) {
     }
     out[i] = static_cast<uint8_t>((hi << 4) | lo);
   }
+  return Status::Ok();
+}
+
+Status CheckHexLength(std::string_view hex) {
+  return hex.size() % 2 != 0 ? InvalidArgumentError("hex string has odd length") : Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> HexDecode(std::string_view hex) {
+  KMS_RETURN_IF_ERROR(CheckHexLength(hex));
+  std::vector<uint8_t> out(hex.size() / 2);
+  KMS_RETURN_IF_ERROR(HexDecodeInto(hex, out));
+  return out;
+}
+
+Result<SecretBytes> HexDecodeSecret(std::string_view hex) {
+  KMS_RETURN_IF_ERROR(CheckHexLength(hex));
+  SecretBytes out(hex.size() / 2);
+  KMS_RETURN_IF_ERROR(HexDecodeInto(hex, out.RevealMutable()));  // `out` scrubs itself
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/base/result.h"
+#include "src/base/secret_bytes.h"
 
 namespace kms {
 
@@ -20,6 +21,10 @@ int HexDigitValue(char c);
 std::string HexEncode(std::span<const uint8_t> bytes);
 // HexDecode: accepts upper and lower case; an odd length or non-hex character fails.
 Result<std::vector<uint8_t>> HexDecode(std::string_view hex);
+// HexDecodeSecret: HexDecode for key material (PSK files, key columns): the bytes are only
+// ever in a SecretBytes, so they are scrubbed on every path, the error path included. The
+// error text names the offset, never a byte.
+Result<SecretBytes> HexDecodeSecret(std::string_view hex);
 
 // Base64Encode: standard alphabet with '=' padding.
 std::string Base64Encode(std::span<const uint8_t> bytes);

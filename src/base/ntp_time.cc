@@ -1,5 +1,7 @@
 #include "src/base/ntp_time.h"
 
+#include <algorithm>
+
 namespace kms {
 namespace {
 
@@ -61,10 +63,13 @@ Result<uint32_t> ToNtp32(UnixTime t) {
 
 UnixTime FromNtp64(uint64_t ntp) {
   const int64_t secs = UnixSeconds(static_cast<uint32_t>(ntp >> 32));
-  // Round the fraction to the nearest nanosecond so that ToNtp64(FromNtp64(x)) == x.
+  // The fraction rounded up to a whole nanosecond (2^32 fractions do not map one to one onto
+  // 10^9 nanoseconds, so ToNtp64 gives back x only within a few units). Capped below one
+  // second so that the last instant of an era stays inside it (and inside ToNtp64's range).
   const uint64_t frac = ntp & 0xffffffffu;
   // frac < 2^32 and 1e9 < 2^30, so the product fits in 64 bits.
-  const auto nanos = static_cast<int64_t>((frac * 1'000'000'000 + (uint64_t{1} << 32) - 1) >> 32);
+  const auto nanos = std::min<int64_t>(
+      static_cast<int64_t>((frac * 1'000'000'000 + (uint64_t{1} << 32) - 1) >> 32), 999'999'999);
   return UnixTime(seconds(secs) + nanoseconds(nanos));
 }
 

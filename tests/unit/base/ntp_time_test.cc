@@ -40,6 +40,14 @@ TEST(NtpTimeTest, EpochsAndEraBoundary) {
   EXPECT_EQ(FromNtp32(0x7fffffffu), Unix(era1 + 0x7fffffffLL));
 }
 
+// Every NTP-64 bit pattern maps to an instant inside the range ToNtp64 accepts: the last
+// fraction of the last second of era 0 must not round up into the next second.
+TEST(NtpTimeTest, LastFractionOfAnEraStaysInRange) {
+  const UnixTime last = FromNtp64(0x7fffffffffffffffULL);
+  EXPECT_TRUE(ToNtp64(last).ok());
+  EXPECT_EQ(FromNtp64(0x7fffffff00000000ULL) + std::chrono::nanoseconds(999'999'999), last);
+}
+
 TEST(NtpTimeTest, OutOfRangeIsRefused) {
   const int64_t first = 0x80000000LL - kNtpUnixOffsetSeconds;
   EXPECT_EQ(ToNtp32(Unix(first - 1)).status().code(), StatusCode::kInvalidArgument);
@@ -51,7 +59,8 @@ TEST(NtpTimeTest, OutOfRangeIsRefused) {
 
 TEST(NtpTimeTest, UnixNanosecondsRoundTripExactly) {
   // NTP fractions (2^-32 s) are finer than nanoseconds, so Unix -> NTP -> Unix is exact
-  // and NTP -> Unix -> NTP is within one nanosecond (at most 4 fraction units).
+  // and NTP -> Unix -> NTP is within one nanosecond (at most 4 fraction units), in the
+  // same second.
   for (int64_t ns : {0LL, 1LL, 499'999'999LL, 500'000'000LL, 999'999'999LL, 123'456'789LL}) {
     const UnixTime t = Unix(1700000000, ns);
     auto ntp = ToNtp64(t);
@@ -62,7 +71,9 @@ TEST(NtpTimeTest, UnixNanosecondsRoundTripExactly) {
     const uint64_t ntp = (0xe8fe6f80ULL << 32) | frac;
     auto back = ToNtp64(FromNtp64(ntp));
     ASSERT_TRUE(back.ok());
-    EXPECT_LE(*back - ntp, 4u) << std::hex << frac;
+    const uint64_t distance = *back > ntp ? *back - ntp : ntp - *back;
+    EXPECT_LE(distance, 4u) << std::hex << frac;
+    EXPECT_EQ(*back >> 32, ntp >> 32) << std::hex << frac;  // never into the next second
   }
   // Negative Unix times (before 1970) still split into floor seconds.
   auto t = ToNtp64(Unix(-1, 500'000'000));

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <type_traits>
 
+#include "src/base/encoding.h"
+
 namespace kms {
 namespace {
 
@@ -43,6 +45,27 @@ TEST_F(SecretBytesZeroingTest, DestructionScrubsTheBlock) {
   }
   EXPECT_EQ(g_blocks_seen.load(), 1);
   EXPECT_EQ(g_nonzero_blocks.load(), 0);
+}
+
+// Key material read as hex (PSK files, key columns) lives only in secure blocks: a bad
+// digit after 31 good bytes must not leave those bytes in an unscrubbed heap block.
+TEST_F(SecretBytesZeroingTest, HexDecodeSecretScrubsOnTheErrorPathToo) {
+  const std::string good = std::string(62, 'a') + "5a";
+  {
+    auto key = HexDecodeSecret(good);
+    ASSERT_TRUE(key.ok());
+    ASSERT_EQ(key->size(), 32u);
+    EXPECT_EQ(key->Reveal()[0], 0xaa);
+    EXPECT_EQ(key->Reveal()[31], 0x5a);
+  }
+  EXPECT_EQ(g_blocks_seen.load(), 1);
+  auto bad = HexDecodeSecret(std::string(62, 'a') + "zz");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message().find("aa"), std::string::npos);  // names no byte
+  EXPECT_EQ(g_blocks_seen.load(), 2);
+  EXPECT_EQ(g_nonzero_blocks.load(), 0);
+  EXPECT_FALSE(HexDecodeSecret("abc").ok());  // odd length
 }
 
 TEST_F(SecretBytesZeroingTest, MovedFromAndClonesAreScrubbedToo) {
