@@ -51,10 +51,37 @@ Status BindOptU32(Stmt& s, int i, std::optional<uint32_t> v) {
 
 }  // namespace
 
-Result<PolicyAdmin> PolicyAdmin::Open(const std::string& path, std::string operator_id) {
-  KMS_ASSIGN_OR_RETURN(Db db, Db::Open(path));
-  KMS_RETURN_IF_ERROR(Migrate(db).status());
-  return PolicyAdmin(std::move(db), std::move(operator_id));
+Result<PolicyAdmin> PolicyAdmin::Open(const std::string& path, std::string operator_id,
+                                      AdminAccess access) {
+  DbOptions o;
+  o.mode = access == AdminAccess::kCreate ? OpenMode::kReadWriteCreate : OpenMode::kReadWrite;
+  Result<Db> db = Db::Open(path, o);
+  if (!db.ok()) {
+    if (db.status().code() == StatusCode::kNotFound) {
+      return NotFoundError("no policy database at " + path + " (kmsctl init creates one)");
+    }
+    return db.status();
+  }
+  if (access != AdminAccess::kReadOnly) {
+    KMS_RETURN_IF_ERROR(Migrate(*db).status());
+    return PolicyAdmin(std::move(*db), std::move(operator_id));
+  }
+  // Read-write open (a WAL reader needs the -shm file writable), but query_only: a read
+  // command never changes the file, not even by migrating it.
+  KMS_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
+  KMS_ASSIGN_OR_RETURN(int version, SchemaVersion(*db));
+  const int latest = static_cast<int>(EmbeddedMigrations().size());
+  if (version == 0) {
+    return FailedPreconditionError(path + " is not an initialised policy database "
+                                          "(kmsctl init)");
+  }
+  if (version != latest) {
+    return FailedPreconditionError(
+        "database schema version " + std::to_string(version) + " differs from this binary's (" +
+        std::to_string(latest) + "); read commands do not migrate: a change command or "
+        "kmsctl init migrates an older database");
+  }
+  return PolicyAdmin(std::move(*db), std::move(operator_id));
 }
 
 template <typename Fn>
@@ -242,6 +269,30 @@ Status PolicyAdmin::AddCredential(const std::string& user_name, ports::Credentia
   });
 }
 
+Status PolicyAdmin::RemoveCredential(const std::string& credential_id) {
+  std::string owner;
+  {
+    KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use("SELECT u.name FROM credentials c JOIN users u "
+                                            "USING (user_id) WHERE c.credential_id = ?1"));
+    KMS_RETURN_IF_ERROR(s->BindText(1, credential_id));
+    KMS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) {
+      return NotFoundError("no credential '" + credential_id + "'");
+    }
+    owner = s->ColumnText(0);
+  }
+  return InChange("credential.remove", owner, credential_id, [&]() -> Status {
+    KMS_ASSIGN_OR_RETURN(StmtUse s,
+                         db_.Use("DELETE FROM credentials WHERE credential_id = ?1"));
+    KMS_RETURN_IF_ERROR(s->BindText(1, credential_id));
+    KMS_RETURN_IF_ERROR(s->Run());
+    if (db_.Changes() != 1) {
+      return NotFoundError("no credential '" + credential_id + "'");  // removed meanwhile
+    }
+    return Status::Ok();
+  });
+}
+
 Status PolicyAdmin::SetPolicy(const std::string& user_name, const PolicySpec& spec) {
   const std::string subject = user_name.empty() ? "(system default)" : user_name;
   return InChange("policy.set", subject, "", [&]() -> Status {
@@ -333,7 +384,8 @@ Status PolicyAdmin::SetKeyVersion(ports::KeyKind kind, uint32_t version, ports::
   return InChange(std::string("key.") + StateName(state), KindName(kind),
                   "version " + std::to_string(version), [&]() -> Status {
     KMS_ASSIGN_OR_RETURN(StmtUse s, db_.Use(
-        "INSERT INTO key_versions (kind, version, state, created_at) VALUES (?1, ?2, ?3, ?4) "
+        "INSERT INTO key_versions (kind, version, state, created_at, retired_at) "
+        "VALUES (?1, ?2, ?3, ?4, CASE WHEN ?3 = 'retired' THEN ?4 END) "
         "ON CONFLICT (kind, version) DO UPDATE SET state = excluded.state, "
         "retired_at = CASE WHEN excluded.state = 'retired' THEN ?4 ELSE retired_at END, "
         "destroyed_at = CASE WHEN excluded.state = 'destroyed' THEN ?4 ELSE destroyed_at END"));

@@ -88,10 +88,19 @@ struct ImportProblem {
   std::string message;
 };
 
+// AdminAccess: what PolicyAdmin::Open may do to the file.
+enum class AdminAccess : uint8_t {
+  kCreate,     // create it (mode 0600) if missing, then migrate (kmsctl init, restore)
+  kReadWrite,  // it must exist (else kNotFound); migrated if older than this binary
+  kReadOnly,   // it must exist at this binary's schema version; the connection is
+               // query_only, so nothing is written (kmsctl list/show/verify/export)
+};
+
 class PolicyAdmin {
  public:
-  // Open: opens (and migrates) the database; `operator_id` goes into every audit row.
-  static Result<PolicyAdmin> Open(const std::string& path, std::string operator_id);
+  // Open: opens the database as `access` allows; `operator_id` goes into every audit row.
+  static Result<PolicyAdmin> Open(const std::string& path, std::string operator_id,
+                                  AdminAccess access = AdminAccess::kCreate);
 
   Result<int64_t> AddUser(const std::string& name, const std::string& private_identity,
                           const std::vector<std::string>& public_identities);
@@ -100,6 +109,11 @@ class PolicyAdmin {
                        const ports::WrappedCredential& wrapped,
                        std::optional<int64_t> not_before_unix_s,
                        std::optional<int64_t> not_after_unix_s);
+  // RemoveCredential: deletes a stored credential (the wrapped blob goes with its row) with
+  // a "credential.remove" audit row (subject: its user, detail: the id); kNotFound for an
+  // unknown id. The id may then be provisioned again, e.g. for a credential that cannot be
+  // re-wrapped under a new KEK.
+  Status RemoveCredential(const std::string& credential_id);
   // ImportUsers: every row in ONE transaction, one "user.import" audit row per user.
   // Constraint failures (duplicates, unknown group, bad identity) are collected per row
   // with its line; if there is any, everything is rolled back and the problems are

@@ -188,6 +188,7 @@ std::string_view AuditProblemName(AuditProblem p) {
     case AuditProblem::kReorderedRows: return "reordered_rows";
     case AuditProblem::kForgedCheckpoint: return "forged_checkpoint";
     case AuditProblem::kMissingCheckpoint: return "missing_checkpoint";
+    case AuditProblem::kTruncated: return "truncated";
   }
   return "unknown";
 }
@@ -218,6 +219,20 @@ Result<AuditVerifyReport> VerifyAudit(Db& db, ports::KeyVault& vault,
       report.unsealed_rows > options.max_rows_per_checkpoint) {
     SetProblem(report, AuditProblem::kMissingCheckpoint, report.sealed_through_row + 1, 0,
                "more unsealed rows than allowed after the last checkpoint");
+  }
+  // Anchors last: a trail that is damaged within is reported as such first. Row numbers
+  // have no gaps once the rows verified, so `rows` is the number of the last row, and
+  // `checkpoints` the number of the newest checkpoint.
+  if (report.problem == AuditProblem::kNone && report.rows < options.min_rows) {
+    SetProblem(report, AuditProblem::kTruncated, report.rows + 1, 0,
+               "the trail ends at row " + std::to_string(report.rows) + ", before row " +
+                   std::to_string(options.min_rows));
+  }
+  if (report.problem == AuditProblem::kNone && report.checkpoints < options.min_checkpoints) {
+    SetProblem(report, AuditProblem::kTruncated, report.sealed_through_row + 1,
+               report.checkpoints + 1,
+               "the newest checkpoint is " + std::to_string(report.checkpoints) +
+                   ", checkpoint " + std::to_string(options.min_checkpoints) + " is missing");
   }
   return report;
 }

@@ -20,6 +20,7 @@ enum class AuditProblem : uint8_t {
   kReorderedRows,      // a row sits at another position than the one it was chained at
   kForgedCheckpoint,   // MAC wrong, unknown key version, or it seals a hash not in the chain
   kMissingCheckpoint,  // a checkpoint number is missing, or more rows than allowed unsealed
+  kTruncated,          // the trail ends before a row or checkpoint an external anchor names
 };
 
 std::string_view AuditProblemName(AuditProblem p);
@@ -28,6 +29,14 @@ struct AuditVerifyOptions {
   // If > 0: at most this many rows may lie between two checkpoints (and in the unsealed
   // tail); more means a checkpoint was removed. 0 skips that check.
   int64_t max_rows_per_checkpoint = 0;
+  // External anchors (docs/security-target.md "What the audit chain cannot prove"): a hash
+  // chain sealed from inside cannot prove where it ends, so the rows after the newest
+  // checkpoint, or the newest checkpoints together with the rows after the previous one,
+  // can be cut off and the rest still verifies. If > 0, the trail must hold row min_rows
+  // and checkpoint min_checkpoints (values recorded elsewhere earlier, e.g. from
+  // `kmsctl --json audit verify`); else kTruncated. 0 skips the check.
+  int64_t min_rows = 0;
+  int64_t min_checkpoints = 0;
 };
 
 struct AuditVerifyReport {

@@ -11,7 +11,8 @@
 // checkpoints, which never block the writer), not inside the writer's commits.
 //
 // Checkpoints (HMAC-SHA-256 with the token's audit key over the chain head) are written
-// every checkpoint_rows rows or checkpoint_interval seconds, in their own transaction after
+// every checkpoint_rows rows or, if any row (of any process) is unsealed, every
+// checkpoint_interval seconds, in their own transaction after
 // the rows: a token outage delays sealing (the tail is reported as unsealed) but never
 // loses rows. The chain head is re-read inside every transaction, so kmsctl appending admin
 // rows from another process keeps one chain.
@@ -119,7 +120,12 @@ class AuditWriter final : public ports::AuditSink {
   // FoldWal: the WAL checkpoint loop on wal_db_.
   void FoldWal();
   Result<std::vector<int64_t>> CommitBatch(const Batch& batch);
+  // MaybeCheckpoint: seals when forced, after checkpoint_rows rows of this writer, or when
+  // checkpoint_interval has passed and the trail has rows after its last checkpoint (from
+  // any connection: kmsctl's admin rows included).
   void MaybeCheckpoint(bool force);
+  // HasUnsealedRows: the trail has rows after the newest checkpoint (a read, no lock kept).
+  Result<bool> HasUnsealedRows();
 
   Db db_;
   ports::KeyVault& vault_;

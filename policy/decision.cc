@@ -45,16 +45,15 @@ std::string_view DomainOf(std::string_view identity) {
 
 bool DomainMatches(std::string_view pattern, std::string_view identity) {
   std::string_view host = DomainOf(identity);
-  if (host.empty()) return false;
-  if (pattern.size() > 2 && pattern.substr(0, 2) == "*@") {
+  if (host.empty() || !ValidDomainPattern(pattern)) {
+    return false;  // malformed pattern: matches nothing (default deny)
+  }
+  if (pattern.substr(0, 2) == "*@") {
     return EqualsIgnoreCase(host, pattern.substr(2));
   }
-  if (pattern.size() > 2 && pattern.substr(0, 2) == "*.") {
-    std::string_view suffix = pattern.substr(1);  // ".example.org"
-    return host.size() > suffix.size() &&
-           EqualsIgnoreCase(host.substr(host.size() - suffix.size()), suffix);
-  }
-  return false;  // malformed pattern: matches nothing (default deny)
+  std::string_view suffix = pattern.substr(1);  // "*.example.org" -> ".example.org"
+  return host.size() > suffix.size() &&
+         EqualsIgnoreCase(host.substr(host.size() - suffix.size()), suffix);
 }
 
 // CheckSubject: the deny rules shared by request and resolve: user, enabled, rules exist,
@@ -72,6 +71,13 @@ bool RateExceeded(const ports::PolicyRules& r, uint32_t requests_in_last_minute)
 }
 
 }  // namespace
+
+bool ValidDomainPattern(std::string_view pattern) {
+  if (pattern.size() <= 2 || (pattern.substr(0, 2) != "*@" && pattern.substr(0, 2) != "*.")) {
+    return false;
+  }
+  return pattern.substr(2).find_first_of("*@ \t") == std::string_view::npos;
+}
 
 bool ResponderAllowed(const EffectivePolicy& policy, std::string_view responder) {
   if (!policy.rules) return false;

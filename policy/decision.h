@@ -44,6 +44,10 @@ inline constexpr std::string_view kResolveAllow = "resolve.allow";
 // and case-sensitive except for the domain part, which compares case-insensitively.
 bool ResponderAllowed(const ports::EffectivePolicy& policy, std::string_view responder);
 
+// ValidDomainPattern: "*@<domain>" or "*.<suffix>" with a non-empty domain holding no '*',
+// '@' or blank; any other domain rule would match nothing (kmsctl refuses it).
+bool ValidDomainPattern(std::string_view pattern);
+
 // DecideTicketRequest: may policy.user obtain a ticket with the desired policy in facts?
 // Deny rules (first match wins): no user, disabled user, no rules (no system default),
 // IDRi not one of the user's identities, may_request off, rate limit reached, no responder,

@@ -1,7 +1,12 @@
 #include "policy/sqlite_db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -132,6 +137,23 @@ Result<Db> Db::Open(const std::string& path, const DbOptions& options) {
     case OpenMode::kReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
     case OpenMode::kReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
     case OpenMode::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+  }
+  if (options.mode == OpenMode::kReadWriteCreate) {
+    // The database holds identities, wrapped credentials and the audit trail: owner-only
+    // whatever the umask. SQLite would create it with 0644 & ~umask; created here first
+    // (O_EXCL: an existing file keeps its owner and mode), SQLite then creates -wal and
+    // -shm with the database file's permissions (sqlite.org/tempfiles.html, os_unix.c
+    // findCreateFileMode).
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+    } else if (errno != EEXIST) {
+      return UnavailableError("create database " + path + ": " + std::strerror(errno));
+    }
+  } else if (struct stat st{}; ::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    // Without SQLITE_OPEN_CREATE sqlite3_open_v2 would say only "unable to open database
+    // file"; a missing file is worth its own code (kmsctl: only init creates one).
+    return NotFoundError("no database at " + path);
   }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);

@@ -115,8 +115,9 @@ enum class WalCheckpointMode : uint8_t { kPassive, kRestart };
 
 class Db {
  public:
-  // Open: opens (or creates) the database file, sets WAL, foreign_keys=ON, busy timeout and
-  // synchronous. Fails with kUnavailable if the file cannot be opened.
+  // Open: opens (or, in kReadWriteCreate mode, creates with mode 0600) the database file,
+  // sets WAL, foreign_keys=ON, busy timeout and synchronous. Fails with kNotFound if the
+  // file is missing in the other modes, kUnavailable if it cannot be opened.
   static Result<Db> Open(const std::string& path, const DbOptions& options = {});
 
   Db(Db&& other) noexcept;

@@ -1,6 +1,7 @@
 // kmsctl audit verify|export (issue 9 item 4). verify: exit 0 only when the hash chain and
-// its sealed checkpoints hold (policy/audit_verify.h); exit 3 and the first bad row
-// otherwise. export: the rows matching --since/--until/--user/--action, as JSON or text.
+// its sealed checkpoints hold (policy/audit_verify.h) and, if given, reach the anchors
+// --expect-seq/--expect-checkpoint; exit 3 and the first bad row otherwise. export: the rows
+// matching --since/--until/--user/--action, as JSON or text, stored bytes escaped.
 #include <ctime>
 #include <iostream>
 #include <optional>
@@ -12,20 +13,22 @@
 namespace kmsctl {
 namespace {
 
-int Verify(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin) {
-  auto report = kms::policy::VerifyAudit(admin.db(), *stack.vault);
+int Verify(const Globals& g, const kms::policy::AuditVerifyOptions& options,
+           kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin) {
+  auto report = kms::policy::VerifyAudit(admin.db(), *stack.vault, options);
   if (!report.ok()) {
     return Fail(report.status());
   }
   if (g.json) {
-    std::cout << nlohmann::json{
+    std::cout << DumpJson(nlohmann::json{
                      {"intact", report->intact()},
                      {"problem", std::string(kms::policy::AuditProblemName(report->problem))},
                      {"first_bad_row", report->first_bad_row},
+                     {"bad_checkpoint", report->bad_checkpoint},
+                     {"detail", report->detail},
                      {"rows", report->rows},
                      {"checkpoints", report->checkpoints},
-                     {"unsealed_rows", report->unsealed_rows}}
-                     .dump()
+                     {"unsealed_rows", report->unsealed_rows}})
               << "\n";
   } else if (report->intact()) {
     const auto count = [](int64_t n, const char* one, const char* many) {
@@ -72,7 +75,7 @@ int Export(const Globals& g, const ExportOpts& o) {
   if (!o.action.empty()) {
     f.action = o.action;
   }
-  return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
+  return ReadAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
     if (!o.user.empty()) {
       // A user name matches the rows about that user: admin rows name the user, ticket rows
       // its identities. Anything else (e.g. "admin:alice", a foreign identity) is literal.
@@ -89,27 +92,41 @@ int Export(const Globals& g, const ExportOpts& o) {
     }
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : *rows) {
+      // actor, initiator, responder, credential_id, detail... hold bytes as clients sent
+      // them (IDRi, IDRpsk): escaped in text (one line per row, one field per tab), kept
+      // exactly but safely in JSON (PutText).
+      struct Field {
+        const char* name;
+        const std::string& value;
+        bool in_text;  // the text export keeps its historical nine columns
+      };
+      const Field fields[] = {{"actor", r.actor, true},
+                              {"action", r.action, true},
+                              {"initiator", r.initiator, true},
+                              {"responder", r.responder, true},
+                              {"credential_id", r.credential_id, false},
+                              {"ticket_id", r.ticket_id, false},
+                              {"outcome", r.outcome, true},
+                              {"rule", r.rule, true},
+                              {"correlation_id", r.correlation_id, false},
+                              {"detail", r.detail, true}};
       if (!g.json) {
-        std::cout << r.seq << "\t" << Rfc3339(r.time_ns) << "\t" << r.actor << "\t" << r.action
-                  << "\t" << r.initiator << "\t" << r.responder << "\t" << r.outcome << "\t"
-                  << r.rule << "\t" << r.detail << "\n";
+        std::cout << r.seq << "\t" << Rfc3339(r.time_ns);
+        for (const Field& field : fields) {
+          if (field.in_text) std::cout << "\t" << EscapeText(field.value);
+        }
+        std::cout << "\n";
         continue;
       }
-      arr.push_back({{"seq", r.seq},
-                     {"time", Rfc3339(r.time_ns)},
-                     {"time_ns", r.time_ns},
-                     {"actor", r.actor},
-                     {"action", r.action},
-                     {"initiator", r.initiator},
-                     {"responder", r.responder},
-                     {"credential_id", r.credential_id},
-                     {"ticket_id", r.ticket_id},
-                     {"outcome", r.outcome},
-                     {"rule", r.rule},
-                     {"policy_version", r.policy_version},
-                     {"correlation_id", r.correlation_id},
-                     {"detail", r.detail},
-                     {"hash", kms::HexEncode(r.hash)}});
+      nlohmann::json obj{{"seq", r.seq},
+                         {"time", Rfc3339(r.time_ns)},
+                         {"time_ns", r.time_ns},
+                         {"policy_version", r.policy_version},
+                         {"hash", kms::HexEncode(r.hash)}};
+      for (const Field& field : fields) {
+        PutText(obj, field.name, field.value);
+      }
+      arr.push_back(std::move(obj));
     }
     if (g.json) {
       PrintJson(arr);
@@ -122,10 +139,27 @@ int Export(const Globals& g, const ExportOpts& o) {
 
 void AddAuditCommands(CLI::App& app, Context& ctx) {
   auto* audit = app.add_subcommand("audit", "audit trail")->require_subcommand(1);
-  audit->add_subcommand("verify", "verify the hash chain and sealed checkpoints")
-      ->callback([&ctx] { ctx.action = [&ctx] {
-        return WithTokenAndAdmin(ctx.g, [&](auto& t, auto& a) { return Verify(ctx.g, t, a); });
-      }; });
+  auto vo = std::make_shared<kms::policy::AuditVerifyOptions>();
+  auto* verify = audit->add_subcommand("verify", "verify the hash chain and sealed checkpoints");
+  // A chain cannot prove where it ends (docs/security-target.md): these anchor it to values
+  // the operator recorded elsewhere (rows and checkpoints of an earlier --json verify).
+  verify->add_option("--expect-seq", vo->min_rows,
+                     "fail (exit 3) unless the trail still holds this row number")
+      ->check(CLI::PositiveNumber);
+  verify->add_option("--expect-checkpoint", vo->min_checkpoints,
+                     "fail (exit 3) unless checkpoint number N is still there")
+      ->check(CLI::PositiveNumber);
+  verify->add_option("--max-rows-per-checkpoint", vo->max_rows_per_checkpoint,
+                     "fail (exit 3) if more rows than this lie between two checkpoints or "
+                     "after the last one")
+      ->check(CLI::PositiveNumber);
+  verify->callback([&ctx, vo] {
+    ctx.action = [&ctx, vo] {
+      return WithTokenAndAdmin(
+          ctx.g, [&](auto& t, auto& a) { return Verify(ctx.g, *vo, t, a); },
+          kms::policy::AdminAccess::kReadOnly);
+    };
+  });
   auto o = std::make_shared<ExportOpts>();
   auto* exp = audit->add_subcommand("export", "audit rows, filtered (use --json for JSON)");
   exp->add_option("--since", o->since, "from this time on (unix s or YYYY-MM-DDTHH:MM:SSZ)");

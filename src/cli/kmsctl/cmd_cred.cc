@@ -1,4 +1,4 @@
-// kmsctl cred import|generate (issue 9 items 2 and 6).
+// kmsctl cred import|generate|remove (issue 9 items 2 and 6).
 //  import: a raw key file (hex, mode 0600) becomes a transient session object in the token,
 //    is wrapped there under the active KEK and destroyed (hsm/credential_store.h); or an
 //    already wrapped blob (--wrapped wrapped:<KEK version>:<base64>) is checked by unwrapping
@@ -6,6 +6,7 @@
 //  generate: the key is drawn inside the token; with --export-wrapped it is also wrapped
 //    with RSA-OAEP under the UE provisioning system's public key (--transport-key, PEM), so
 //    the UE side receives it without it ever existing outside a token.
+//  remove: deletes a credential row (audited), so that its id can be provisioned again.
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -205,6 +206,18 @@ void AddCredCommands(CLI::App& app, Context& ctx) {
   gen->add_option("--transport-key", o->transport_key, "PEM RSA public key of the UE side");
   AddValidity(gen, *o);
   gen->callback([&ctx, o] { ctx.action = [&ctx, o] { return Generate(ctx.g, *o); }; });
+  auto* remove = cred->add_subcommand(
+      "remove", "remove a stored credential (e.g. one that cannot be re-wrapped)");
+  remove->add_option("id", o->id, "credential id")->required();
+  remove->callback([&ctx, o] {
+    ctx.action = [&ctx, o] {
+      const int rc = WithAdmin(ctx.g, [&](kms::policy::PolicyAdmin& a) {
+        return a.RemoveCredential(o->id);
+      });
+      if (rc == kExitOk) std::cout << "credential " << o->id << " removed\n";
+      return rc;
+    };
+  });
 }
 
 }  // namespace kmsctl

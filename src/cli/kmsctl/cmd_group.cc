@@ -12,7 +12,7 @@ struct GroupOpts {
 };
 
 int List(const Globals& g) {
-  return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
+  return ReadAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
     auto groups = a.ListGroups();
     if (!groups.ok()) {
       return groups.status();
@@ -22,9 +22,9 @@ int List(const Globals& g) {
       arr.push_back(
           {{"group", gr.identity}, {"description", gr.description}, {"members", gr.members}});
       if (!g.json) {
-        std::cout << gr.identity << "	" << gr.members.size() << " member(s):";
+        std::cout << EscapeText(gr.identity) << "	" << gr.members.size() << " member(s):";
         for (const auto& m : gr.members) {
-          std::cout << " " << m;
+          std::cout << " " << EscapeText(m);
         }
         std::cout << "\n";
       }

@@ -1,8 +1,10 @@
 // kmsctl init: creates TPK, KEK and audit key version 1 in the token if absent and
-// registers them in the database (issue 9 item 1). Idempotent; --force creates new versions
-// and retires the old ones.
+// registers them in the database (issue 9 item 1), as well as every version the token
+// already holds and the database does not list. Idempotent; --force creates new versions
+// and retires the old ones. The only command that creates the database file.
 #include <algorithm>
 #include <iostream>
+#include <vector>
 
 #include "hsm/key_manager.h"
 #include "src/cli/kmsctl/commands.h"
@@ -10,18 +12,48 @@
 namespace kmsctl {
 namespace {
 
+// RegisterExisting: every version of kind the token holds but the database does not list
+// (an interrupted first init, or a new --db against a token in use) is registered: the
+// newest active (kmsd uses it), the older ones retired now (kmsd no longer uses them for
+// new work; their destroy checks run from now). Without a row kmsd refuses every ticket
+// sealed under the version (ticket.tpk_destroyed) and key retire/destroy cannot name it.
+kms::Status RegisterExisting(kms::policy::PolicyAdmin& a, kms::ports::KeyKind kind,
+                             std::vector<uint32_t> versions) {
+  KMS_ASSIGN_OR_RETURN(auto known, a.ListKeyVersions());
+  std::sort(versions.begin(), versions.end());
+  for (const uint32_t v : versions) {
+    const bool listed = std::any_of(known.begin(), known.end(), [&](const auto& k) {
+      return k.kind == kind && k.version == v;
+    });
+    if (listed) {
+      continue;
+    }
+    const auto state =
+        v == versions.back() ? kms::ports::KeyState::kActive : kms::ports::KeyState::kRetired;
+    KMS_RETURN_IF_ERROR(a.SetKeyVersion(kind, v, state));
+    std::cout << "registered " << kms::hsm::LongTermKeyLabel(ToHsmKind(kind), v)
+              << " found in the token (" << KeyStateText(state) << ")\n";
+  }
+  return kms::Status::Ok();
+}
+
 int Init(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& a,
          bool force) {
   kms::hsm::KeyManager km(*stack.token);
   const auto existing = km.ListKeys();
   using kms::ports::KeyKind;
   for (KeyKind kind : {KeyKind::kTpk, KeyKind::kKek, KeyKind::kAudit}) {
-    uint32_t newest = 0;
+    std::vector<uint32_t> versions;
     for (const auto& n : existing) {
       if (n.kind == ToHsmKind(kind)) {
-        newest = std::max(newest, n.version);
+        versions.push_back(n.version);
       }
     }
+    if (kms::Status s = RegisterExisting(a, kind, versions); !s.ok()) {
+      return Fail(s);
+    }
+    const uint32_t newest =
+        versions.empty() ? 0 : *std::max_element(versions.begin(), versions.end());
     if (newest != 0 && !force) {
       std::cout << KeyKindText(kind) << " key version " << newest
                 << " already exists (kept; --force creates a new version)\n";
@@ -53,11 +85,16 @@ void AddInitCommand(CLI::App& app, Context& ctx) {
   auto force = std::make_shared<bool>(false);
   auto* init = app.add_subcommand("init", "create the token keys and the database (idempotent)");
   init->add_flag("--force", *force, "create new key versions even if keys exist");
-  init->callback([&ctx, force] { ctx.action = [&ctx, force] {
-      return WithTokenAndAdmin(ctx.g, [&](kms::hsm::TokenStack& t, kms::policy::PolicyAdmin& a) {
-        return Init(ctx.g, t, a, *force);
-      });
-    }; });
+  init->callback([&ctx, force] {
+    ctx.action = [&ctx, force] {
+      return WithTokenAndAdmin(
+          ctx.g,
+          [&](kms::hsm::TokenStack& t, kms::policy::PolicyAdmin& a) {
+            return Init(ctx.g, t, a, *force);
+          },
+          kms::policy::AdminAccess::kCreate);  // the only command that creates the database
+    };
+  });
 }
 
 }  // namespace kmsctl

@@ -41,7 +41,7 @@ int64_t NowS() {
 }
 
 int List(const Globals& g) {
-  return WithAdmin(g, [&](kms::policy::PolicyAdmin& admin) -> kms::Status {
+  return ReadAdmin(g, [&](kms::policy::PolicyAdmin& admin) -> kms::Status {
     auto keys = admin.ListKeyVersions();
     if (!keys.ok()) {
       return keys.status();

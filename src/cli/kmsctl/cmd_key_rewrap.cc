@@ -7,7 +7,9 @@
 // Order matters: the SO step runs on the module before the user logs in (PKCS#11 allows one
 // role per application). A run that stops half way (token error, ^C) leaves every
 // credential usable, each under the KEK version its row names; running `key rewrap` again
-// finishes the rest. kmsd finds a KEK version it has not indexed yet by itself
+// finishes the rest. A credential that cannot be re-wrapped (e.g. under a KEK made before
+// trusted re-wrap) is reported and left; the others are still moved and the run exits 1 at
+// its end (kmsctl cred remove, then provisioning it again, resolves it). kmsd finds a KEK version it has not indexed yet by itself
 // (Token::RefreshKeyIndex), so no restart is needed.
 #include <iostream>
 #include <utility>
@@ -24,13 +26,30 @@ struct RewrapOpts {
   std::string so_pin_file;
 };
 
-// RewrapAll: pages through credentials below the newest KEK and re-wraps them.
+// CredentialOnly: a re-wrap error that concerns this credential alone (a KEK made before
+// trusted re-wrap, a blob that does not unwrap, a KEK version the token lacks): the run
+// goes on with the others. Anything else (token gone, database error) stops it.
+bool CredentialOnly(const kms::Status& s) {
+  switch (s.code()) {
+    case kms::StatusCode::kFailedPrecondition:
+    case kms::StatusCode::kInvalidArgument:
+    case kms::StatusCode::kNotFound:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// RewrapAll: pages through credentials below the newest KEK and re-wraps them. A credential
+// that cannot be re-wrapped is named on stderr (its id and why; never key bytes) and left
+// as it is; every other one is moved, and the run fails at its end if any was left.
 kms::Status RewrapAll(kms::hsm::Token& token, const kms::hsm::RewrapKey& key,
                       kms::policy::PolicyAdmin& admin) {
   KMS_ASSIGN_OR_RETURN(uint32_t newest, token.ActiveVersion(kms::hsm::KeyKind::kKek));
-  size_t moved = 0, skipped = 0;
+  size_t moved = 0, skipped = 0, failed = 0;
   std::string after;
-  for (;;) {
+  kms::Status stop = kms::Status::Ok();
+  while (stop.ok()) {
     KMS_ASSIGN_OR_RETURN(auto page, admin.CredentialsBelowKek(newest, after, kPage));
     if (page.empty()) {
       break;
@@ -39,18 +58,36 @@ kms::Status RewrapAll(kms::hsm::Token& token, const kms::hsm::RewrapKey& key,
     std::vector<std::pair<kms::ports::WrappedCredential, kms::ports::WrappedCredential>> pairs;
     pairs.reserve(page.size());
     for (kms::ports::WrappedCredential& old : page) {
-      KMS_ASSIGN_OR_RETURN(kms::ports::WrappedCredential fresh, key.Rewrap(token, old, newest));
-      pairs.emplace_back(std::move(old), std::move(fresh));
+      auto fresh = key.Rewrap(token, old, newest);
+      if (fresh.ok()) {
+        pairs.emplace_back(std::move(old), std::move(*fresh));
+        continue;
+      }
+      if (!CredentialOnly(fresh.status())) {
+        stop = fresh.status();  // commit what this page moved so far, then stop
+        break;
+      }
+      ++failed;
+      std::cerr << "kmsctl: not re-wrapped: credential " << EscapeText(old.credential_id)
+                << ": " << fresh.status().message() << "\n";
     }
-    KMS_ASSIGN_OR_RETURN(size_t n, admin.ReplaceWrapped(pairs));
-    moved += n;
-    skipped += pairs.size() - n;
+    if (!pairs.empty()) {
+      KMS_ASSIGN_OR_RETURN(size_t n, admin.ReplaceWrapped(pairs));
+      moved += n;
+      skipped += pairs.size() - n;
+    }
   }
   std::cout << "re-wrapped " << moved << " credential(s) under KEK v" << newest;
   if (skipped > 0) {
     std::cout << "; " << skipped << " changed meanwhile and were left as they are";
   }
   std::cout << "\n";
+  KMS_RETURN_IF_ERROR(stop);
+  if (failed > 0) {
+    return kms::FailedPreconditionError(
+        std::to_string(failed) + " credential(s) could not be re-wrapped (listed above) and "
+        "stay under their KEK: remove them (kmsctl cred remove ID) and provision them again");
+  }
   return kms::Status::Ok();
 }
 

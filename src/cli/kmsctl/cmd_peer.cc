@@ -50,7 +50,7 @@ kms::Status Validate(const PeerOpts& o) {
 }
 
 int List(const Globals& g) {
-  return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
+  return ReadAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
     auto peers = a.ListPeers();
     if (!peers.ok()) {
       return peers.status();

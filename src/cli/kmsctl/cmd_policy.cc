@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 
+#include "policy/decision.h"
 #include "src/cli/kmsctl/commands.h"
 
 namespace kmsctl {
@@ -36,6 +37,13 @@ kms::Result<std::vector<kms::ports::ResponderRule>> ParseResponders(
     }
     if (value.empty()) {
       return kms::InvalidArgumentError("responder rule '" + r + "' has no value");
+    }
+    if (rule.kind == kms::ports::ResponderRuleKind::kDomain &&
+        !kms::policy::ValidDomainPattern(value)) {
+      // "domain:example.org" used to be stored and then matched nothing.
+      return kms::InvalidArgumentError(
+          "responder rule '" + r + "': a domain rule is *@<domain> (identities in that domain) "
+          "or *.<domain> (in its subdomains), e.g. domain:*@" + value);
     }
     rule.value = value;
     out.push_back(rule);
@@ -112,7 +120,7 @@ kms::policy::PolicySpec Merge(const kms::policy::PolicySpec& u,
 }
 
 int Show(const Globals& g, const std::string& user) {
-  return WithAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
+  return ReadAdmin(g, [&](kms::policy::PolicyAdmin& a) -> kms::Status {
     auto def = a.GetPolicy("");
     if (!def.ok()) {
       return def.status();
@@ -147,7 +155,7 @@ int Show(const Globals& g, const std::string& user) {
                   (j["own"].is_null() ? " (system default only)" : " (own row over default)"))
               << "\n";
     for (const auto& [k, v] : shown.items()) {
-      std::cout << "  " << k << ": " << v.dump() << "\n";
+      std::cout << "  " << k << ": " << DumpJson(v) << "\n";
     }
     return kms::Status::Ok();
   });

@@ -12,7 +12,7 @@ struct UserOpts {
 };
 
 int List(const Globals& g) {
-  return WithAdmin(g, [&](kms::policy::PolicyAdmin& admin) -> kms::Status {
+  return ReadAdmin(g, [&](kms::policy::PolicyAdmin& admin) -> kms::Status {
     auto users = admin.ListUsers();
     if (!users.ok()) {
       return users.status();
@@ -23,10 +23,11 @@ int List(const Globals& g) {
                      {"public_identities", u.user.public_identities},
                      {"enabled", u.user.enabled}, {"credentials", u.credential_ids}});
       if (!g.json) {
-        std::cout << u.user.name << (u.user.enabled ? "" : " (disabled)") << "\t"
-                  << u.user.private_identity << "\t";
+        // Escaped: one line per user, one field per tab, whatever the stored names hold.
+        std::cout << EscapeText(u.user.name) << (u.user.enabled ? "" : " (disabled)") << "\t"
+                  << EscapeText(u.user.private_identity) << "\t";
         for (const auto& i : u.user.public_identities) {
-          std::cout << i << " ";
+          std::cout << EscapeText(i) << " ";
         }
         std::cout << "\t" << u.credential_ids.size() << " credential(s)\n";
       }
@@ -39,7 +40,7 @@ int List(const Globals& g) {
 }
 
 int Show(const Globals& g, const std::string& name) {
-  return WithAdmin(g, [&](kms::policy::PolicyAdmin& admin) -> kms::Status {
+  return ReadAdmin(g, [&](kms::policy::PolicyAdmin& admin) -> kms::Status {
     auto u = admin.GetUser(name);
     if (!u.ok()) {
       return u.status();
@@ -72,21 +73,22 @@ int Show(const Globals& g, const std::string& name) {
       PrintJson(j);
       return kms::Status::Ok();
     }
-    std::cout << "name:              " << u->user.name << (u->user.enabled ? "" : " (disabled)")
-              << "\nprivate identity:  " << u->user.private_identity
+    std::cout << "name:              " << EscapeText(u->user.name)
+              << (u->user.enabled ? "" : " (disabled)")
+              << "\nprivate identity:  " << EscapeText(u->user.private_identity)
               << "\npublic identities:";
     for (const auto& i : u->user.public_identities) {
-      std::cout << " " << i;
+      std::cout << " " << EscapeText(i);
     }
     std::cout << "\ngroups:           ";
     for (const auto& gr : u->groups) {
-      std::cout << " " << gr;
+      std::cout << " " << EscapeText(gr);
     }
     std::cout << "\ncredentials:       " << u->credentials.size() << "\n";
     for (const auto& c : creds) {
-      std::cout << "  " << c["id"].get<std::string>() << "	" << c["kind"].get<std::string>()
-                << "	KEK v" << c["kek_version"] << "	" << c["state"].get<std::string>()
-                << "\n";
+      std::cout << "  " << EscapeText(c["id"].get<std::string>()) << "	"
+                << c["kind"].get<std::string>() << "	KEK v" << c["kek_version"] << "	"
+                << c["state"].get<std::string>() << "\n";
     }
     std::cout << "policy:            "
               << (pol->exists ? "own row (kmsctl policy show --user " + name + ")"

@@ -77,6 +77,14 @@ int Report(const std::vector<kms::policy::ImportProblem>& problems) {
 int ImportRows(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin,
                std::vector<CsvUser>& users, std::chrono::steady_clock::time_point start);
 
+// TokenFailure: a token error during the token phase: nothing imported, exit 1 (exit 4 is
+// for bad rows only).
+int TokenFailure(size_t line, const kms::Status& s) {
+  std::cerr << "kmsctl: nothing imported: token error at line " << line << ": " << s.message()
+            << "\n";
+  return kExitFailed;
+}
+
 int Import(const Globals& g, const std::string& path) {
   const auto start = std::chrono::steady_clock::now();
   auto file = kms::hsm::ReadSecretFile(path, kMaxFileBytes, false);
@@ -99,8 +107,10 @@ int Import(const Globals& g, const std::string& path) {
 int ImportRows(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin,
                std::vector<CsvUser>& users, std::chrono::steady_clock::time_point start) {
   std::vector<kms::policy::ImportProblem> problems;
-  // Token phase: wrap raw keys, check wrapped ones. Stops at the first token error (a
-  // token that fails once is not trusted for the rest of a bulk job).
+  // Token phase: wrap raw keys, check wrapped ones. A row the token refuses as bad input
+  // is a bad row (exit 4, like the CSV checks); any other token error stops the whole job
+  // with exit 1 (a token that fails once is not trusted for the rest of a bulk job, and the
+  // fault is not the row's).
   kms::hsm::TokenKeyVault& vault = *stack.vault;
   std::vector<kms::policy::ImportRow> rows;
   rows.reserve(users.size());
@@ -114,8 +124,11 @@ int ImportRows(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::Polic
       auto w = vault.ImportCredential(u.credential_id, *u.raw_key);
       u.raw_key.reset();  // scrubbed now, not at the end of the import
       if (!w.ok()) {
+        if (w.status().code() != kms::StatusCode::kInvalidArgument) {
+          return TokenFailure(u.line, w.status());
+        }
         problems.push_back({u.line, "key not wrapped in the token: " + w.status().message()});
-        break;
+        continue;
       }
       row.credential = std::move(*w);
     } else if (u.wrapped) {
@@ -127,6 +140,9 @@ int ImportRows(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::Polic
         continue;
       }
       auto ref = vault.credentials().Open(w);
+      if (!ref.ok() && ref.status().code() == kms::StatusCode::kUnavailable) {
+        return TokenFailure(u.line, ref.status());  // the token, not the blob
+      }
       if (!ref.ok()) {
         problems.push_back({u.line, "wrapped key does not unwrap under KEK v" +
                                         std::to_string(w.kek_version)});

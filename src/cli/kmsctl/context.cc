@@ -3,8 +3,12 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <limits>
+
+#include "src/base/encoding.h"
 
 namespace kmsctl {
 
@@ -38,13 +42,14 @@ kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g) {
   return kms::hsm::TokenStack::Open(g.module, std::move(c));
 }
 
-kms::Result<kms::policy::PolicyAdmin> OpenAdmin(const Globals& g) {
-  return kms::policy::PolicyAdmin::Open(g.db, OperatorName(g));
+kms::Result<kms::policy::PolicyAdmin> OpenAdmin(const Globals& g,
+                                                kms::policy::AdminAccess access) {
+  return kms::policy::PolicyAdmin::Open(g.db, OperatorName(g), access);
 }
 
-int WithAdmin(const Globals& g,
-              const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn) {
-  auto admin = OpenAdmin(g);
+int WithAdmin(const Globals& g, const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn,
+              kms::policy::AdminAccess access) {
+  auto admin = OpenAdmin(g, access);
   if (!admin.ok()) {
     return Fail(admin.status());
   }
@@ -54,15 +59,27 @@ int WithAdmin(const Globals& g,
   return kExitOk;
 }
 
+int ReadAdmin(const Globals& g, const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn) {
+  return WithAdmin(g, fn, kms::policy::AdminAccess::kReadOnly);
+}
+
 kms::Result<int64_t> ParseTime(const std::string& text) {
   constexpr int64_t kNsPerS = 1000000000;
-  constexpr int64_t kMaxS = 9200000000;  // keeps s * 1e9 inside int64_t
+  // The result is nanoseconds in an int64_t (audit_log.time_ns), which ends at
+  // 2262-04-11T23:47:16Z; a later time used to wrap (9999-12-31 became 1816). Times before
+  // the epoch mean nothing here either. Both are refused, never clamped silently.
+  constexpr int64_t kMaxS = std::numeric_limits<int64_t>::max() / kNsPerS;
+  const auto in_range = [&](int64_t s) -> kms::Result<int64_t> {
+    if (s < 0 || s > kMaxS) {
+      return kms::InvalidArgumentError(
+          "time '" + text + "' is outside 1970-01-01T00:00:00Z..2262-04-11T23:47:16Z "
+          "(a credential without --not-after never expires)");
+    }
+    return s * kNsPerS;
+  };
   if (!text.empty() && text.size() <= 11 &&
       text.find_first_not_of("0123456789") == std::string::npos) {
-    const int64_t s = std::stoll(text);
-    if (s <= kMaxS) {
-      return s * kNsPerS;
-    }
+    return in_range(std::stoll(text));
   }
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -70,24 +87,66 @@ kms::Result<int64_t> ParseTime(const std::string& text) {
     return kms::InvalidArgumentError("time '" + text +
                                      "' must be unix seconds or YYYY-MM-DDTHH:MM:SSZ");
   }
-  return static_cast<int64_t>(timegm(&tm)) * kNsPerS;
+  return in_range(static_cast<int64_t>(timegm(&tm)));
 }
 
 int WithTokenAndAdmin(
     const Globals& g,
-    const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn) {
+    const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn,
+    kms::policy::AdminAccess access) {
+  // The token first: init with a wrong PIN creates no database.
   auto stack = OpenToken(g);
   if (!stack.ok()) {
     return Fail(stack.status());
   }
-  auto admin = OpenAdmin(g);
+  auto admin = OpenAdmin(g, access);
   if (!admin.ok()) {
     return Fail(admin.status());
   }
   return fn(**stack, *admin);
 }
 
-void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+void PrintJson(const nlohmann::json& j) { std::cout << DumpJson(j, 2) << "\n"; }
+
+std::string DumpJson(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void PutText(nlohmann::json& j, const std::string& key, const std::string& text) {
+  // nlohmann::json is the UTF-8 check: its strict dump throws type_error.316 on the first
+  // invalid byte (RFC 8259 §8.1 requires UTF-8), its replacing dump yields U+FFFD instead.
+  const nlohmann::json value(text);
+  try {
+    (void)value.dump();
+    j[key] = text;
+  } catch (const nlohmann::json::type_error&) {
+    j[key] = nlohmann::json::parse(DumpJson(value));
+    j[key + "_hex"] = kms::HexEncode(kms::AsBytes(text));
+  }
+}
+
+std::string EscapeText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (b < 0x20 || b == 0x7f) {
+          char hex[5];
+          std::snprintf(hex, sizeof(hex), "\\x%02x", b);
+          out += hex;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
 
 const char* KeyKindText(kms::ports::KeyKind k) {
   switch (k) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -46,20 +47,41 @@ int Fail(const kms::Status& s);
 kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g);
 // TokenConfigFor: the TokenConfig OpenToken uses (kInvalidArgument without --pin-file).
 kms::Result<kms::hsm::TokenConfig> TokenConfigFor(const Globals& g);
-// OpenAdmin: the policy database (created and migrated if needed).
-kms::Result<kms::policy::PolicyAdmin> OpenAdmin(const Globals& g);
+// OpenAdmin: the policy database. Only `init` creates it (kCreate); change commands need
+// it to exist and migrate it (kReadWrite); read commands (list, show, verify, export) open
+// it kReadOnly and write nothing. A missing file is kNotFound (exit 1), creating nothing.
+kms::Result<kms::policy::PolicyAdmin> OpenAdmin(
+    const Globals& g, kms::policy::AdminAccess access = kms::policy::AdminAccess::kReadWrite);
 // WithAdmin: opens the database and runs fn; Fail() on any error, kExitOk otherwise.
-int WithAdmin(const Globals& g, const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn);
+int WithAdmin(const Globals& g, const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn,
+              kms::policy::AdminAccess access = kms::policy::AdminAccess::kReadWrite);
+// ReadAdmin: WithAdmin for read commands (kReadOnly).
+int ReadAdmin(const Globals& g, const std::function<kms::Status(kms::policy::PolicyAdmin&)>& fn);
 // ParseTime: unix seconds ("1700000000") or RFC 3339 UTC ("2026-11-29T02:00:00Z"), in
-// nanoseconds since the epoch (the unit of audit_log.time_ns); kInvalidArgument otherwise.
+// nanoseconds since the epoch (the unit of audit_log.time_ns); kInvalidArgument otherwise,
+// also for a time before 1970 or after 2262-04-11T23:47:16Z (the end of int64_t ns).
 kms::Result<int64_t> ParseTime(const std::string& text);
 // WithTokenAndAdmin: opens the token, then the database, and runs fn (which returns the
 // exit code); Fail() if either cannot be opened.
 int WithTokenAndAdmin(
     const Globals& g,
-    const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn);
-// PrintJson: pretty JSON on stdout.
+    const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn,
+    kms::policy::AdminAccess access = kms::policy::AdminAccess::kReadWrite);
+// PrintJson: pretty JSON on stdout (DumpJson with indent 2).
 void PrintJson(const nlohmann::json& j);
+// DumpJson: j as JSON text; never throws. A string that is not valid UTF-8 (audit rows carry
+// identities and credential ids exactly as clients sent them) has each invalid byte
+// replaced by U+FFFD instead of making nlohmann::json throw type_error.316.
+std::string DumpJson(const nlohmann::json& j, int indent = -1);
+// PutText: j[key] = text when text is valid UTF-8. Otherwise j[key] is text with every
+// invalid byte replaced by U+FFFD and j[key + "_hex"] the lowercase hex of the bytes as
+// stored, so the exact value stays recoverable (docs/operations.md "Output of stored text").
+void PutText(nlohmann::json& j, const std::string& key, const std::string& text);
+// EscapeText: text for one tab-separated, one-line field: backslash, tab, newline and
+// carriage return become \\, \t, \n, \r and every other control byte (0x00-0x1f, 0x7f)
+// \xHH, so a stored value can neither start a line nor a field of its own. Reversible;
+// bytes from 0x80 on (UTF-8 or not) are kept as they are.
+std::string EscapeText(std::string_view text);
 
 const char* KeyKindText(kms::ports::KeyKind k);
 const char* KeyStateText(kms::ports::KeyState s);

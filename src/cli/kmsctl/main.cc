@@ -3,6 +3,7 @@
 // same transaction as the change (policy/admin.h). This file only wires the command groups
 // (cmd_*.cc) onto CLI11 and maps parse errors onto the documented exit codes.
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <iostream>
 
 #include "src/cli/kmsctl/commands.h"
@@ -60,5 +61,15 @@ int main(int argc, char** argv) {
     std::cerr << "kmsctl: no command given\n" << app.help();
     return kmsctl::kExitUsage;
   }
-  return ctx.action();
+  // A command reports its failures as Status; an exception escaping one (a library that
+  // throws, e.g. on text it cannot encode, or std::bad_alloc) would otherwise end in
+  // std::terminate and SIGABRT. It ends here with one line and exit 1 instead.
+  try {
+    return ctx.action();
+  } catch (const std::exception& e) {
+    std::cerr << "kmsctl: internal error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "kmsctl: internal error\n";
+  }
+  return kmsctl::kExitFailed;
 }

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "hsm/attr_template.h"
+#include "hsm/key_labels.h"
 #include "hsm/token_key_vault.h"
 #include "src/base/encoding.h"
 
@@ -137,6 +139,24 @@ std::vector<uint8_t> KmsctlTest::TokenHmac(const std::string& id) {
   }
   token->reset();
   return mac;
+}
+
+CK_RV GenerateLegacyKek(kms::hsm::Token& token, uint32_t version) {
+  using kms::hsm::AttrTemplate;
+  auto lease = token.Acquire();
+  if (!lease.ok()) return CKR_GENERAL_ERROR;
+  AttrTemplate forced;
+  forced.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false);
+  AttrTemplate t;
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 32);
+  t.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true);
+  t.Bool(CKA_EXTRACTABLE, false).Bool(CKA_WRAP, true).Bool(CKA_UNWRAP, true);
+  t.String(CKA_LABEL, kms::hsm::LongTermKeyLabel(kms::hsm::KeyKind::kKek, version))
+      .String(CKA_ID, kms::hsm::kLongTermKeyId);
+  t.Nested(CKA_UNWRAP_TEMPLATE, std::move(forced));
+  CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  return lease->fn()->C_GenerateKey(lease->handle(), &gen, t.data(), t.size(), &h);
 }
 
 void KmsctlTest::InitWithAlice() {

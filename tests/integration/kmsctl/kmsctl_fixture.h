@@ -49,6 +49,12 @@ class KmsctlTest : public ::testing::Test {
   std::string pin_file_;
 };
 
+// GenerateLegacyKek: KEK `version` made directly in the token with the template of releases
+// before trusted re-wrap (its unwrap template forces non-extractable copies, so credentials
+// under it cannot be re-wrapped: docs/security-target.md "KEK rotation"). C_GenerateKey's
+// result, or CKR_GENERAL_ERROR when no session could be acquired.
+CK_RV GenerateLegacyKek(kms::hsm::Token& token, uint32_t version);
+
 // The hex of a 32-byte test key (known pattern, searched for in outputs).
 inline constexpr char kTestKeyHex[] =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";

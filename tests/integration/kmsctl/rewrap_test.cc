@@ -14,6 +14,7 @@
 #include "hsm/token_key_vault.h"
 #include "src/base/encoding.h"
 #include "tests/integration/hsm/softhsm_fixture.h"
+#include "tests/integration/kmsctl/kmsctl_fixture.h"
 
 namespace kms::hsm {
 namespace {
@@ -207,21 +208,7 @@ TEST_F(TrustedRewrapTest, WrongSoPinAndLateSoStepAreRefused) {
 // A KEK made with the earlier template (unwrap template forcing non-extractable copies)
 // cannot release a copy for re-wrapping: reported, not half done.
 TEST_F(TrustedRewrapTest, KekWithTheEarlierTemplateIsReported) {
-  {
-    auto lease = token_->Acquire();
-    ASSERT_TRUE(lease.ok());
-    AttrTemplate forced;
-    forced.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false);
-    AttrTemplate t;
-    t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 32);
-    t.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true);
-    t.Bool(CKA_EXTRACTABLE, false).Bool(CKA_WRAP, true).Bool(CKA_UNWRAP, true);
-    t.String(CKA_LABEL, LongTermKeyLabel(KeyKind::kKek, 2)).String(CKA_ID, kLongTermKeyId);
-    t.Nested(CKA_UNWRAP_TEMPLATE, std::move(forced));
-    CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    ASSERT_EQ(lease->fn()->C_GenerateKey(lease->handle(), &gen, t.data(), t.size(), &h), CKR_OK);
-  }
+  ASSERT_EQ(kmsctl::testing::GenerateLegacyKek(*token_, 2), CKR_OK);
   Reconnect();
   Reopen();  // indexes the hand-made v2
   auto legacy = TokenKeyVault(*token_).GenerateCredential("btid-old", 32);

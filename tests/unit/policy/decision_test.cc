@@ -404,5 +404,26 @@ TEST(ResponderAllowedTest, NoRulesMatchesNothing) {
   EXPECT_FALSE(ResponderAllowed(p, "sip:bob@example.org"));
 }
 
+// A domain rule without "*@" or "*." matched nothing, silently (review); kmsctl now
+// refuses what ValidDomainPattern rejects, and such a rule still matches nothing.
+TEST(ResponderAllowedTest, DomainPatternsMustBeWildcards) {
+  for (const char* good : {"*@example.org", "*.example.org", "*@EXAMPLE.org"}) {
+    EXPECT_TRUE(ValidDomainPattern(good)) << good;
+  }
+  for (const char* bad : {"example.org", "@example.org", "*@", "*.", "*", "", "*@*.org",
+                          "*@a@b", "*.exa mple.org", "**.example.org"}) {
+    EXPECT_FALSE(ValidDomainPattern(bad)) << bad;
+  }
+  EffectivePolicy p = BasePolicy();
+  p.rules->allowed_responders = {{ResponderRuleKind::kDomain, "example.org"}};
+  EXPECT_FALSE(ResponderAllowed(p, "sip:bob@example.org"));
+  p.rules->allowed_responders = {{ResponderRuleKind::kDomain, "*@example.org"}};
+  EXPECT_TRUE(ResponderAllowed(p, "sip:bob@example.org"));
+  EXPECT_FALSE(ResponderAllowed(p, "sip:bob@evil.example.org"));
+  p.rules->allowed_responders = {{ResponderRuleKind::kDomain, "*.example.org"}};
+  EXPECT_TRUE(ResponderAllowed(p, "sip:bob@kms.example.org"));
+  EXPECT_FALSE(ResponderAllowed(p, "sip:bob@example.org"));
+}
+
 }  // namespace
 }  // namespace kms::policy
