@@ -1,5 +1,7 @@
 #include "src/client/initiator.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "src/base/byte_reader.h"
@@ -178,6 +180,14 @@ Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp, const 
   return out;
 }
 
+size_t MinTransferRandLen(const InitiatorTicket& t) {
+  size_t n = std::max(kMinRandBytes, t.mpki.size());
+  if (!t.ticket.policy.flags.g) {
+    n = std::max(n, LongestTgk(t.session_keys));
+  }
+  return n;
+}
+
 Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket> ticket,
                                           std::string_view identity_i,
                                           const TransferInitOptions& opt, const Env& env) {
@@ -194,13 +204,20 @@ Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket>
   if (opt.media_lines == 0 || opt.media_lines > 100) {
     return InvalidArgumentError("media line count out of range");
   }
+  const size_t min_rand = MinTransferRandLen(*ticket);
+  const size_t rand_len = opt.rand_len == 0 ? min_rand : opt.rand_len;
+  if (rand_len < min_rand || rand_len > 255) {
+    return InvalidArgumentError("RANDRi length " + std::to_string(rand_len) + " outside [" +
+                                std::to_string(min_rand) +
+                                ", 255] (RFC 6043 §12.1: not shorter than MPKi)");
+  }
   PendingTransfer p;
   p.ticket = ticket;
   p.identity_i = std::string(identity_i);
   p.identity_r = opt.responder;
   p.prf = opt.suite.prf;
   KMS_ASSIGN_OR_RETURN(p.csb_id, RandomU32(env.rng));
-  KMS_ASSIGN_OR_RETURN(p.rand_ri, crypto::RandomBytes(env.rng, opt.rand_len));
+  KMS_ASSIGN_OR_RETURN(p.rand_ri, crypto::RandomBytes(env.rng, rand_len));
   KMS_ASSIGN_OR_RETURN(const mikey::Timestamp t, NowTimestamp(env.clock));
   for (const mikey::KeyData& k : opt.initiator_keys) {
     p.initiator_keys.push_back(k.Clone());
@@ -347,6 +364,8 @@ Result<CallKeys> ProcessTransferResp(std::span<const uint8_t> resp, const Pendin
     if (idrr == nullptr || rkms == nullptr) {
       return AuthFailedError("forking TRANSFER_RESP without IDRr and RANDRkms");
     }
+    KMS_RETURN_IF_ERROR(CheckRandCovers(
+        rkms->rand.size(), std::max(tk.mpkr->size(), LongestTgk(tk.session_keys)), "RANDRkms"));
     KMS_ASSIGN_OR_RETURN(crypto::SoftwareInKey mpkr, crypto::SoftwareInKey::Create(*tk.mpkr));
     KMS_ASSIGN_OR_RETURN(inkey, crypto::ForkKey(tp_prf, crypto::ForkedKey::kMpkr, mpkr.blocks(),
                                                 idrr->id_data, rkms->rand));

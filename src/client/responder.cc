@@ -1,5 +1,7 @@
 #include "src/client/responder.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "src/base/secret_bytes.h"
@@ -118,6 +120,12 @@ Result<ResolvedTicket> ProcessResolveResp(std::span<const uint8_t> resp, const P
   for (size_t i = next; i < keys.size(); ++i) {
     out.session_keys.push_back(std::move(keys[i]));
   }
+  if (pr.forking) {
+    // RFC 6043 §12.1: RANDRkms at least as long as the longest forked key (MPKr, TGK).
+    KMS_RETURN_IF_ERROR(CheckRandCovers(
+        out.rand_kms.size(), std::max(out.mpkr_prime->size(), LongestTgk(out.session_keys)),
+        "RANDRkms"));
+  }
   return out;
 }
 
@@ -164,10 +172,24 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   }
   const mikey::RandR* randri = ti.FindRandR(mikey::RandRole::kInitiator);
   const mikey::Verification* tiv = ti.FindV();
+  const SecretBytes& inkey =
+      (f.i && s.resolved.mpkr_prime) ? *s.resolved.mpkr_prime : s.resolved.mpki;
+  // RFC 6043 §12.1 (spec §4.4): RANDRi || RANDRr enter the 0x02 label (inkey MPKr'/MPKi)
+  // and, with H and G, the 0x03 label (inkey the TGKs); together they must be at least as
+  // long as the longest of these keys.
+  const size_t need = std::max(inkey.size(), LongestTgk(s.resolved.session_keys));
   std::vector<uint8_t> rand_rr;
   if (f.g) {  // RFC 6043 §4.2.2.3: RANDRr iff G
-    KMS_ASSIGN_OR_RETURN(rand_rr, crypto::RandomBytes(env.rng, opt.rand_len));
+    const size_t min_rr = std::max(kMinRandBytes, need - std::min(need, randri->rand.size()));
+    const size_t len = opt.rand_len == 0 ? min_rr : opt.rand_len;
+    if (len < min_rr || len > 255) {
+      return InvalidArgumentError("RANDRr length " + std::to_string(len) + " outside [" +
+                                  std::to_string(min_rr) + ", 255] (RFC 6043 §12.1)");
+    }
+    KMS_ASSIGN_OR_RETURN(rand_rr, crypto::RandomBytes(env.rng, len));
   }
+  KMS_RETURN_IF_ERROR(CheckRandCovers(randri->rand.size() + rand_rr.size(), need,
+                                      f.g ? "RANDRi || RANDRr" : "RANDRi (G=0)"));
   KMS_ASSIGN_OR_RETURN(const mikey::Timestamp t, NowTimestamp(env.clock));
 
   // The key our direction uses: a responder key, else the first resolved session key.
@@ -211,8 +233,6 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   if (!s.resolved.rand_kms.empty()) {
     m.payloads.push_back(mikey::RandR{mikey::RandRole::kKms, s.resolved.rand_kms});
   }
-  const SecretBytes& inkey =
-      (f.i && s.resolved.mpkr_prime) ? *s.resolved.mpkr_prime : s.resolved.mpki;
   const MessageLabel label{h.csb_id, crypto::MessageRole::kResponse, randri->rand, rand_rr};
   if (!opt.responder_keys.empty()) {
     // spec §11 A23: the same key set as V; IV with this message's CSB ID and T.

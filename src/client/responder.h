@@ -63,7 +63,9 @@ struct ResolvedTicket {
 // ProcessResolveResp: HDR equal to the request's, MAC over resp || RESOLVE_INIT verified
 // in constant time before decrypting, KEMAC (IV with the response's T, RESOLVE_INIT's T as
 // fallback, spec §11 A3), key chain MPKi, [MPKr'], keys; IDRr and RANDRkms required with
-// forking. A MIKEY Error answer: kFailedPrecondition with the error number in detail().
+// forking (RANDRkms at least as long as MPKr' and every TGK', RFC 6043 §12.1), every key
+// at least kMinKeyBytes. A MIKEY Error answer: kFailedPrecondition with the error number in
+// detail().
 Result<ResolvedTicket> ProcessResolveResp(std::span<const uint8_t> resp, const PendingResolve& pr,
                                           const Credentials& creds);
 
@@ -82,7 +84,9 @@ Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, Resol
 // TransferRespOptions: the responder's choices.
 struct TransferRespOptions {
   std::string identity;                        // own identity if RESOLVE_RESP had no IDRr
-  size_t rand_len = 16;                        // RANDRr (when G=1)
+  // RANDRr length (when G=1); 0 = the shortest RFC 6043 §12.1 allows: at least
+  // kMinRandBytes and, with RANDRi, as long as MPKr'/MPKi and every TGK. Shorter: refused.
+  size_t rand_len = 0;
   std::vector<mikey::KeyData> responder_keys;  // M=1: KEMAC (pre-encrypted content keys)
 };
 
@@ -95,7 +99,9 @@ struct TransferRespResult {
 // and SPI filled where empty), T, [RANDRr iff G], IDRr and RANDRkms (from RESOLVE_RESP),
 // [KEMAC iff responder keys, M=1 required], V keyed from MPKr' (forking) else MPKi, label
 // 0x02 with RANDRi and [RANDRr], MAC over resp || TRANSFER_INIT; then the SRTP keys.
-// Random draws: RANDRr (if G), then one SSRC (4) per CS without session data.
+// Refused (kPermissionDenied) when RANDRi and RANDRr together are shorter than the keys
+// they derive from (RFC 6043 §12.1). Random draws: RANDRr (if G), then one SSRC (4) per CS
+// without session data.
 Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
                                              const TransferRespOptions& opt, const Env& env);
 

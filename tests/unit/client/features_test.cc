@@ -2,6 +2,8 @@
 // updates (RFC 6043 §5.2, §5.3, §8, App. A).
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "src/base/encoding.h"
 #include "src/client/csb_update.h"
 #include "src/client/mode3_ticket.h"
@@ -40,6 +42,36 @@ class FeaturesTest : public ::testing::Test {
     o.kms_identity = "https://kms.example.org";
     o.responders = {kBob};
     return CreateMode3Ticket(kAlice, tpk_, o, env_);
+  }
+
+  // A mode-3 Ticket Transfer from Alice to Bob up to Bob's authenticated TRANSFER_INIT
+  // (Bob's resolution by KmsResolve). Queues BuildTransferInit's random draws: CSB ID,
+  // 16-byte RANDRi, SSRC of CS 1.
+  struct Mode3Transfer {
+    std::shared_ptr<const InitiatorTicket> ticket;
+    PendingTransfer pt;
+    std::optional<ResponderSession> session;
+  };
+  Mode3Transfer StartMode3Transfer(Mode3Options o, TransferInitOptions to = {}) {
+    auto t = Mode3(std::move(o));
+    KMS_CHECK(t.ok());
+    Mode3Transfer x;
+    x.ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+    rng_.PushU32(0x01020304);
+    rng_.Push(std::vector<uint8_t>(16, 0x44));  // RANDRi
+    rng_.PushU32(0x11110001);                   // SSRC of CS 1
+    to.responder = kBob;
+    auto pt = BuildTransferInit(x.ticket, kAlice, to, env_);
+    KMS_CHECK(pt.ok());
+    x.pt = std::move(pt).value();
+    auto rti =
+        ReceiveTransferInit(x.pt.wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
+    KMS_CHECK(rti.ok());
+    auto session = AuthenticateTransferInit(std::move(*rti),
+                                            KmsResolve(*x.ticket, std::vector<uint8_t>(16, 0x55)));
+    KMS_CHECK(session.ok());
+    x.session = std::move(session).value();
+    return x;
   }
 
   // What the KMS does on RESOLVE_INIT for a forking ticket (spec §7.2 steps 9-10): fork
@@ -124,25 +156,11 @@ TEST_F(FeaturesTest, Mode3TicketIsSealedWithTheTpk) {
 TEST_F(FeaturesTest, Mode3CallWithPreEncryptedContentKeys) {
   Mode3Options o;
   o.responder_keys = true;  // M=1: the responder supplies the content TEK
-  auto t = Mode3(o);
-  ASSERT_TRUE(t.ok());
-  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
-
-  rng_.PushU32(0x01020304);
-  rng_.Push(std::vector<uint8_t>(16, 0x44));  // RANDRi
-  rng_.PushU32(0x11110001);                   // SSRC of CS 1
   TransferInitOptions to;
-  to.responder = kBob;
   to.sdp_ids = "mikey";
-  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
-  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
-
-  auto rti =
-      ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
-  ASSERT_TRUE(rti.ok()) << rti.status().ToString();
-  auto session = AuthenticateTransferInit(std::move(*rti),
-                                          KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
-  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  Mode3Transfer x = StartMode3Transfer(o, std::move(to));
+  const PendingTransfer* pt = &x.pt;
+  const ResponderSession* session = &*x.session;
 
   TransferRespOptions ro;
   ro.identity = kBob;
@@ -172,22 +190,8 @@ TEST_F(FeaturesTest, Mode3CallWithPreEncryptedContentKeys) {
 }
 
 TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
-  auto t = Mode3(Mode3Options{});  // M=0
-  ASSERT_TRUE(t.ok());
-  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
-  rng_.PushU32(0x01020304);
-  rng_.Push(std::vector<uint8_t>(16, 0x44));
-  rng_.PushU32(0x11110001);
-  TransferInitOptions to;
-  to.responder = kBob;
-  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
-  ASSERT_TRUE(pt.ok());
-  auto rti =
-      ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
-  ASSERT_TRUE(rti.ok());
-  auto session = AuthenticateTransferInit(std::move(*rti),
-                                          KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
-  ASSERT_TRUE(session.ok());
+  Mode3Transfer x = StartMode3Transfer(Mode3Options{});  // M=0
+  const ResponderSession* session = &*x.session;
   TransferRespOptions ro;
   mikey::KeyData tek;
   tek.type = mikey::KeyDataType::kTekSalt;
@@ -196,6 +200,65 @@ TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
   tek.spi = {1, 2, 3, 4};
   ro.responder_keys.push_back(std::move(tek));
   EXPECT_EQ(BuildTransferResp(*session, ro, env_).status().code(), StatusCode::kPermissionDenied);
+}
+
+// RFC 6043 §12.1 (spec §4.4): TRANSFER_INIT's 0x01 label holds RANDRi only, so RANDRi
+// must be at least as long as MPKi: 32 bytes with the 256-bit suite's 32-byte MPK.
+TEST_F(FeaturesTest, TransferInitRandCoversA256BitMpki) {
+  rng_.Push(std::vector<uint8_t>(32, 0x01));  // RAND (>= MPK)
+  rng_.Push(std::vector<uint8_t>(32, 0x02));  // MPK
+  rng_.Push(std::vector<uint8_t>(32, 0x03));  // TGK
+  Mode3Options o;
+  o.kms_identity = "https://kms.example.org";
+  o.responders = {kBob};
+  o.prf = mikey::PrfFunc::kPrfHmacSha256;
+  o.encr = mikey::EncrAlg::kAesCm256;
+  o.mac = mikey::MacAlg::kHmacSha256_256;
+  o.mpk_len = o.tgk_len = 32;
+  TicketProtectionKey tpk{"mrfc-tpk-2", SecretBytes::CopyFrom(std::vector<uint8_t>(32, 0x34))};
+  auto t = CreateMode3Ticket(kAlice, tpk, o, env_);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+  ASSERT_EQ(ticket->mpki.size(), 32u);
+  EXPECT_EQ(MinTransferRandLen(*ticket), 32u);
+
+  TransferInitOptions to;
+  to.responder = kBob;
+  to.suite = Suite{mikey::PrfFunc::kPrfHmacSha256, mikey::EncrAlg::kAesCm256,
+                   mikey::MacAlg::kHmacSha256_256};
+  to.rand_len = 16;  // the old default: shorter than MPKi
+  EXPECT_EQ(BuildTransferInit(ticket, kAlice, to, env_).status().code(),
+            StatusCode::kInvalidArgument);
+  to.rand_len = 31;
+  EXPECT_EQ(BuildTransferInit(ticket, kAlice, to, env_).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rng_.empty());  // refused before drawing anything
+
+  to.rand_len = 0;  // default: the shortest compliant length
+  rng_.PushU32(0x01020304);
+  rng_.Push(std::vector<uint8_t>(32, 0x44));  // RANDRi: 32 bytes drawn
+  rng_.PushU32(0x11110001);
+  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
+  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
+  EXPECT_TRUE(rng_.empty());
+  EXPECT_EQ(pt->rand_ri.size(), 32u);
+
+  // Keys shorter than 128 bits are not even put in a ticket.
+  Mode3Options short_mpk = o;
+  short_mpk.mpk_len = 8;
+  EXPECT_EQ(CreateMode3Ticket(kAlice, tpk, short_mpk, env_).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// RFC 6043 §12.1: the responder's RANDRr (with RANDRi) covers MPKr' and the TGKs.
+TEST_F(FeaturesTest, TransferRespRandTooShortRefused) {
+  Mode3Transfer x = StartMode3Transfer(Mode3Options{});
+  const ResponderSession* session = &*x.session;
+  TransferRespOptions ro;
+  ro.identity = kBob;
+  ro.rand_len = 8;
+  EXPECT_EQ(BuildTransferResp(*session, ro, env_).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rng_.empty());
 }
 
 TEST_F(FeaturesTest, TicketCacheHonoursReuseFlagAndValidity) {
