@@ -443,6 +443,7 @@ Result<CallKeys> ProcessTransferResp(std::span<const uint8_t> resp, const Pendin
   c.g = f.g;
   c.identity_i = pt.identity_i;
   c.identity_r = out.peer_identity;
+  c.own_role = mikey::IdRole::kInitiator;
   c.map = m.hdr;
   for (const mikey::SecurityPolicy* sp : sps) c.policies.push_back(*sp);
   return out;

@@ -272,6 +272,7 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   c.g = f.g;
   c.identity_i = s.identity_i;
   c.identity_r = std::string(idrr.begin(), idrr.end());
+  c.own_role = mikey::IdRole::kResponder;
   c.map = h;
   for (const mikey::SecurityPolicy* sp : sps) c.policies.push_back(*sp);
   return out;

@@ -55,6 +55,10 @@ struct CsbState {
   bool h = true, g = true;
   std::string identity_i;
   std::string identity_r;  // TRANSFER_RESP's IDRr (spec §11 A24)
+  // Our role in the initial exchange (kInitiator or kResponder): a CSB update we send puts
+  // the IDR of this role first (spec §2.8), and one we receive must put the peer's first,
+  // so our own update reflected back to us is refused (both directions share one key set).
+  mikey::IdRole own_role = mikey::IdRole::kInitiator;
   mikey::Hdr map;          // the completed CS map
   std::vector<mikey::SecurityPolicy> policies;
   // T (as 64 bits) of the last CSB update accepted from the peer: a later update must carry

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <string>
+#include <variant>
 
 #include "src/base/encoding.h"
 #include "src/client/csb_update.h"
@@ -27,6 +29,26 @@ using testing::ScriptedRandom;
 
 const char* kAlice = "sip:mrfc@example.org";
 const char* kBob = "sip:bob@example.org";
+
+// A CSB update's key list: one TGK of 0x`fill` bytes with SPI 000000`spi`.
+std::vector<mikey::KeyData> NewTgk(uint8_t fill, uint8_t spi) {
+  std::vector<mikey::KeyData> k(1);
+  k[0].type = mikey::KeyDataType::kTgk;
+  k[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, fill));
+  k[0].spi = {0, 0, 0, spi};
+  return k;
+}
+
+// The roles of the IDRi/IDRr payloads of a message, in order.
+std::vector<mikey::IdRole> PartyRoles(const std::vector<uint8_t>& wire) {
+  auto m = mikey::Decode(wire);
+  KMS_CHECK(m.ok());
+  std::vector<mikey::IdRole> out;
+  for (const mikey::Payload& p : m->payloads) {
+    if (const auto* idr = std::get_if<mikey::Idr>(&p)) out.push_back(idr->role);
+  }
+  return out;
+}
 
 class FeaturesTest : public ::testing::Test {
  protected:
@@ -332,15 +354,8 @@ TEST_F(FeaturesTest, CsbUpdateRekeysBothSides) {
 // again, nor one older than the last accepted, nor one outside the clock window.
 TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
   testing::VectorCall call = testing::RunVectorCall();
-  auto tgk = [](uint8_t fill, uint8_t spi) {
-    std::vector<mikey::KeyData> k(1);
-    k[0].type = mikey::KeyDataType::kTgk;
-    k[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, fill));
-    k[0].spi = {0, 0, 0, spi};
-    return k;
-  };
   clock_.Set(At(60));
-  auto first = BuildCsbUpdateInit(call.a.csb, tgk(0x41, 2), env_);
+  auto first = BuildCsbUpdateInit(call.a.csb, NewTgk(0x41, 2), env_);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   auto ans = AnswerCsbUpdate(first->wire, call.b.csb, env_);
   ASSERT_TRUE(ans.ok()) << ans.status().ToString();
@@ -351,7 +366,7 @@ TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
   EXPECT_EQ(replay.status().detail(), static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
 
   clock_.Set(At(61));
-  auto second = BuildCsbUpdateInit(call.a.csb, tgk(0x42, 3), env_);
+  auto second = BuildCsbUpdateInit(call.a.csb, NewTgk(0x42, 3), env_);
   ASSERT_TRUE(second.ok());
   ASSERT_TRUE(AnswerCsbUpdate(second->wire, call.b.csb, env_).ok());
   EXPECT_EQ(HexEncode(call.b.csb.map.generic_map.front().spi), "00000003");
@@ -362,7 +377,7 @@ TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
 
   // Built at 62 s, received more than the window later.
   clock_.Set(At(62));
-  auto late = BuildCsbUpdateInit(call.a.csb, tgk(0x43, 4), env_);
+  auto late = BuildCsbUpdateInit(call.a.csb, NewTgk(0x43, 4), env_);
   ASSERT_TRUE(late.ok());
   clock_.Set(At(62) + kCsbUpdateSkew + std::chrono::seconds(1));
   auto stale = AnswerCsbUpdate(late->wire, call.b.csb, env_);
@@ -370,6 +385,45 @@ TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
   EXPECT_EQ(stale.status().detail(), static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
   clock_.Set(At(63));  // within the window it is accepted
   EXPECT_TRUE(AnswerCsbUpdate(late->wire, call.b.csb, env_).ok());
+}
+
+// spec §2.8 / RFC 6043 §5.2: both directions of a CSB update use one key set, so the MAC
+// alone would let an attacker send A's own update back to A. The sender's IDR comes first
+// (the Responder's update is the mirror form, IDRr first) and a party refuses a message
+// that names itself first.
+TEST_F(FeaturesTest, CsbUpdateReflectedToItsSenderRefused) {
+  testing::VectorCall call = testing::RunVectorCall();
+  const std::string a_spi = HexEncode(call.a.csb.map.generic_map.front().spi);
+  clock_.Set(At(60));
+  auto upd = BuildCsbUpdateInit(call.a.csb, NewTgk(0x99, 2), env_);
+  ASSERT_TRUE(upd.ok()) << upd.status().ToString();
+  EXPECT_EQ(PartyRoles(upd->wire),
+            (std::vector<mikey::IdRole>{mikey::IdRole::kInitiator, mikey::IdRole::kResponder}));
+  auto self = AnswerCsbUpdate(upd->wire, call.a.csb, env_);
+  ASSERT_FALSE(self.ok());
+  EXPECT_EQ(self.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(self.status().message().find("reflected"), std::string::npos);
+  EXPECT_EQ(HexEncode(call.a.csb.map.generic_map.front().spi), a_spi);  // state kept
+
+  // The Responder's update: mirror form, refused by B itself, accepted by A, whose answer
+  // carries IDRi; B takes the answer and both sides agree on the new keys.
+  clock_.Set(At(61));
+  auto bupd = BuildCsbUpdateInit(call.b.csb, NewTgk(0x98, 3), env_);
+  ASSERT_TRUE(bupd.ok()) << bupd.status().ToString();
+  EXPECT_EQ(PartyRoles(bupd->wire),
+            (std::vector<mikey::IdRole>{mikey::IdRole::kResponder, mikey::IdRole::kInitiator}));
+  EXPECT_EQ(AnswerCsbUpdate(bupd->wire, call.b.csb, env_).status().code(),
+            StatusCode::kPermissionDenied);
+  auto ans = AnswerCsbUpdate(bupd->wire, call.a.csb, env_);
+  ASSERT_TRUE(ans.ok()) << ans.status().ToString();
+  EXPECT_EQ(PartyRoles(ans->wire), std::vector<mikey::IdRole>{mikey::IdRole::kInitiator});
+  auto b_new = ProcessCsbUpdateResp(ans->wire, *bupd, call.b.csb);
+  ASSERT_TRUE(b_new.ok()) << b_new.status().ToString();
+  ASSERT_EQ(b_new->size(), ans->sessions.size());
+  for (size_t i = 0; i < b_new->size(); ++i) {
+    EXPECT_TRUE((*b_new)[i].master_key.ConstantTimeEqual(ans->sessions[i].master_key));
+    EXPECT_EQ(HexEncode((*b_new)[i].mki), "00000003");
+  }
 }
 
 TEST(ReplayCacheTest, RefusesReplaysWithinTheWindow) {
