@@ -198,6 +198,14 @@ Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket>
   if (!opt.initiator_keys.empty() && !f.l) {
     return PermissionDeniedError("ticket forbids initiator-supplied keys (L=0)");
   }
+  if (!opt.initiator_keys.empty()) {
+    // The responder decrypts them like a CSB-update KEMAC (spec §11 A23) and refuses
+    // keys whose SPI names a ticket key too; refuse them here already.
+    KMS_RETURN_IF_ERROR(CheckSessionKeyChain(opt.initiator_keys, false));
+    if (Status s = CheckSpisDisjoint(opt.initiator_keys, ticket->session_keys); !s.ok()) {
+      return InvalidArgumentError(s.message());
+    }
+  }
   if (f.i && !ticket->mpkr) {
     return FailedPreconditionError("forking ticket without MPKr");
   }
@@ -330,6 +338,14 @@ Result<PendingTransfer> PendingTransferFromWire(std::span<const uint8_t> sent,
   p.hdr = m.hdr;
   for (const mikey::SecurityPolicy* sp : m.Policies()) {
     p.policies.push_back(*sp);
+  }
+  if (const mikey::Kemac* kemac = m.FindKemac()) {
+    // Our own initiator-supplied keys, encrypted with MPKi (spec §11 A23).
+    const MessageLabel label{p.csb_id, crypto::MessageRole::kInitial, p.rand_ri, {}};
+    KMS_ASSIGN_OR_RETURN(
+        p.initiator_keys,
+        DecryptKemac(*kemac, p.ticket->mpki, label, m.hdr.prf, m.FindV()->mac_alg,
+                     TimestampIv64(*m.FindT()), std::nullopt, &CheckSessionKeyChain, false));
   }
   return p;
 }

@@ -86,7 +86,11 @@ struct TransferInitOptions {
   // MPKi, 16 bytes are too short.
   size_t rand_len = 0;
   std::optional<std::string> sdp_ids;          // SDP IDs GenExt before V (spec §11 A11)
-  std::vector<mikey::KeyData> initiator_keys;  // L=1: KEMAC in TRANSFER_INIT (MPKi keys)
+  // L=1: keys for the KEMAC of TRANSFER_INIT (encrypted with the MPKi key set, spec §11
+  // A23); our crypto sessions use the first one's SPI. Their SPIs must differ from each
+  // other and from the ticket's keys (else kInvalidArgument): an SPI names one key, and
+  // the responder refuses a TRANSFER_INIT whose keys collide with the ticket's.
+  std::vector<mikey::KeyData> initiator_keys;
 };
 
 // PendingTransfer: a TRANSFER_INIT as sent.
@@ -118,8 +122,8 @@ Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket>
                                           std::string_view identity_i,
                                           const TransferInitOptions& opt, const Env& env);
 
-// PendingTransferFromWire: the PendingTransfer of a TRANSFER_INIT we sent (no
-// initiator-supplied keys), rebuilt from its bytes and the ticket it used.
+// PendingTransferFromWire: the PendingTransfer of a TRANSFER_INIT we sent, rebuilt from
+// its bytes and the ticket it used (initiator-supplied keys decrypted with its MPKi).
 Result<PendingTransfer> PendingTransferFromWire(std::span<const uint8_t> sent,
                                                 std::shared_ptr<const InitiatorTicket> ticket);
 

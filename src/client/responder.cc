@@ -158,8 +158,22 @@ Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti,
   if (tp_idri == nullptr || tp_idri->id_data != idri->id_data) {
     return PermissionDeniedError("TRANSFER_INIT IDRi differs from the ticket's IDRi");
   }
+  // Authenticated from here on (spec §9.3: authenticate before decrypting).
+  std::vector<mikey::KeyData> initiator_keys;
+  if (const mikey::Kemac* kemac = m.FindKemac()) {
+    if (!tk->policy.flags.l) {
+      return PermissionDeniedError("initiator-supplied keys not allowed (L=0)");
+    }
+    // RFC 6043 §4.2.2.1, spec §11 A23: the same key set as V (MPKi, label 0x01 with
+    // RANDRi), IV with this message's CSB ID and T.
+    KMS_ASSIGN_OR_RETURN(initiator_keys, DecryptKemac(*kemac, resolved.mpki, label, m.hdr.prf,
+                                                      m.FindV()->mac_alg, TimestampIv64(*m.FindT()),
+                                                      std::nullopt, &CheckSessionKeyChain, false));
+    KMS_RETURN_IF_ERROR(CheckSpisDisjoint(initiator_keys, resolved.session_keys));
+  }
   std::string who = IdrText(*idri);
-  return ResponderSession{std::move(ti), std::move(resolved), std::move(who)};
+  return ResponderSession{std::move(ti), std::move(resolved), std::move(who),
+                          std::move(initiator_keys)};
 }
 
 Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
@@ -249,7 +263,10 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   KMS_ASSIGN_OR_RETURN(SealedMessage sealed, SealMessage(m, inkey, label, ctx));
 
   std::vector<const mikey::KeyData*> keys;
+  // The same candidates as the Initiator's ProcessTransferResp: responder, initiator,
+  // ticket keys.
   for (const auto& k : opt.responder_keys) keys.push_back(&k);
+  for (const auto& k : s.initiator_keys) keys.push_back(&k);
   for (const auto& k : s.resolved.session_keys) keys.push_back(&k);
   TekInputs tin;
   tin.prf = h.prf;

@@ -74,11 +74,17 @@ struct ResponderSession {
   ReceivedTransferInit ti;
   ResolvedTicket resolved;
   std::string identity_i;
+  std::vector<mikey::KeyData> initiator_keys;  // L=1: TRANSFER_INIT's KEMAC, decrypted
 };
 
 // AuthenticateTransferInit: verifies TRANSFER_INIT's MAC with MPKi (constant time), with
 // forking that its V MAC equals Vi's MAC (RFC 6043 §4.2.3.6), and that its IDRi equals
-// the ticket policy's IDRi (spec §7.4). kAuthFailed / kPermissionDenied otherwise.
+// the ticket policy's IDRi (spec §7.4). kAuthFailed / kPermissionDenied otherwise. Only
+// then, if TRANSFER_INIT carries a KEMAC (initiator-supplied keys, L=1 required), decrypts
+// it with the MPKi key set (label 0x01 with RANDRi, IV with its CSB ID and T; RFC 6043
+// §4.2.2, spec §2.4, §11 A23) into `initiator_keys`; a KEMAC key whose SPI equals a
+// resolved ticket key's (or another KEMAC key's) is refused (kPermissionDenied): the two
+// sides could otherwise derive SRTP keys from different keys.
 Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved);
 
 // TransferRespOptions: the responder's choices.

@@ -36,10 +36,17 @@ struct TekInputs {
 // the SRTP profile from its SP (looked up in `sps`), the key whose SPI equals the CS SPI,
 // then master key/salt: from a TGK/GTGK via the 0x03 label (a salt carried with the key
 // is used as-is), or the TEK itself (TEK+SALT required for SRTP). kFailedPrecondition if a
-// CS has no SSRC or no matching key.
+// CS has no SSRC, no matching key, or more than one key with its SPI: an SPI names one key
+// (RFC 3830 §6.13), and picking one of two would let the parties silently disagree.
 Result<std::vector<CryptoSessionKeys>> DeriveCryptoSessionKeys(
     const mikey::Hdr& completed_map, const std::vector<const mikey::SecurityPolicy*>& sps,
     const std::vector<const mikey::KeyData*>& keys, const TekInputs& in);
+
+// CheckSpisDisjoint: kPermissionDenied if a key of `a` has the SPI of a key of `b` or of
+// another key of `a` (RFC 3830 §6.13: the SPI identifies the key). Used to refuse
+// initiator-supplied keys that collide with the ticket's keys before either side uses them.
+Status CheckSpisDisjoint(const std::vector<mikey::KeyData>& a,
+                         const std::vector<mikey::KeyData>& b);
 
 // CsbState: the state of a completed initial exchange kept for CSB updates (RFC 6043
 // §5.2; spec §11 A9/A24): the key set of the last message of the initial exchange

@@ -26,6 +26,7 @@ namespace {
 
 using testing::At;
 using testing::ScriptedRandom;
+using testing::TekSalt;
 
 const char* kAlice = "sip:mrfc@example.org";
 const char* kBob = "sip:bob@example.org";
@@ -37,6 +38,16 @@ std::vector<mikey::KeyData> NewTgk(uint8_t fill, uint8_t spi) {
   k[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, fill));
   k[0].spi = {0, 0, 0, spi};
   return k;
+}
+
+// Expects crypto session `cs` of `k` to use exactly this master key, salt and MKI (hex).
+void ExpectSessionKeys(const CallKeys& k, uint8_t cs, const char* key, const char* salt,
+                       const char* mki) {
+  const CryptoSessionKeys* s = FindSession(k, cs);
+  ASSERT_NE(s, nullptr) << "no crypto session " << int{cs};
+  EXPECT_EQ(HexEncode(s->master_key.Reveal()), key);
+  EXPECT_EQ(HexEncode(s->master_salt.Reveal()), salt);
+  EXPECT_EQ(HexEncode(s->mki), mki);
 }
 
 // The roles of the IDRi/IDRr payloads of a message, in order.
@@ -66,9 +77,25 @@ class FeaturesTest : public ::testing::Test {
     return CreateMode3Ticket(kAlice, tpk_, o, env_);
   }
 
-  // A mode-3 Ticket Transfer from Alice to Bob up to Bob's authenticated TRANSFER_INIT
-  // (Bob's resolution by KmsResolve). Queues BuildTransferInit's random draws: CSB ID,
-  // 16-byte RANDRi, SSRC of CS 1.
+  // Alice's TRANSFER_INIT to Bob with `t`. Queues its random draws: CSB ID, 16-byte
+  // RANDRi, SSRC of CS 1.
+  Result<PendingTransfer> TransferToBob(std::shared_ptr<const InitiatorTicket> t,
+                                        TransferInitOptions to) {
+    rng_.PushU32(0x01020304);
+    rng_.Push(std::vector<uint8_t>(16, 0x44));  // RANDRi
+    rng_.PushU32(0x11110001);                   // SSRC of CS 1
+    to.responder = kBob;
+    return BuildTransferInit(std::move(t), kAlice, to, env_);
+  }
+  // Bob's early checks and authentication of `wire`, resolved (KmsResolve) from `t`.
+  Result<ResponderSession> AtBob(const std::vector<uint8_t>& wire, const InitiatorTicket& t) {
+    KMS_ASSIGN_OR_RETURN(
+        ReceivedTransferInit rti,
+        ReceiveTransferInit(wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0)));
+    return AuthenticateTransferInit(std::move(rti), KmsResolve(t, std::vector<uint8_t>(16, 0x55)));
+  }
+
+  // A mode-3 Ticket Transfer from Alice to Bob up to Bob's authenticated TRANSFER_INIT.
   struct Mode3Transfer {
     std::shared_ptr<const InitiatorTicket> ticket;
     PendingTransfer pt;
@@ -79,21 +106,27 @@ class FeaturesTest : public ::testing::Test {
     KMS_CHECK(t.ok());
     Mode3Transfer x;
     x.ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
-    rng_.PushU32(0x01020304);
-    rng_.Push(std::vector<uint8_t>(16, 0x44));  // RANDRi
-    rng_.PushU32(0x11110001);                   // SSRC of CS 1
-    to.responder = kBob;
-    auto pt = BuildTransferInit(x.ticket, kAlice, to, env_);
+    auto pt = TransferToBob(x.ticket, std::move(to));
     KMS_CHECK(pt.ok());
     x.pt = std::move(pt).value();
-    auto rti =
-        ReceiveTransferInit(x.pt.wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
-    KMS_CHECK(rti.ok());
-    auto session = AuthenticateTransferInit(std::move(*rti),
-                                            KmsResolve(*x.ticket, std::vector<uint8_t>(16, 0x55)));
+    auto session = AtBob(x.pt.wire, *x.ticket);
     KMS_CHECK(session.ok());
     x.session = std::move(session).value();
     return x;
+  }
+
+  // Bob answers x (RANDRr 16 x 0x88, SSRC of CS 2 queued) and Alice takes the answer.
+  struct Answered {
+    CallKeys alice;
+    CallKeys bob;
+  };
+  Result<Answered> Answer(const Mode3Transfer& x, TransferRespOptions ro) {
+    ro.identity = kBob;
+    rng_.Push(std::vector<uint8_t>(16, 0x88));  // RANDRr
+    rng_.PushU32(0x22220002);                   // SSRC of CS 2
+    KMS_ASSIGN_OR_RETURN(TransferRespResult tr, BuildTransferResp(*x.session, ro, env_));
+    KMS_ASSIGN_OR_RETURN(CallKeys a, ProcessTransferResp(tr.wire, x.pt, At(0)));
+    return Answered{std::move(a), std::move(tr.keys)};
   }
 
   // What the KMS does on RESOLVE_INIT for a forking ticket (spec §7.2 steps 9-10): fork
@@ -181,34 +214,84 @@ TEST_F(FeaturesTest, Mode3CallWithPreEncryptedContentKeys) {
   TransferInitOptions to;
   to.sdp_ids = "mikey";
   Mode3Transfer x = StartMode3Transfer(o, std::move(to));
-  const PendingTransfer* pt = &x.pt;
-  const ResponderSession* session = &*x.session;
-
   TransferRespOptions ro;
-  ro.identity = kBob;
-  mikey::KeyData tek;
-  tek.type = mikey::KeyDataType::kTekSalt;
-  tek.key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x66));
-  tek.salt = SecretBytes::CopyFrom(std::vector<uint8_t>(14, 0x77));
-  tek.spi = {0, 0, 0xbe, 0xef};
-  ro.responder_keys.push_back(std::move(tek));
-  rng_.Push(std::vector<uint8_t>(16, 0x88));  // RANDRr
-  rng_.PushU32(0x22220002);                   // SSRC of CS 2
-  auto tr = BuildTransferResp(*session, ro, env_);
-  ASSERT_TRUE(tr.ok()) << tr.status().ToString();
+  ro.responder_keys.push_back(TekSalt(0x66, 0x77, {0, 0, 0xbe, 0xef}));
+  auto r = Answer(x, std::move(ro));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(rng_.empty());
-
-  auto a = ProcessTransferResp(tr->wire, *pt, At(0));
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  for (const CallKeys* k : {&*a, &tr->keys}) {
-    const CryptoSessionKeys* cs2 = FindSession(*k, 2);
-    ASSERT_NE(cs2, nullptr);
-    EXPECT_EQ(HexEncode(cs2->master_key.Reveal()), "66666666666666666666666666666666");
-    EXPECT_EQ(HexEncode(cs2->master_salt.Reveal()), "7777777777777777777777777777");
-    EXPECT_EQ(HexEncode(cs2->mki), "0000beef");
+  for (const CallKeys* k : {&r->alice, &r->bob}) {
+    ExpectSessionKeys(*k, 2, "66666666666666666666666666666666", "7777777777777777777777777777",
+                      "0000beef");
   }
   EXPECT_TRUE(
-      FindSession(*a, 1)->master_key.ConstantTimeEqual(FindSession(tr->keys, 1)->master_key));
+      FindSession(r->alice, 1)->master_key.ConstantTimeEqual(FindSession(r->bob, 1)->master_key));
+}
+
+// RFC 6043 §4.2.2 / spec §2.4, §11 A23: a mode-3 ticket has L=1 (D=0); the Initiator's own
+// keys travel in TRANSFER_INIT's KEMAC under the MPKi key set, and the Responder decrypts
+// them after authenticating TRANSFER_INIT, so both sides' CS 1 uses that TEK.
+TEST_F(FeaturesTest, Mode3CallWithInitiatorSuppliedKeys) {
+  TransferInitOptions to;
+  to.initiator_keys.push_back(TekSalt(0x5a, 0x5b, {0, 0, 0xca, 0xfe}));
+  Mode3Transfer x = StartMode3Transfer(Mode3Options{}, std::move(to));
+  ASSERT_EQ(x.session->initiator_keys.size(), 1u);
+  EXPECT_EQ(HexEncode(x.session->initiator_keys[0].spi), "0000cafe");
+
+  auto r = Answer(x, TransferRespOptions{});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(rng_.empty());
+  for (const CallKeys* k : {&r->alice, &r->bob}) {
+    ExpectSessionKeys(*k, 1, "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "5b5b5b5b5b5b5b5b5b5b5b5b5b5b",
+                      "0000cafe");
+  }
+  // CS 2 (Bob's direction) uses the ticket's TGK, the same on both sides.
+  EXPECT_TRUE(
+      FindSession(r->alice, 2)->master_key.ConstantTimeEqual(FindSession(r->bob, 2)->master_key));
+
+  // A tool that keeps only the message re-reads the keys from it (MPKi decrypts them).
+  auto again = PendingTransferFromWire(x.pt.wire, x.ticket);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(again->initiator_keys.size(), 1u);
+  EXPECT_TRUE(again->initiator_keys[0].key.ConstantTimeEqual(x.pt.initiator_keys[0].key));
+}
+
+// An initiator key whose SPI equals a ticket key's SPI (the mode-3 TGK has 00000001) would
+// make the SPI name two keys: refused by the Initiator, and by the Responder if an
+// Initiator sends it anyway, rather than each side picking a different key.
+TEST_F(FeaturesTest, InitiatorKeyWithTheSpiOfATicketKeyRefused) {
+  auto t = Mode3(Mode3Options{});
+  ASSERT_TRUE(t.ok());
+  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+  ASSERT_EQ(HexEncode(ticket->session_keys.front().spi), "00000001");
+  TransferInitOptions to;
+  to.responder = kBob;
+  to.initiator_keys.push_back(TekSalt(0x5a, 0x5b, {0, 0, 0, 1}));
+  EXPECT_EQ(BuildTransferInit(ticket, kAlice, to, env_).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rng_.empty());  // refused before drawing anything
+
+  // An Initiator that does not check: its local copy of the ticket key names another SPI,
+  // so it builds the message; Bob resolves the real ticket key (SPI 00000001) and refuses.
+  InitiatorTicket careless;
+  careless.ticket = ticket->ticket;
+  careless.mpki = ticket->mpki.Clone();
+  careless.mpkr = ticket->mpkr->Clone();
+  careless.session_keys.push_back(ticket->session_keys.front().Clone());
+  careless.session_keys.front().spi = {0, 0, 0, 9};
+  auto pt =
+      TransferToBob(std::make_shared<const InitiatorTicket>(std::move(careless)), std::move(to));
+  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
+  auto session = AtBob(pt->wire, *ticket);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(session.status().message().find("00000001"), std::string::npos);
+
+  // Without the collision the same flow is accepted (the refusal is the SPI's).
+  TransferInitOptions ok_to;
+  ok_to.initiator_keys.push_back(TekSalt(0x5a, 0x5b, {0, 0, 0, 2}));
+  auto ok_pt = TransferToBob(ticket, std::move(ok_to));
+  ASSERT_TRUE(ok_pt.ok()) << ok_pt.status().ToString();
+  EXPECT_TRUE(AtBob(ok_pt->wire, *ticket).ok());
 }
 
 TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
