@@ -42,6 +42,7 @@ Result<PendingRequest> BuildRequestInit(const Credentials& creds, const TicketRe
   p.prf = opt.suite.prf;
   p.kms_identity = opt.kms_identity;
   p.requirements = opt.requirements;
+  p.requirements.desired_prf = opt.suite.prf;  // the desired TP's PRF (below)
   for (const std::string& r : opt.responders) {
     p.requirements.responders.push_back(r);
   }
@@ -117,6 +118,7 @@ Result<PendingRequest> PendingRequestFromWire(std::span<const uint8_t> sent,
     p.kms_identity = IdrText(*kms);
   }
   p.requirements = req;
+  p.requirements.desired_prf = tp->policy.prf;
   for (const mikey::Idr* r : tp->policy.Responders()) {
     p.requirements.responders.push_back(IdrText(*r));
   }

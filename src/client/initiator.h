@@ -33,7 +33,7 @@ struct TicketRequestOptions {
   size_t rand_len = 32;  // RANDRi; >= PSK length (spec §4.4)
   size_t tgk_count = 1;  // desired KEMAC: TGKs with zeroed bytes, KV=SPI
   size_t tgk_len = 16;
-  InitiatorRequirements requirements;  // checks of the granted policy (responders added)
+  InitiatorRequirements requirements;  // checks of the granted policy (responders, PRF added)
 };
 
 // PendingRequest: a REQUEST_INIT_PSK as sent, with what is needed to check the response.

@@ -251,6 +251,30 @@ TEST_F(NegativeTest, UnacceptableGrantedPolicyRefused) {
   EXPECT_FALSE(CheckGrantedPolicy(good, Text(2, "IDi"), req2, At(10)).ok());
 }
 
+// The granted TP PRF must be the desired one (MIKEY-1 in the vector request).
+TEST_F(NegativeTest, GrantedPolicyWithAnotherPrfRefused) {
+  const PendingRequest req = Request();
+  ASSERT_EQ(req.requirements.desired_prf, std::optional(mikey::PrfFunc::kMikey1));
+  const mikey::TicketPolicy good = Ticket()->ticket.policy;
+  ASSERT_EQ(good.prf, mikey::PrfFunc::kMikey1);
+  EXPECT_TRUE(CheckGrantedPolicy(good, Text(2, "IDi"), req.requirements, At(1)).ok());
+  mikey::TicketPolicy other = good;
+  other.prf = mikey::PrfFunc::kPrfHmacSha256;
+  const Status s = CheckGrantedPolicy(other, Text(2, "IDi"), req.requirements, At(1));
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.detail(), std::optional<uint8_t>(15));
+  // BuildRequestInit records the suite's PRF as the desired one.
+  rng_.PushU32(0x11223344);
+  rng_.Push(std::vector<uint8_t>(32, 0x01));
+  TicketRequestOptions o = testing::VectorRequestOptions();
+  o.suite.prf = mikey::PrfFunc::kPrfHmacSha256;
+  auto built = BuildRequestInit(a_, o, env_);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ(built->requirements.desired_prf, std::optional(mikey::PrfFunc::kPrfHmacSha256));
+  EXPECT_EQ(CheckGrantedPolicy(good, Text(2, "IDi"), built->requirements, At(1)).detail(),
+            std::optional<uint8_t>(15));
+}
+
 TEST_F(NegativeTest, TransferInitWithViDifferentFromMacRefused) {
   auto ti = Vec(6, "TRANSFER_INIT");
   auto m = mikey::Decode(ti);
