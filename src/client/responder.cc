@@ -176,6 +176,18 @@ Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti,
                           std::move(initiator_keys)};
 }
 
+Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved,
+                                                  ReplayCache& replay, UnixTime now) {
+  KMS_ASSIGN_OR_RETURN(ResponderSession s,
+                       AuthenticateTransferInit(std::move(ti), std::move(resolved)));
+  // spec §7.4: only an authenticated TRANSFER_INIT enters the cache (spec §9.1), keyed by
+  // its MAC; it lives for the skew window around its T.
+  const mikey::Message& m = s.ti.msg;
+  const UnixTime sent = TimestampInstant(*m.FindT()).value_or(now);
+  KMS_RETURN_IF_ERROR(replay.CheckAndInsert(m.FindV()->mac, sent, now));
+  return s;
+}
+
 Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
                                              const TransferRespOptions& opt, const Env& env) {
   const mikey::Message& ti = s.ti.msg;

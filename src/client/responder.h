@@ -2,6 +2,12 @@
 // §4.2.2.2), Ticket Resolve with the KMS (RESOLVE_INIT_PSK / RESOLVE_RESP, RFC 6043
 // §4.2.3), authentication of the TRANSFER_INIT with the resolved keys (§4.2.3.6) and the
 // TRANSFER_RESP (§4.2.2.3).
+//
+// REPLAY PROTECTION: a recorded TRANSFER_INIT stays authentic for the whole clock-skew
+// window, so the Responder must remember the TRANSFER_INITs it accepted (spec §7.4, §9.1;
+// RFC 3830 §5.4). Authenticate with the AuthenticateTransferInit overload that takes a
+// ReplayCache, one cache per device shared by all its calls and kept for the process
+// lifetime. The overload without it exists only for callers that run the cache themselves.
 #pragma once
 
 #include <optional>
@@ -14,6 +20,7 @@
 #include "src/base/secret_bytes.h"
 #include "src/client/common.h"
 #include "src/client/policy_check.h"
+#include "src/client/replay_cache.h"
 #include "src/client/session_keys.h"
 #include "src/mikey/message.h"
 
@@ -85,7 +92,17 @@ struct ResponderSession {
 // §4.2.2, spec §2.4, §11 A23) into `initiator_keys`; a KEMAC key whose SPI equals a
 // resolved ticket key's (or another KEMAC key's) is refused (kPermissionDenied): the two
 // sides could otherwise derive SRTP keys from different keys.
+// This overload does NOT protect against replays: the caller must check TRANSFER_INIT's V
+// MAC against a ReplayCache itself (spec §7.4). Prefer the overload below.
 Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved);
+
+// AuthenticateTransferInit with replay protection (spec §7.4 "replay cache", §9.1; RFC
+// 3830 §5.4): all of the above, then the authenticated TRANSFER_INIT's V MAC goes into
+// `replay` (kept until its T + the cache's skew; `now` stands in for a COUNTER T). The
+// same TRANSFER_INIT seen again within the window is refused with kAlreadyExists, detail
+// 1 (MIKEY error Invalid TS); a cache full of live entries refuses with kResourceExhausted.
+Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved,
+                                                  ReplayCache& replay, UnixTime now);
 
 // TransferRespOptions: the responder's choices.
 struct TransferRespOptions {

@@ -302,6 +302,31 @@ TEST_F(NegativeTest, TransferInitWithViDifferentFromMacRefused) {
             StatusCode::kAuthFailed);
 }
 
+// spec §7.4 / §9.1 (RFC 3830 §5.4): the Responder accepts an authentic TRANSFER_INIT once;
+// only authenticated messages enter the cache.
+TEST_F(NegativeTest, ReplayedTransferInitRefused) {
+  ReplayCache cache;
+  const auto ti = Vec(6, "TRANSFER_INIT");
+  auto authenticate = [&](const std::vector<uint8_t>& wire, ReplayCache& c, UnixTime now) {
+    auto rti = ReceiveTransferInit(wire, BPolicy(), now);
+    KMS_CHECK(rti.ok());
+    return AuthenticateTransferInit(std::move(*rti), Resolved(), c, now).status();
+  };
+  auto bad = ti;
+  bad[39] ^= 0x01;  // T value: the MAC fails
+  EXPECT_EQ(authenticate(bad, cache, At(2)).code(), StatusCode::kAuthFailed);
+  EXPECT_EQ(cache.size(), 0u);
+
+  EXPECT_TRUE(authenticate(ti, cache, At(2)).ok());
+  EXPECT_EQ(cache.size(), 1u);
+  const Status again = authenticate(ti, cache, At(3));
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(again.detail(), std::optional<uint8_t>(1));  // MIKEY error Invalid TS
+  // Another device's cache has not seen it: the refusal is the cache's.
+  ReplayCache other;
+  EXPECT_TRUE(authenticate(ti, other, At(3)).ok());
+}
+
 TEST_F(NegativeTest, TransferInitIdriMismatchRefused) {
   // Carol holds Alice's ticket keys (MPKi/MPKr) and claims to be Carol in TRANSFER_INIT:
   // the MAC and Vi are valid, but the ticket names Alice (spec §7.4).
