@@ -25,10 +25,10 @@ struct PendingCsbUpdate {
   mikey::Hdr map;  // the map sent (SPIs switched to the new key)
 };
 
-// BuildCsbUpdateInit: either side (st.own_role) may start it, its IDR first;
-// `new_keys` (TGK/TEK+SALT/GTGK, KV=SPI)
-// go into the KEMAC (encr/salt from the CsbState key set, IV with this message's CSB ID
-// and T). Every CS switches to the SPI of the first new key. V flag = 1 (response wanted).
+// BuildCsbUpdateInit: either side (st.own_role) may start it, its own IDR first;
+// `new_keys` (TGK/TEK+SALT/GTGK, KV=SPI) go into the KEMAC (encr/salt from the CsbState
+// key set, IV with this message's CSB ID and T). Every CS switches to the SPI of the first
+// new key. V flag = 1 (response wanted).
 Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st,
                                             std::vector<mikey::KeyData> new_keys, const Env& env);
 
@@ -37,19 +37,19 @@ struct CsbUpdateAnswer {
   std::vector<CryptoSessionKeys> sessions;
 };
 
-// AnswerCsbUpdate: verifies the update TRANSFER_INIT (same CSB ID; sent by the peer: the
-// peer's IDR first, then ours, with this session's identities, else kPermissionDenied — our
-// own update reflected back is refused; MAC in constant time before decrypting), checks its T
-// (within kCsbUpdateSkew of env.clock for NTP types, and later than the last update accepted on
-// `st`: kPermissionDenied, MIKEY error 1 otherwise), decrypts its KEMAC, derives the new SRTP keys
-// and answers; on success `st` takes over the new map and T.
+// AnswerCsbUpdate: verifies the update TRANSFER_INIT: same CSB ID; sent by the peer (the
+// peer's IDR first, then ours, with this session's identities, else kPermissionDenied, so
+// our own update reflected back is refused); MAC in constant time before decrypting. Then
+// checks its T (within kCsbUpdateSkew of env.clock for NTP types, and later than the last
+// update accepted on `st`: kPermissionDenied, MIKEY error 1 otherwise), decrypts its
+// KEMAC, derives the new SRTP keys and answers with our IDR; on success `st` takes over
+// the new map and T.
 inline constexpr std::chrono::seconds kCsbUpdateSkew{300};  // spec §11 A21
 Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbState& st,
                                         const Env& env);
 
 // ProcessCsbUpdateResp: verifies the answer (the peer's IDR, MAC over resp || update) and
-// derives the new
-// SRTP keys; on success `st` takes over the new map.
+// derives the new SRTP keys; on success `st` takes over the new map.
 Result<std::vector<CryptoSessionKeys>> ProcessCsbUpdateResp(std::span<const uint8_t> resp,
                                                             const PendingCsbUpdate& pending,
                                                             CsbState& st);

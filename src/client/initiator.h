@@ -129,9 +129,9 @@ Result<PendingTransfer> PendingTransferFromWire(std::span<const uint8_t> sent,
 
 // ProcessTransferResp: checks HDR against TRANSFER_INIT, forks MPKr and the TGKs with
 // (IDRr, RANDRkms, at least as long as MPKr and every TGK, RFC 6043 §12.1) when the I flag
-// is set, verifies the MAC over resp || TRANSFER_INIT,
-// checks the completed CS map and SPs, decrypts a responder KEMAC (only if M=1), derives
-// SRTP keys per CS (spec §5.6 steps 6-8).
+// is set, verifies the MAC over resp || TRANSFER_INIT, checks the completed CS map and
+// SPs, decrypts a responder KEMAC (only if M=1), derives SRTP keys per CS (spec §5.6
+// steps 6-8).
 Result<CallKeys> ProcessTransferResp(std::span<const uint8_t> resp, const PendingTransfer& pt,
                                      UnixTime now);
 
