@@ -1,5 +1,7 @@
 #include "src/client/common.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "src/base/ntp_time.h"
@@ -136,6 +138,39 @@ Result<mikey::Kemac> EncryptKemac(const std::vector<mikey::KeyData>& keys, const
   return mikey::Kemac{encr, std::move(ct), mikey::MacAlg::kNull, {}};
 }
 
+size_t LongestTgk(const std::vector<mikey::KeyData>& keys) {
+  size_t n = 0;
+  for (const mikey::KeyData& k : keys) {
+    if (k.type == mikey::KeyDataType::kTgk || k.type == mikey::KeyDataType::kTgkSalt ||
+        k.type == mikey::KeyDataType::kGtgk) {
+      n = std::max(n, k.key.size());
+    }
+  }
+  return n;
+}
+
+Status CheckRandCovers(size_t rand_bytes, size_t key_bytes, std::string_view what) {
+  if (rand_bytes < key_bytes) {
+    return PermissionDeniedError(std::string(what) + " shorter than the key it derives from (" +
+                                 std::to_string(rand_bytes) + " < " + std::to_string(key_bytes) +
+                                 " bytes, RFC 6043 §12.1)");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// spec §9.3 / RFC 6043 §12.1: a shorter key is refused even in an authentic message (a
+// 1-byte TGK from a KMS would give SRTP keys anyone can guess).
+Status CheckKeyLength(const mikey::KeyData& k) {
+  if (k.key.size() < kMinKeyBytes) {
+    return DecodeError("KEMAC holds a key shorter than 128 bits", 13);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status CheckKmsKeyChain(const std::vector<mikey::KeyData>& keys, bool forking) {
   // RFC 6043 §4.2.1.5: MPKi || [MPKr] || {TEK|TGK|GTGK}; MPKr present iff forking.
   const size_t mpks = forking ? 2 : 1;
@@ -144,18 +179,20 @@ Status CheckKmsKeyChain(const std::vector<mikey::KeyData>& keys, bool forking) {
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     const bool is_mpk = keys[i].type == mikey::KeyDataType::kMpk;
-    if (is_mpk != (i < mpks) || keys[i].key.empty()) {
+    if (is_mpk != (i < mpks)) {
       return DecodeError("KEMAC key order is not MPKi, [MPKr], session keys", 13);
     }
+    KMS_RETURN_IF_ERROR(CheckKeyLength(keys[i]));
   }
   return Status::Ok();
 }
 
 Status CheckSessionKeyChain(const std::vector<mikey::KeyData>& keys, bool /*forking*/) {
   for (const mikey::KeyData& k : keys) {
-    if (k.type == mikey::KeyDataType::kMpk || k.key.empty()) {
+    if (k.type == mikey::KeyDataType::kMpk) {
       return DecodeError("KEMAC holds a key type not allowed here", 13);
     }
+    KMS_RETURN_IF_ERROR(CheckKeyLength(k));
   }
   return Status::Ok();
 }
@@ -200,7 +237,7 @@ Result<std::vector<mikey::KeyData>> DecryptKemac(const mikey::Kemac& kemac,
   if (second.ok()) {
     return second;
   }
-  return DecodeError("KEMAC plaintext is not a valid key chain", 13);
+  return DecodeError("KEMAC plaintext is not a valid key chain: " + first.status().message(), 13);
 }
 
 std::optional<Status> ErrorFromMessage(const mikey::Message& m) {

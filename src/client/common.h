@@ -103,18 +103,35 @@ Result<mikey::Kemac> EncryptKemac(const std::vector<mikey::KeyData>& keys, const
                                   const MessageLabel& label, mikey::PrfFunc prf,
                                   mikey::EncrAlg encr, mikey::MacAlg mac_for_keys, uint64_t t64);
 
+// Minimum lengths. spec §9.3: "Key lengths >= 128 bits for all keys" (PSK, MPK, TGK, TEK,
+// GTGK; RFC 6043 §12.1); spec §4.4 (RFC 3830 §6.11): a RAND SHOULD be >= 128 bits.
+inline constexpr size_t kMinKeyBytes = 16;
+inline constexpr size_t kMinRandBytes = 16;
+
+// LongestTgk: the byte length of the longest TGK/TGK+SALT/GTGK among `keys` (0 if none):
+// the keys a 0x03 (TEK) label derivation uses as inkey (RFC 6043 §5.1.3).
+size_t LongestTgk(const std::vector<mikey::KeyData>& keys);
+
+// CheckRandCovers: RFC 6043 §12.1 (spec §4.4): the RANDs that enter one derivation together
+// (`rand_bytes`, their summed lengths) must be at least as long as its longest inkey
+// (`key_bytes`). kPermissionDenied naming `what` otherwise.
+Status CheckRandCovers(size_t rand_bytes, size_t key_bytes, std::string_view what);
+
 // KeyChainCheck: structural rule the decrypted chain must satisfy (used to detect a wrong
 // IV reading, spec §11 A3). Returns OK if acceptable.
 using KeyChainCheck = Status (*)(const std::vector<mikey::KeyData>& keys, bool forking);
-// Checks "MPKi, [MPKr] iff forking, then TEK/TGK/GTGK" (RFC 6043 §4.2.1.5, §4.2.3.5).
+// Checks "MPKi, [MPKr] iff forking, then TEK/TGK/GTGK" (RFC 6043 §4.2.1.5, §4.2.3.5), each
+// key at least kMinKeyBytes long.
 Status CheckKmsKeyChain(const std::vector<mikey::KeyData>& keys, bool forking);
-// Checks "only TEK/TGK/GTGK (with or without salt)" (CSB update / responder KEMACs).
+// Checks "only TEK/TGK/GTGK (with or without salt)", each at least kMinKeyBytes long
+// (CSB update / initiator / responder KEMACs).
 Status CheckSessionKeyChain(const std::vector<mikey::KeyData>& keys, bool forking);
 
 // DecryptKemac: decrypts a KEMAC with keys PRF(inkey, label) (PRF = `prf`, MAC alg only
 // sizes nothing here) and parses the key chain. The IV uses csb_id and `t_primary`; if the
 // plaintext does not parse or fails `check`, `t_fallback` (if given) is tried (spec §11 A3
-// receiving rule). Call only after the carrying message's MAC was verified.
+// receiving rule); if both fail, the error names the primary reading's failure. Call only
+// after the carrying message's MAC was verified.
 Result<std::vector<mikey::KeyData>> DecryptKemac(const mikey::Kemac& kemac,
                                                  const SecretBytes& inkey,
                                                  const MessageLabel& label, mikey::PrfFunc prf,

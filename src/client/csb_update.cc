@@ -1,5 +1,9 @@
 #include "src/client/csb_update.h"
 
+#include <optional>
+#include <string>
+#include <variant>
+
 #include "src/mikey/decoder.h"
 
 namespace kms::client {
@@ -15,6 +19,50 @@ mikey::MacContext Identities(const CsbState& st) {
   ctx.identity_i = AsBytes(st.identity_i);  // spec §11 A24: role order, whoever sends
   ctx.identity_r = AsBytes(st.identity_r);
   return ctx;
+}
+
+mikey::IdRole PeerRole(const CsbState& st) {
+  return st.own_role == mikey::IdRole::kInitiator ? mikey::IdRole::kResponder
+                                                  : mikey::IdRole::kInitiator;
+}
+
+const std::string& IdentityOf(const CsbState& st, mikey::IdRole role) {
+  return role == mikey::IdRole::kInitiator ? st.identity_i : st.identity_r;
+}
+
+mikey::Idr IdrOf(const CsbState& st, mikey::IdRole role) {
+  return MakeIdr(role, mikey::IdType::kUri, IdentityOf(st, role));
+}
+
+// The IDRi/IDRr payloads of `m` in message order.
+std::vector<const mikey::Idr*> PartyIdrs(const mikey::Message& m) {
+  std::vector<const mikey::Idr*> out;
+  for (const mikey::Payload& p : m.payloads) {
+    const auto* idr = std::get_if<mikey::Idr>(&p);
+    if (idr != nullptr &&
+        (idr->role == mikey::IdRole::kInitiator || idr->role == mikey::IdRole::kResponder)) {
+      out.push_back(idr);
+    }
+  }
+  return out;
+}
+
+// Checks that `m` names the sender first as the party `first` with the identity of this
+// session, followed by the other party if `second` is given (spec §2.8; RFC 6043 §5.2).
+Status CheckPartyIdrs(const mikey::Message& m, const CsbState& st, mikey::IdRole first,
+                      std::optional<mikey::IdRole> second) {
+  const std::vector<const mikey::Idr*> ids = PartyIdrs(m);
+  if (!ids.empty() && ids.front()->role == st.own_role) {
+    // Both directions use the same keys (spec §11 A9), so only the direction-dependent
+    // form tells our own message, reflected back by an attacker, from the peer's.
+    return PermissionDeniedError("CSB update message sent by this party (reflected)");
+  }
+  const size_t want = second ? 2 : 1;
+  if (ids.size() != want || ids[0]->role != first || IdrText(*ids[0]) != IdentityOf(st, first) ||
+      (second && (ids[1]->role != *second || IdrText(*ids[1]) != IdentityOf(st, *second)))) {
+    return PermissionDeniedError("CSB update message does not name the parties of this session");
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<CryptoSessionKeys>> Derive(const CsbState& st, const mikey::Hdr& map,
@@ -50,8 +98,11 @@ Result<PendingCsbUpdate> BuildCsbUpdateInit(const CsbState& st,
   mikey::Message m;
   m.hdr = p.map;
   m.payloads.push_back(t);
-  m.payloads.push_back(MakeIdr(mikey::IdRole::kInitiator, mikey::IdType::kUri, st.identity_i));
-  m.payloads.push_back(MakeIdr(mikey::IdRole::kResponder, mikey::IdType::kUri, st.identity_r));
+  // spec §2.8 (RFC 6043 §5.2): the sender's IDR first (IDRi, IDRr from the Initiator; the
+  // mirror IDRr, IDRi from the Responder). The MAC identity order stays Identity_i ||
+  // Identity_r either way (spec §11 A24).
+  m.payloads.push_back(IdrOf(st, st.own_role));
+  m.payloads.push_back(IdrOf(st, PeerRole(st)));
   KMS_ASSIGN_OR_RETURN(mikey::Kemac k, EncryptKemac(new_keys, st.inkey, label, st.prf, st.encr,
                                                     st.mac, TimestampIv64(t)));
   m.payloads.push_back(std::move(k));
@@ -73,6 +124,8 @@ Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbStat
     // RFC 6043 §5.2: no new RANDs and no TICKET in an update.
     return PermissionDeniedError("CSB update carries a TICKET or a new RAND");
   }
+  // Sent by the peer: its IDR first, then ours (the MAC covers this order).
+  KMS_RETURN_IF_ERROR(CheckPartyIdrs(m, st, PeerRole(st), st.own_role));
   const MessageLabel label = UpdateLabel(st);
   KMS_RETURN_IF_ERROR(VerifyMessageMac(update, m, st.inkey, label, Identities(st)));
   // RFC 6043 §5.2: an update carries a new T; with RFC 3830 §5.4 replay protection this
@@ -107,7 +160,9 @@ Result<CsbUpdateAnswer> AnswerCsbUpdate(std::span<const uint8_t> update, CsbStat
   r.hdr.data_type = mikey::DataType::kTransferResp;
   r.hdr.v_flag = false;
   r.payloads.push_back(t);
-  r.payloads.push_back(MakeIdr(mikey::IdRole::kResponder, mikey::IdType::kUri, st.identity_r));
+  // The answering party's IDR: IDRr from the Responder (RFC 6043 §5.2), IDRi from the
+  // Initiator (the mirror form, spec §2.8).
+  r.payloads.push_back(IdrOf(st, st.own_role));
   r.payloads.push_back(PlaceholderV(st.mac));
   mikey::MacContext ctx;
   ctx.initial_message = update;
@@ -128,6 +183,7 @@ Result<std::vector<CryptoSessionKeys>> ProcessCsbUpdateResp(std::span<const uint
       m.hdr.prf != st.prf) {
     return AuthFailedError("not the answer to this CSB update");
   }
+  KMS_RETURN_IF_ERROR(CheckPartyIdrs(m, st, PeerRole(st), std::nullopt));
   mikey::MacContext ctx;
   ctx.initial_message = pending.wire;
   KMS_RETURN_IF_ERROR(VerifyMessageMac(resp, m, st.inkey, UpdateLabel(st), ctx));

@@ -1,5 +1,7 @@
 #include "src/client/initiator.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "src/base/byte_reader.h"
@@ -40,6 +42,7 @@ Result<PendingRequest> BuildRequestInit(const Credentials& creds, const TicketRe
   p.prf = opt.suite.prf;
   p.kms_identity = opt.kms_identity;
   p.requirements = opt.requirements;
+  p.requirements.desired_prf = opt.suite.prf;  // the desired TP's PRF (below)
   for (const std::string& r : opt.responders) {
     p.requirements.responders.push_back(r);
   }
@@ -115,6 +118,7 @@ Result<PendingRequest> PendingRequestFromWire(std::span<const uint8_t> sent,
     p.kms_identity = IdrText(*kms);
   }
   p.requirements = req;
+  p.requirements.desired_prf = tp->policy.prf;
   for (const mikey::Idr* r : tp->policy.Responders()) {
     p.requirements.responders.push_back(IdrText(*r));
   }
@@ -178,6 +182,14 @@ Result<InitiatorTicket> ProcessRequestResp(std::span<const uint8_t> resp, const 
   return out;
 }
 
+size_t MinTransferRandLen(const InitiatorTicket& t) {
+  size_t n = std::max(kMinRandBytes, t.mpki.size());
+  if (!t.ticket.policy.flags.g) {
+    n = std::max(n, LongestTgk(t.session_keys));
+  }
+  return n;
+}
+
 Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket> ticket,
                                           std::string_view identity_i,
                                           const TransferInitOptions& opt, const Env& env) {
@@ -188,11 +200,26 @@ Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket>
   if (!opt.initiator_keys.empty() && !f.l) {
     return PermissionDeniedError("ticket forbids initiator-supplied keys (L=0)");
   }
+  if (!opt.initiator_keys.empty()) {
+    // The responder decrypts them like a CSB-update KEMAC (spec §11 A23) and refuses
+    // keys whose SPI names a ticket key too; refuse them here already.
+    KMS_RETURN_IF_ERROR(CheckSessionKeyChain(opt.initiator_keys, false));
+    if (Status s = CheckSpisDisjoint(opt.initiator_keys, ticket->session_keys); !s.ok()) {
+      return InvalidArgumentError(s.message());
+    }
+  }
   if (f.i && !ticket->mpkr) {
     return FailedPreconditionError("forking ticket without MPKr");
   }
   if (opt.media_lines == 0 || opt.media_lines > 100) {
     return InvalidArgumentError("media line count out of range");
+  }
+  const size_t min_rand = MinTransferRandLen(*ticket);
+  const size_t rand_len = opt.rand_len == 0 ? min_rand : opt.rand_len;
+  if (rand_len < min_rand || rand_len > 255) {
+    return InvalidArgumentError("RANDRi length " + std::to_string(rand_len) + " outside [" +
+                                std::to_string(min_rand) +
+                                ", 255] (RFC 6043 §12.1: not shorter than MPKi)");
   }
   PendingTransfer p;
   p.ticket = ticket;
@@ -200,7 +227,7 @@ Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket>
   p.identity_r = opt.responder;
   p.prf = opt.suite.prf;
   KMS_ASSIGN_OR_RETURN(p.csb_id, RandomU32(env.rng));
-  KMS_ASSIGN_OR_RETURN(p.rand_ri, crypto::RandomBytes(env.rng, opt.rand_len));
+  KMS_ASSIGN_OR_RETURN(p.rand_ri, crypto::RandomBytes(env.rng, rand_len));
   KMS_ASSIGN_OR_RETURN(const mikey::Timestamp t, NowTimestamp(env.clock));
   for (const mikey::KeyData& k : opt.initiator_keys) {
     p.initiator_keys.push_back(k.Clone());
@@ -314,6 +341,14 @@ Result<PendingTransfer> PendingTransferFromWire(std::span<const uint8_t> sent,
   for (const mikey::SecurityPolicy* sp : m.Policies()) {
     p.policies.push_back(*sp);
   }
+  if (const mikey::Kemac* kemac = m.FindKemac()) {
+    // Our own initiator-supplied keys, encrypted with MPKi (spec §11 A23).
+    const MessageLabel label{p.csb_id, crypto::MessageRole::kInitial, p.rand_ri, {}};
+    KMS_ASSIGN_OR_RETURN(
+        p.initiator_keys,
+        DecryptKemac(*kemac, p.ticket->mpki, label, m.hdr.prf, m.FindV()->mac_alg,
+                     TimestampIv64(*m.FindT()), std::nullopt, &CheckSessionKeyChain, false));
+  }
   return p;
 }
 
@@ -347,6 +382,8 @@ Result<CallKeys> ProcessTransferResp(std::span<const uint8_t> resp, const Pendin
     if (idrr == nullptr || rkms == nullptr) {
       return AuthFailedError("forking TRANSFER_RESP without IDRr and RANDRkms");
     }
+    KMS_RETURN_IF_ERROR(CheckRandCovers(
+        rkms->rand.size(), std::max(tk.mpkr->size(), LongestTgk(tk.session_keys)), "RANDRkms"));
     KMS_ASSIGN_OR_RETURN(crypto::SoftwareInKey mpkr, crypto::SoftwareInKey::Create(*tk.mpkr));
     KMS_ASSIGN_OR_RETURN(inkey, crypto::ForkKey(tp_prf, crypto::ForkedKey::kMpkr, mpkr.blocks(),
                                                 idrr->id_data, rkms->rand));
@@ -424,6 +461,7 @@ Result<CallKeys> ProcessTransferResp(std::span<const uint8_t> resp, const Pendin
   c.g = f.g;
   c.identity_i = pt.identity_i;
   c.identity_r = out.peer_identity;
+  c.own_role = mikey::IdRole::kInitiator;
   c.map = m.hdr;
   for (const mikey::SecurityPolicy* sp : sps) c.policies.push_back(*sp);
   return out;

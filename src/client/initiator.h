@@ -33,7 +33,7 @@ struct TicketRequestOptions {
   size_t rand_len = 32;  // RANDRi; >= PSK length (spec §4.4)
   size_t tgk_count = 1;  // desired KEMAC: TGKs with zeroed bytes, KV=SPI
   size_t tgk_len = 16;
-  InitiatorRequirements requirements;  // checks of the granted policy (responders added)
+  InitiatorRequirements requirements;  // checks of the granted policy (responders, PRF added)
 };
 
 // PendingRequest: a REQUEST_INIT_PSK as sent, with what is needed to check the response.
@@ -81,9 +81,16 @@ struct TransferInitOptions {
   std::string responder;   // IDRr of TRANSFER_INIT (the targeted identity)
   size_t media_lines = 1;  // two CS per m-line (RFC 4567 §7.1): odd = ours, even = peer's
   Suite suite;
-  size_t rand_len = 16;                        // RANDRi
+  // RANDRi length; 0 = the shortest RFC 6043 §12.1 allows (MinTransferRandLen). A length
+  // below that minimum is refused (kInvalidArgument): with the 256-bit suite and a 32-byte
+  // MPKi, 16 bytes are too short.
+  size_t rand_len = 0;
   std::optional<std::string> sdp_ids;          // SDP IDs GenExt before V (spec §11 A11)
-  std::vector<mikey::KeyData> initiator_keys;  // L=1: KEMAC in TRANSFER_INIT (MPKi keys)
+  // L=1: keys for the KEMAC of TRANSFER_INIT (encrypted with the MPKi key set, spec §11
+  // A23); our crypto sessions use the first one's SPI. Their SPIs must differ from each
+  // other and from the ticket's keys (else kInvalidArgument): an SPI names one key, and
+  // the responder refuses a TRANSFER_INIT whose keys collide with the ticket's.
+  std::vector<mikey::KeyData> initiator_keys;
 };
 
 // PendingTransfer: a TRANSFER_INIT as sent.
@@ -100,24 +107,31 @@ struct PendingTransfer {
   std::vector<mikey::KeyData> initiator_keys;
 };
 
+// MinTransferRandLen: the shortest RANDRi a TRANSFER_INIT with `t` may carry (RFC 6043
+// §12.1, spec §4.4): at least kMinRandBytes and the MPKi length (the 0x01 label of
+// TRANSFER_INIT holds RANDRi only); with G=0 (no RANDRr) also the longest TGK/GTGK (the
+// 0x03 label then holds RANDRi only).
+size_t MinTransferRandLen(const InitiatorTicket& t);
+
 // BuildTransferInit: HDR (V = F, GENERIC-ID map), T, RANDRi, IDRi, IDRr, SP (SRTP
 // AES_CM_128_HMAC_SHA1_80), TICKET (+ Initiator Data Vi/Vr with forking), [KEMAC],
 // [GenExt SDP IDs], V keyed from MPKi (RFC 6043 §4.2.2.1, §5.5, §6.10). Our CS blocks get
 // an SSRC and the SPI of the first TGK/TEK; the peer's are left empty. Random draws, in
-// order: CSB ID (4), RANDRi (rand_len), one SSRC (4) per own CS.
+// order: CSB ID (4), RANDRi (rand_len, or MinTransferRandLen if 0), one SSRC (4) per own CS.
 Result<PendingTransfer> BuildTransferInit(std::shared_ptr<const InitiatorTicket> ticket,
                                           std::string_view identity_i,
                                           const TransferInitOptions& opt, const Env& env);
 
-// PendingTransferFromWire: the PendingTransfer of a TRANSFER_INIT we sent (no
-// initiator-supplied keys), rebuilt from its bytes and the ticket it used.
+// PendingTransferFromWire: the PendingTransfer of a TRANSFER_INIT we sent, rebuilt from
+// its bytes and the ticket it used (initiator-supplied keys decrypted with its MPKi).
 Result<PendingTransfer> PendingTransferFromWire(std::span<const uint8_t> sent,
                                                 std::shared_ptr<const InitiatorTicket> ticket);
 
 // ProcessTransferResp: checks HDR against TRANSFER_INIT, forks MPKr and the TGKs with
-// (IDRr, RANDRkms) when the I flag is set, verifies the MAC over resp || TRANSFER_INIT,
-// checks the completed CS map and SPs, decrypts a responder KEMAC (only if M=1), derives
-// SRTP keys per CS (spec §5.6 steps 6-8).
+// (IDRr, RANDRkms, at least as long as MPKr and every TGK, RFC 6043 §12.1) when the I flag
+// is set, verifies the MAC over resp || TRANSFER_INIT, checks the completed CS map and
+// SPs, decrypts a responder KEMAC (only if M=1), derives SRTP keys per CS (spec §5.6
+// steps 6-8).
 Result<CallKeys> ProcessTransferResp(std::span<const uint8_t> resp, const PendingTransfer& pt,
                                      UnixTime now);
 

@@ -19,8 +19,11 @@ Result<InitiatorTicket> CreateMode3Ticket(std::string_view identity_i,
   if (opt.responders.empty()) {
     return InvalidArgumentError("a ticket names at least one responder");
   }
-  if (tpk.tpk.size() < 16 || tpk.id.empty()) {
+  if (tpk.tpk.size() < kMinKeyBytes || tpk.id.empty()) {
     return InvalidArgumentError("TPK must be at least 128 bits and have an identifier");
+  }
+  if (opt.mpk_len < kMinKeyBytes || opt.tgk_len < kMinKeyBytes) {
+    return InvalidArgumentError("MPK and TGK must be at least 128 bits (spec §9.3)");
   }
   KMS_ASSIGN_OR_RETURN(const crypto::PrfFunc prf, ToCryptoPrf(opt.prf));
   KMS_ASSIGN_OR_RETURN(const crypto::EncrAlgorithm cenc, ToCryptoEncr(opt.encr));

@@ -66,6 +66,9 @@ Status CheckGrantedPolicy(const mikey::TicketPolicy& granted, std::string_view i
   if (!f.n) {
     return Denied("granted ticket needs ticket-type specific processing (N=0)", kErrTpPar);
   }
+  if (req.desired_prf && granted.prf != *req.desired_prf) {
+    return Denied("granted TP PRF differs from the desired one", kErrTpPar);
+  }
   if (req.require_forking && !f.i) {
     return Denied("granted policy without key forking", kErrTpPar);
   }

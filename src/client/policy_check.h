@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,13 +23,18 @@ struct InitiatorRequirements {
   bool require_forking = true;          // granted I flag (spec §11 A18, RFC 6043 §12.4)
   std::chrono::seconds min_remaining_validity{60};
   std::chrono::seconds clock_skew{300};
+  // The PRF Func of the desired TP; the granted one must equal it (the TP PRF keys the
+  // forking and Vr derivations, spec §5.2). Set by BuildRequestInit / PendingRequestFrom
+  // Wire from the request; unset = not checked.
+  std::optional<mikey::PrfFunc> desired_prf;
 };
 
 // CheckGrantedPolicy: Ticket Type 1/1/1, flag rules (RFC 6043 §6.10), F=1 (spec §11 A19),
 // N=1 (we are a plain RFC 6043 Initiator), no KEMAC in the granted TP Data, I flag if
 // required, validity (TRs <= now + skew, TRe >= now + min_remaining_validity), every
-// required responder listed, IDRi (if present) equal to `identity_i`, same TP PRF as
-// desired. kPermissionDenied naming the first violated rule.
+// required responder listed, IDRi (if present) equal to `identity_i`, TP PRF equal to
+// req.desired_prf when set. kPermissionDenied naming the first violated rule, with the
+// MIKEY error in detail() (15 for TP parameters).
 Status CheckGrantedPolicy(const mikey::TicketPolicy& granted, std::string_view identity_i,
                           const InitiatorRequirements& req, UnixTime now);
 

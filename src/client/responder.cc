@@ -1,5 +1,7 @@
 #include "src/client/responder.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "src/base/secret_bytes.h"
@@ -118,6 +120,12 @@ Result<ResolvedTicket> ProcessResolveResp(std::span<const uint8_t> resp, const P
   for (size_t i = next; i < keys.size(); ++i) {
     out.session_keys.push_back(std::move(keys[i]));
   }
+  if (pr.forking) {
+    // RFC 6043 §12.1: RANDRkms at least as long as the longest forked key (MPKr, TGK).
+    KMS_RETURN_IF_ERROR(CheckRandCovers(
+        out.rand_kms.size(), std::max(out.mpkr_prime->size(), LongestTgk(out.session_keys)),
+        "RANDRkms"));
+  }
   return out;
 }
 
@@ -150,8 +158,34 @@ Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti,
   if (tp_idri == nullptr || tp_idri->id_data != idri->id_data) {
     return PermissionDeniedError("TRANSFER_INIT IDRi differs from the ticket's IDRi");
   }
+  // Authenticated from here on (spec §9.3: authenticate before decrypting).
+  std::vector<mikey::KeyData> initiator_keys;
+  if (const mikey::Kemac* kemac = m.FindKemac()) {
+    if (!tk->policy.flags.l) {
+      return PermissionDeniedError("initiator-supplied keys not allowed (L=0)");
+    }
+    // RFC 6043 §4.2.2.1, spec §11 A23: the same key set as V (MPKi, label 0x01 with
+    // RANDRi), IV with this message's CSB ID and T.
+    KMS_ASSIGN_OR_RETURN(initiator_keys, DecryptKemac(*kemac, resolved.mpki, label, m.hdr.prf,
+                                                      m.FindV()->mac_alg, TimestampIv64(*m.FindT()),
+                                                      std::nullopt, &CheckSessionKeyChain, false));
+    KMS_RETURN_IF_ERROR(CheckSpisDisjoint(initiator_keys, resolved.session_keys));
+  }
   std::string who = IdrText(*idri);
-  return ResponderSession{std::move(ti), std::move(resolved), std::move(who)};
+  return ResponderSession{std::move(ti), std::move(resolved), std::move(who),
+                          std::move(initiator_keys)};
+}
+
+Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved,
+                                                  ReplayCache& replay, UnixTime now) {
+  KMS_ASSIGN_OR_RETURN(ResponderSession s,
+                       AuthenticateTransferInit(std::move(ti), std::move(resolved)));
+  // spec §7.4: only an authenticated TRANSFER_INIT enters the cache (spec §9.1), keyed by
+  // its MAC; it lives for the skew window around its T.
+  const mikey::Message& m = s.ti.msg;
+  const UnixTime sent = TimestampInstant(*m.FindT()).value_or(now);
+  KMS_RETURN_IF_ERROR(replay.CheckAndInsert(m.FindV()->mac, sent, now));
+  return s;
 }
 
 Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
@@ -164,10 +198,24 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   }
   const mikey::RandR* randri = ti.FindRandR(mikey::RandRole::kInitiator);
   const mikey::Verification* tiv = ti.FindV();
+  const SecretBytes& inkey =
+      (f.i && s.resolved.mpkr_prime) ? *s.resolved.mpkr_prime : s.resolved.mpki;
+  // RFC 6043 §12.1 (spec §4.4): RANDRi || RANDRr enter the 0x02 label (inkey MPKr'/MPKi)
+  // and, with H and G, the 0x03 label (inkey the TGKs); together they must be at least as
+  // long as the longest of these keys.
+  const size_t need = std::max(inkey.size(), LongestTgk(s.resolved.session_keys));
   std::vector<uint8_t> rand_rr;
   if (f.g) {  // RFC 6043 §4.2.2.3: RANDRr iff G
-    KMS_ASSIGN_OR_RETURN(rand_rr, crypto::RandomBytes(env.rng, opt.rand_len));
+    const size_t min_rr = std::max(kMinRandBytes, need - std::min(need, randri->rand.size()));
+    const size_t len = opt.rand_len == 0 ? min_rr : opt.rand_len;
+    if (len < min_rr || len > 255) {
+      return InvalidArgumentError("RANDRr length " + std::to_string(len) + " outside [" +
+                                  std::to_string(min_rr) + ", 255] (RFC 6043 §12.1)");
+    }
+    KMS_ASSIGN_OR_RETURN(rand_rr, crypto::RandomBytes(env.rng, len));
   }
+  KMS_RETURN_IF_ERROR(CheckRandCovers(randri->rand.size() + rand_rr.size(), need,
+                                      f.g ? "RANDRi || RANDRr" : "RANDRi (G=0)"));
   KMS_ASSIGN_OR_RETURN(const mikey::Timestamp t, NowTimestamp(env.clock));
 
   // The key our direction uses: a responder key, else the first resolved session key.
@@ -211,8 +259,6 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   if (!s.resolved.rand_kms.empty()) {
     m.payloads.push_back(mikey::RandR{mikey::RandRole::kKms, s.resolved.rand_kms});
   }
-  const SecretBytes& inkey =
-      (f.i && s.resolved.mpkr_prime) ? *s.resolved.mpkr_prime : s.resolved.mpki;
   const MessageLabel label{h.csb_id, crypto::MessageRole::kResponse, randri->rand, rand_rr};
   if (!opt.responder_keys.empty()) {
     // spec §11 A23: the same key set as V; IV with this message's CSB ID and T.
@@ -229,7 +275,10 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   KMS_ASSIGN_OR_RETURN(SealedMessage sealed, SealMessage(m, inkey, label, ctx));
 
   std::vector<const mikey::KeyData*> keys;
+  // The same candidates as the Initiator's ProcessTransferResp: responder, initiator,
+  // ticket keys.
   for (const auto& k : opt.responder_keys) keys.push_back(&k);
+  for (const auto& k : s.initiator_keys) keys.push_back(&k);
   for (const auto& k : s.resolved.session_keys) keys.push_back(&k);
   TekInputs tin;
   tin.prf = h.prf;
@@ -252,6 +301,7 @@ Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
   c.g = f.g;
   c.identity_i = s.identity_i;
   c.identity_r = std::string(idrr.begin(), idrr.end());
+  c.own_role = mikey::IdRole::kResponder;
   c.map = h;
   for (const mikey::SecurityPolicy* sp : sps) c.policies.push_back(*sp);
   return out;

@@ -2,6 +2,12 @@
 // §4.2.2.2), Ticket Resolve with the KMS (RESOLVE_INIT_PSK / RESOLVE_RESP, RFC 6043
 // §4.2.3), authentication of the TRANSFER_INIT with the resolved keys (§4.2.3.6) and the
 // TRANSFER_RESP (§4.2.2.3).
+//
+// REPLAY PROTECTION: a recorded TRANSFER_INIT stays authentic for the whole clock-skew
+// window, so the Responder must remember the TRANSFER_INITs it accepted (spec §7.4, §9.1;
+// RFC 3830 §5.4). Authenticate with the AuthenticateTransferInit overload that takes a
+// ReplayCache, one cache per device shared by all its calls and kept for the process
+// lifetime. The overload without it exists only for callers that run the cache themselves.
 #pragma once
 
 #include <optional>
@@ -14,6 +20,7 @@
 #include "src/base/secret_bytes.h"
 #include "src/client/common.h"
 #include "src/client/policy_check.h"
+#include "src/client/replay_cache.h"
 #include "src/client/session_keys.h"
 #include "src/mikey/message.h"
 
@@ -63,7 +70,9 @@ struct ResolvedTicket {
 // ProcessResolveResp: HDR equal to the request's, MAC over resp || RESOLVE_INIT verified
 // in constant time before decrypting, KEMAC (IV with the response's T, RESOLVE_INIT's T as
 // fallback, spec §11 A3), key chain MPKi, [MPKr'], keys; IDRr and RANDRkms required with
-// forking. A MIKEY Error answer: kFailedPrecondition with the error number in detail().
+// forking (RANDRkms at least as long as MPKr' and every TGK', RFC 6043 §12.1), every key
+// at least kMinKeyBytes. A MIKEY Error answer: kFailedPrecondition with the error number in
+// detail().
 Result<ResolvedTicket> ProcessResolveResp(std::span<const uint8_t> resp, const PendingResolve& pr,
                                           const Credentials& creds);
 
@@ -72,17 +81,35 @@ struct ResponderSession {
   ReceivedTransferInit ti;
   ResolvedTicket resolved;
   std::string identity_i;
+  std::vector<mikey::KeyData> initiator_keys;  // L=1: TRANSFER_INIT's KEMAC, decrypted
 };
 
 // AuthenticateTransferInit: verifies TRANSFER_INIT's MAC with MPKi (constant time), with
 // forking that its V MAC equals Vi's MAC (RFC 6043 §4.2.3.6), and that its IDRi equals
-// the ticket policy's IDRi (spec §7.4). kAuthFailed / kPermissionDenied otherwise.
+// the ticket policy's IDRi (spec §7.4). kAuthFailed / kPermissionDenied otherwise. Only
+// then, if TRANSFER_INIT carries a KEMAC (initiator-supplied keys, L=1 required), decrypts
+// it with the MPKi key set (label 0x01 with RANDRi, IV with its CSB ID and T; RFC 6043
+// §4.2.2, spec §2.4, §11 A23) into `initiator_keys`; a KEMAC key whose SPI equals a
+// resolved ticket key's (or another KEMAC key's) is refused (kPermissionDenied): the two
+// sides could otherwise derive SRTP keys from different keys.
+// This overload does NOT protect against replays: the caller must check TRANSFER_INIT's V
+// MAC against a ReplayCache itself (spec §7.4). Prefer the overload below.
 Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved);
+
+// AuthenticateTransferInit with replay protection (spec §7.4 "replay cache", §9.1; RFC
+// 3830 §5.4): all of the above, then the authenticated TRANSFER_INIT's V MAC goes into
+// `replay` (kept until its T + the cache's skew; `now` stands in for a COUNTER T). The
+// same TRANSFER_INIT seen again within the window is refused with kAlreadyExists, detail
+// 1 (MIKEY error Invalid TS); a cache full of live entries refuses with kResourceExhausted.
+Result<ResponderSession> AuthenticateTransferInit(ReceivedTransferInit ti, ResolvedTicket resolved,
+                                                  ReplayCache& replay, UnixTime now);
 
 // TransferRespOptions: the responder's choices.
 struct TransferRespOptions {
   std::string identity;                        // own identity if RESOLVE_RESP had no IDRr
-  size_t rand_len = 16;                        // RANDRr (when G=1)
+  // RANDRr length (when G=1); 0 = the shortest RFC 6043 §12.1 allows: at least
+  // kMinRandBytes and, with RANDRi, as long as MPKr'/MPKi and every TGK. Shorter: refused.
+  size_t rand_len = 0;
   std::vector<mikey::KeyData> responder_keys;  // M=1: KEMAC (pre-encrypted content keys)
 };
 
@@ -95,7 +122,9 @@ struct TransferRespResult {
 // and SPI filled where empty), T, [RANDRr iff G], IDRr and RANDRkms (from RESOLVE_RESP),
 // [KEMAC iff responder keys, M=1 required], V keyed from MPKr' (forking) else MPKi, label
 // 0x02 with RANDRi and [RANDRr], MAC over resp || TRANSFER_INIT; then the SRTP keys.
-// Random draws: RANDRr (if G), then one SSRC (4) per CS without session data.
+// Refused (kPermissionDenied) when RANDRi and RANDRr together are shorter than the keys
+// they derive from (RFC 6043 §12.1). Random draws: RANDRr (if G), then one SSRC (4) per CS
+// without session data.
 Result<TransferRespResult> BuildTransferResp(const ResponderSession& s,
                                              const TransferRespOptions& opt, const Env& env);
 

@@ -44,8 +44,12 @@ Result<std::vector<CryptoSessionKeys>> DeriveCryptoSessionKeys(
     for (const mikey::KeyData* k : keys) {
       if (!cs.spi.empty() && k->kv_type == mikey::KvType::kSpi && k->spi == cs.spi &&
           (IsTgkLike(k->type) || IsTek(k->type))) {
+        if (key != nullptr) {
+          return FailedPreconditionError(
+              "more than one session key with the SPI of crypto session " +
+              std::to_string(cs.cs_id));
+        }
         key = k;
-        break;
       }
     }
     if (key == nullptr) {
@@ -79,6 +83,18 @@ Result<std::vector<CryptoSessionKeys>> DeriveCryptoSessionKeys(
     out.push_back(std::move(ck));
   }
   return out;
+}
+
+Status CheckSpisDisjoint(const std::vector<mikey::KeyData>& a,
+                         const std::vector<mikey::KeyData>& b) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto same = [&](const mikey::KeyData& k) { return k.spi == a[i].spi; };
+    if (std::any_of(a.begin() + static_cast<std::ptrdiff_t>(i) + 1, a.end(), same) ||
+        std::any_of(b.begin(), b.end(), same)) {
+      return PermissionDeniedError("two session keys share the SPI " + HexEncode(a[i].spi));
+    }
+  }
+  return Status::Ok();
 }
 
 const CryptoSessionKeys* FindSession(const CallKeys& k, uint8_t cs_id) {

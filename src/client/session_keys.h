@@ -36,10 +36,17 @@ struct TekInputs {
 // the SRTP profile from its SP (looked up in `sps`), the key whose SPI equals the CS SPI,
 // then master key/salt: from a TGK/GTGK via the 0x03 label (a salt carried with the key
 // is used as-is), or the TEK itself (TEK+SALT required for SRTP). kFailedPrecondition if a
-// CS has no SSRC or no matching key.
+// CS has no SSRC, no matching key, or more than one key with its SPI: an SPI names one key
+// (RFC 3830 §6.13), and picking one of two would let the parties silently disagree.
 Result<std::vector<CryptoSessionKeys>> DeriveCryptoSessionKeys(
     const mikey::Hdr& completed_map, const std::vector<const mikey::SecurityPolicy*>& sps,
     const std::vector<const mikey::KeyData*>& keys, const TekInputs& in);
+
+// CheckSpisDisjoint: kPermissionDenied if a key of `a` has the SPI of a key of `b` or of
+// another key of `a` (RFC 3830 §6.13: the SPI identifies the key). Used to refuse
+// initiator-supplied keys that collide with the ticket's keys before either side uses them.
+Status CheckSpisDisjoint(const std::vector<mikey::KeyData>& a,
+                         const std::vector<mikey::KeyData>& b);
 
 // CsbState: the state of a completed initial exchange kept for CSB updates (RFC 6043
 // §5.2; spec §11 A9/A24): the key set of the last message of the initial exchange
@@ -55,6 +62,10 @@ struct CsbState {
   bool h = true, g = true;
   std::string identity_i;
   std::string identity_r;  // TRANSFER_RESP's IDRr (spec §11 A24)
+  // Our role in the initial exchange (kInitiator or kResponder): a CSB update we send puts
+  // the IDR of this role first (spec §2.8), and one we receive must put the peer's first,
+  // so our own update reflected back to us is refused (both directions share one key set).
+  mikey::IdRole own_role = mikey::IdRole::kInitiator;
   mikey::Hdr map;          // the completed CS map
   std::vector<mikey::SecurityPolicy> policies;
   // T (as 64 bits) of the last CSB update accepted from the peer: a later update must carry

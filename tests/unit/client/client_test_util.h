@@ -97,6 +97,16 @@ inline uint32_t CsbOf(const std::vector<uint8_t>& msg) {
   return m->hdr.csb_id;
 }
 
+// TekSalt: a TEK+SALT key (16 bytes of key_fill, 14 of salt_fill) with KV = SPI.
+inline mikey::KeyData TekSalt(uint8_t key_fill, uint8_t salt_fill, std::vector<uint8_t> spi) {
+  mikey::KeyData tek;
+  tek.type = mikey::KeyDataType::kTekSalt;
+  tek.key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, key_fill));
+  tek.salt = SecretBytes::CopyFrom(std::vector<uint8_t>(14, salt_fill));
+  tek.spi = std::move(spi);
+  return tek;
+}
+
 // TicketRequestOptions of the vector flow.
 inline TicketRequestOptions VectorRequestOptions() {
   TicketRequestOptions o;

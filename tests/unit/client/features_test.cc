@@ -2,6 +2,10 @@
 // updates (RFC 6043 §5.2, §5.3, §8, App. A).
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <variant>
+
 #include "src/base/encoding.h"
 #include "src/client/csb_update.h"
 #include "src/client/mode3_ticket.h"
@@ -22,9 +26,40 @@ namespace {
 
 using testing::At;
 using testing::ScriptedRandom;
+using testing::TekSalt;
 
 const char* kAlice = "sip:mrfc@example.org";
 const char* kBob = "sip:bob@example.org";
+
+// A CSB update's key list: one TGK of 0x`fill` bytes with SPI 000000`spi`.
+std::vector<mikey::KeyData> NewTgk(uint8_t fill, uint8_t spi) {
+  std::vector<mikey::KeyData> k(1);
+  k[0].type = mikey::KeyDataType::kTgk;
+  k[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, fill));
+  k[0].spi = {0, 0, 0, spi};
+  return k;
+}
+
+// Expects crypto session `cs` of `k` to use exactly this master key, salt and MKI (hex).
+void ExpectSessionKeys(const CallKeys& k, uint8_t cs, const char* key, const char* salt,
+                       const char* mki) {
+  const CryptoSessionKeys* s = FindSession(k, cs);
+  ASSERT_NE(s, nullptr) << "no crypto session " << int{cs};
+  EXPECT_EQ(HexEncode(s->master_key.Reveal()), key);
+  EXPECT_EQ(HexEncode(s->master_salt.Reveal()), salt);
+  EXPECT_EQ(HexEncode(s->mki), mki);
+}
+
+// The roles of the IDRi/IDRr payloads of a message, in order.
+std::vector<mikey::IdRole> PartyRoles(const std::vector<uint8_t>& wire) {
+  auto m = mikey::Decode(wire);
+  KMS_CHECK(m.ok());
+  std::vector<mikey::IdRole> out;
+  for (const mikey::Payload& p : m->payloads) {
+    if (const auto* idr = std::get_if<mikey::Idr>(&p)) out.push_back(idr->role);
+  }
+  return out;
+}
 
 class FeaturesTest : public ::testing::Test {
  protected:
@@ -40,6 +75,58 @@ class FeaturesTest : public ::testing::Test {
     o.kms_identity = "https://kms.example.org";
     o.responders = {kBob};
     return CreateMode3Ticket(kAlice, tpk_, o, env_);
+  }
+
+  // Alice's TRANSFER_INIT to Bob with `t`. Queues its random draws: CSB ID, 16-byte
+  // RANDRi, SSRC of CS 1.
+  Result<PendingTransfer> TransferToBob(std::shared_ptr<const InitiatorTicket> t,
+                                        TransferInitOptions to) {
+    rng_.PushU32(0x01020304);
+    rng_.Push(std::vector<uint8_t>(16, 0x44));  // RANDRi
+    rng_.PushU32(0x11110001);                   // SSRC of CS 1
+    to.responder = kBob;
+    return BuildTransferInit(std::move(t), kAlice, to, env_);
+  }
+  // Bob's early checks and authentication of `wire`, resolved (KmsResolve) from `t`.
+  Result<ResponderSession> AtBob(const std::vector<uint8_t>& wire, const InitiatorTicket& t) {
+    KMS_ASSIGN_OR_RETURN(
+        ReceivedTransferInit rti,
+        ReceiveTransferInit(wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0)));
+    return AuthenticateTransferInit(std::move(rti), KmsResolve(t, std::vector<uint8_t>(16, 0x55)));
+  }
+
+  // A mode-3 Ticket Transfer from Alice to Bob up to Bob's authenticated TRANSFER_INIT.
+  struct Mode3Transfer {
+    std::shared_ptr<const InitiatorTicket> ticket;
+    PendingTransfer pt;
+    std::optional<ResponderSession> session;
+  };
+  Mode3Transfer StartMode3Transfer(Mode3Options o, TransferInitOptions to = {}) {
+    auto t = Mode3(std::move(o));
+    KMS_CHECK(t.ok());
+    Mode3Transfer x;
+    x.ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+    auto pt = TransferToBob(x.ticket, std::move(to));
+    KMS_CHECK(pt.ok());
+    x.pt = std::move(pt).value();
+    auto session = AtBob(x.pt.wire, *x.ticket);
+    KMS_CHECK(session.ok());
+    x.session = std::move(session).value();
+    return x;
+  }
+
+  // Bob answers x (RANDRr 16 x 0x88, SSRC of CS 2 queued) and Alice takes the answer.
+  struct Answered {
+    CallKeys alice;
+    CallKeys bob;
+  };
+  Result<Answered> Answer(const Mode3Transfer& x, TransferRespOptions ro) {
+    ro.identity = kBob;
+    rng_.Push(std::vector<uint8_t>(16, 0x88));  // RANDRr
+    rng_.PushU32(0x22220002);                   // SSRC of CS 2
+    KMS_ASSIGN_OR_RETURN(TransferRespResult tr, BuildTransferResp(*x.session, ro, env_));
+    KMS_ASSIGN_OR_RETURN(CallKeys a, ProcessTransferResp(tr.wire, x.pt, At(0)));
+    return Answered{std::move(a), std::move(tr.keys)};
   }
 
   // What the KMS does on RESOLVE_INIT for a forking ticket (spec §7.2 steps 9-10): fork
@@ -124,70 +211,92 @@ TEST_F(FeaturesTest, Mode3TicketIsSealedWithTheTpk) {
 TEST_F(FeaturesTest, Mode3CallWithPreEncryptedContentKeys) {
   Mode3Options o;
   o.responder_keys = true;  // M=1: the responder supplies the content TEK
-  auto t = Mode3(o);
-  ASSERT_TRUE(t.ok());
-  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
-
-  rng_.PushU32(0x01020304);
-  rng_.Push(std::vector<uint8_t>(16, 0x44));  // RANDRi
-  rng_.PushU32(0x11110001);                   // SSRC of CS 1
   TransferInitOptions to;
-  to.responder = kBob;
   to.sdp_ids = "mikey";
-  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
-  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
-
-  auto rti =
-      ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
-  ASSERT_TRUE(rti.ok()) << rti.status().ToString();
-  auto session = AuthenticateTransferInit(std::move(*rti),
-                                          KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
-  ASSERT_TRUE(session.ok()) << session.status().ToString();
-
+  Mode3Transfer x = StartMode3Transfer(o, std::move(to));
   TransferRespOptions ro;
-  ro.identity = kBob;
-  mikey::KeyData tek;
-  tek.type = mikey::KeyDataType::kTekSalt;
-  tek.key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, 0x66));
-  tek.salt = SecretBytes::CopyFrom(std::vector<uint8_t>(14, 0x77));
-  tek.spi = {0, 0, 0xbe, 0xef};
-  ro.responder_keys.push_back(std::move(tek));
-  rng_.Push(std::vector<uint8_t>(16, 0x88));  // RANDRr
-  rng_.PushU32(0x22220002);                   // SSRC of CS 2
-  auto tr = BuildTransferResp(*session, ro, env_);
-  ASSERT_TRUE(tr.ok()) << tr.status().ToString();
+  ro.responder_keys.push_back(TekSalt(0x66, 0x77, {0, 0, 0xbe, 0xef}));
+  auto r = Answer(x, std::move(ro));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(rng_.empty());
-
-  auto a = ProcessTransferResp(tr->wire, *pt, At(0));
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  for (const CallKeys* k : {&*a, &tr->keys}) {
-    const CryptoSessionKeys* cs2 = FindSession(*k, 2);
-    ASSERT_NE(cs2, nullptr);
-    EXPECT_EQ(HexEncode(cs2->master_key.Reveal()), "66666666666666666666666666666666");
-    EXPECT_EQ(HexEncode(cs2->master_salt.Reveal()), "7777777777777777777777777777");
-    EXPECT_EQ(HexEncode(cs2->mki), "0000beef");
+  for (const CallKeys* k : {&r->alice, &r->bob}) {
+    ExpectSessionKeys(*k, 2, "66666666666666666666666666666666", "7777777777777777777777777777",
+                      "0000beef");
   }
   EXPECT_TRUE(
-      FindSession(*a, 1)->master_key.ConstantTimeEqual(FindSession(tr->keys, 1)->master_key));
+      FindSession(r->alice, 1)->master_key.ConstantTimeEqual(FindSession(r->bob, 1)->master_key));
+}
+
+// RFC 6043 §4.2.2 / spec §2.4, §11 A23: a mode-3 ticket has L=1 (D=0); the Initiator's own
+// keys travel in TRANSFER_INIT's KEMAC under the MPKi key set, and the Responder decrypts
+// them after authenticating TRANSFER_INIT, so both sides' CS 1 uses that TEK.
+TEST_F(FeaturesTest, Mode3CallWithInitiatorSuppliedKeys) {
+  TransferInitOptions to;
+  to.initiator_keys.push_back(TekSalt(0x5a, 0x5b, {0, 0, 0xca, 0xfe}));
+  Mode3Transfer x = StartMode3Transfer(Mode3Options{}, std::move(to));
+  ASSERT_EQ(x.session->initiator_keys.size(), 1u);
+  EXPECT_EQ(HexEncode(x.session->initiator_keys[0].spi), "0000cafe");
+
+  auto r = Answer(x, TransferRespOptions{});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(rng_.empty());
+  for (const CallKeys* k : {&r->alice, &r->bob}) {
+    ExpectSessionKeys(*k, 1, "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "5b5b5b5b5b5b5b5b5b5b5b5b5b5b",
+                      "0000cafe");
+  }
+  // CS 2 (Bob's direction) uses the ticket's TGK, the same on both sides.
+  EXPECT_TRUE(
+      FindSession(r->alice, 2)->master_key.ConstantTimeEqual(FindSession(r->bob, 2)->master_key));
+
+  // A tool that keeps only the message re-reads the keys from it (MPKi decrypts them).
+  auto again = PendingTransferFromWire(x.pt.wire, x.ticket);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(again->initiator_keys.size(), 1u);
+  EXPECT_TRUE(again->initiator_keys[0].key.ConstantTimeEqual(x.pt.initiator_keys[0].key));
+}
+
+// An initiator key whose SPI equals a ticket key's SPI (the mode-3 TGK has 00000001) would
+// make the SPI name two keys: refused by the Initiator, and by the Responder if an
+// Initiator sends it anyway, rather than each side picking a different key.
+TEST_F(FeaturesTest, InitiatorKeyWithTheSpiOfATicketKeyRefused) {
+  auto t = Mode3(Mode3Options{});
+  ASSERT_TRUE(t.ok());
+  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+  ASSERT_EQ(HexEncode(ticket->session_keys.front().spi), "00000001");
+  TransferInitOptions to;
+  to.responder = kBob;
+  to.initiator_keys.push_back(TekSalt(0x5a, 0x5b, {0, 0, 0, 1}));
+  EXPECT_EQ(BuildTransferInit(ticket, kAlice, to, env_).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rng_.empty());  // refused before drawing anything
+
+  // An Initiator that does not check: its local copy of the ticket key names another SPI,
+  // so it builds the message; Bob resolves the real ticket key (SPI 00000001) and refuses.
+  InitiatorTicket careless;
+  careless.ticket = ticket->ticket;
+  careless.mpki = ticket->mpki.Clone();
+  careless.mpkr = ticket->mpkr->Clone();
+  careless.session_keys.push_back(ticket->session_keys.front().Clone());
+  careless.session_keys.front().spi = {0, 0, 0, 9};
+  auto pt =
+      TransferToBob(std::make_shared<const InitiatorTicket>(std::move(careless)), std::move(to));
+  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
+  auto session = AtBob(pt->wire, *ticket);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(session.status().message().find("00000001"), std::string::npos);
+
+  // Without the collision the same flow is accepted (the refusal is the SPI's).
+  TransferInitOptions ok_to;
+  ok_to.initiator_keys.push_back(TekSalt(0x5a, 0x5b, {0, 0, 0, 2}));
+  auto ok_pt = TransferToBob(ticket, std::move(ok_to));
+  ASSERT_TRUE(ok_pt.ok()) << ok_pt.status().ToString();
+  EXPECT_TRUE(AtBob(ok_pt->wire, *ticket).ok());
 }
 
 TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
-  auto t = Mode3(Mode3Options{});  // M=0
-  ASSERT_TRUE(t.ok());
-  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
-  rng_.PushU32(0x01020304);
-  rng_.Push(std::vector<uint8_t>(16, 0x44));
-  rng_.PushU32(0x11110001);
-  TransferInitOptions to;
-  to.responder = kBob;
-  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
-  ASSERT_TRUE(pt.ok());
-  auto rti =
-      ReceiveTransferInit(pt->wire, ResponderPolicy{{kBob}, std::chrono::seconds(300)}, At(0));
-  ASSERT_TRUE(rti.ok());
-  auto session = AuthenticateTransferInit(std::move(*rti),
-                                          KmsResolve(*ticket, std::vector<uint8_t>(16, 0x55)));
-  ASSERT_TRUE(session.ok());
+  Mode3Transfer x = StartMode3Transfer(Mode3Options{});  // M=0
+  const ResponderSession* session = &*x.session;
   TransferRespOptions ro;
   mikey::KeyData tek;
   tek.type = mikey::KeyDataType::kTekSalt;
@@ -196,6 +305,65 @@ TEST_F(FeaturesTest, ResponderKeysRefusedWithoutMFlag) {
   tek.spi = {1, 2, 3, 4};
   ro.responder_keys.push_back(std::move(tek));
   EXPECT_EQ(BuildTransferResp(*session, ro, env_).status().code(), StatusCode::kPermissionDenied);
+}
+
+// RFC 6043 §12.1 (spec §4.4): TRANSFER_INIT's 0x01 label holds RANDRi only, so RANDRi
+// must be at least as long as MPKi: 32 bytes with the 256-bit suite's 32-byte MPK.
+TEST_F(FeaturesTest, TransferInitRandCoversA256BitMpki) {
+  rng_.Push(std::vector<uint8_t>(32, 0x01));  // RAND (>= MPK)
+  rng_.Push(std::vector<uint8_t>(32, 0x02));  // MPK
+  rng_.Push(std::vector<uint8_t>(32, 0x03));  // TGK
+  Mode3Options o;
+  o.kms_identity = "https://kms.example.org";
+  o.responders = {kBob};
+  o.prf = mikey::PrfFunc::kPrfHmacSha256;
+  o.encr = mikey::EncrAlg::kAesCm256;
+  o.mac = mikey::MacAlg::kHmacSha256_256;
+  o.mpk_len = o.tgk_len = 32;
+  TicketProtectionKey tpk{"mrfc-tpk-2", SecretBytes::CopyFrom(std::vector<uint8_t>(32, 0x34))};
+  auto t = CreateMode3Ticket(kAlice, tpk, o, env_);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  auto ticket = std::make_shared<const InitiatorTicket>(std::move(t).value());
+  ASSERT_EQ(ticket->mpki.size(), 32u);
+  EXPECT_EQ(MinTransferRandLen(*ticket), 32u);
+
+  TransferInitOptions to;
+  to.responder = kBob;
+  to.suite = Suite{mikey::PrfFunc::kPrfHmacSha256, mikey::EncrAlg::kAesCm256,
+                   mikey::MacAlg::kHmacSha256_256};
+  to.rand_len = 16;  // the old default: shorter than MPKi
+  EXPECT_EQ(BuildTransferInit(ticket, kAlice, to, env_).status().code(),
+            StatusCode::kInvalidArgument);
+  to.rand_len = 31;
+  EXPECT_EQ(BuildTransferInit(ticket, kAlice, to, env_).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rng_.empty());  // refused before drawing anything
+
+  to.rand_len = 0;  // default: the shortest compliant length
+  rng_.PushU32(0x01020304);
+  rng_.Push(std::vector<uint8_t>(32, 0x44));  // RANDRi: 32 bytes drawn
+  rng_.PushU32(0x11110001);
+  auto pt = BuildTransferInit(ticket, kAlice, to, env_);
+  ASSERT_TRUE(pt.ok()) << pt.status().ToString();
+  EXPECT_TRUE(rng_.empty());
+  EXPECT_EQ(pt->rand_ri.size(), 32u);
+
+  // Keys shorter than 128 bits are not even put in a ticket.
+  Mode3Options short_mpk = o;
+  short_mpk.mpk_len = 8;
+  EXPECT_EQ(CreateMode3Ticket(kAlice, tpk, short_mpk, env_).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// RFC 6043 §12.1: the responder's RANDRr (with RANDRi) covers MPKr' and the TGKs.
+TEST_F(FeaturesTest, TransferRespRandTooShortRefused) {
+  Mode3Transfer x = StartMode3Transfer(Mode3Options{});
+  const ResponderSession* session = &*x.session;
+  TransferRespOptions ro;
+  ro.identity = kBob;
+  ro.rand_len = 8;
+  EXPECT_EQ(BuildTransferResp(*session, ro, env_).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(rng_.empty());
 }
 
 TEST_F(FeaturesTest, TicketCacheHonoursReuseFlagAndValidity) {
@@ -269,15 +437,8 @@ TEST_F(FeaturesTest, CsbUpdateRekeysBothSides) {
 // again, nor one older than the last accepted, nor one outside the clock window.
 TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
   testing::VectorCall call = testing::RunVectorCall();
-  auto tgk = [](uint8_t fill, uint8_t spi) {
-    std::vector<mikey::KeyData> k(1);
-    k[0].type = mikey::KeyDataType::kTgk;
-    k[0].key = SecretBytes::CopyFrom(std::vector<uint8_t>(16, fill));
-    k[0].spi = {0, 0, 0, spi};
-    return k;
-  };
   clock_.Set(At(60));
-  auto first = BuildCsbUpdateInit(call.a.csb, tgk(0x41, 2), env_);
+  auto first = BuildCsbUpdateInit(call.a.csb, NewTgk(0x41, 2), env_);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   auto ans = AnswerCsbUpdate(first->wire, call.b.csb, env_);
   ASSERT_TRUE(ans.ok()) << ans.status().ToString();
@@ -288,7 +449,7 @@ TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
   EXPECT_EQ(replay.status().detail(), static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
 
   clock_.Set(At(61));
-  auto second = BuildCsbUpdateInit(call.a.csb, tgk(0x42, 3), env_);
+  auto second = BuildCsbUpdateInit(call.a.csb, NewTgk(0x42, 3), env_);
   ASSERT_TRUE(second.ok());
   ASSERT_TRUE(AnswerCsbUpdate(second->wire, call.b.csb, env_).ok());
   EXPECT_EQ(HexEncode(call.b.csb.map.generic_map.front().spi), "00000003");
@@ -299,7 +460,7 @@ TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
 
   // Built at 62 s, received more than the window later.
   clock_.Set(At(62));
-  auto late = BuildCsbUpdateInit(call.a.csb, tgk(0x43, 4), env_);
+  auto late = BuildCsbUpdateInit(call.a.csb, NewTgk(0x43, 4), env_);
   ASSERT_TRUE(late.ok());
   clock_.Set(At(62) + kCsbUpdateSkew + std::chrono::seconds(1));
   auto stale = AnswerCsbUpdate(late->wire, call.b.csb, env_);
@@ -307,6 +468,45 @@ TEST_F(FeaturesTest, CsbUpdateReplayedOrStaleRefused) {
   EXPECT_EQ(stale.status().detail(), static_cast<uint8_t>(mikey::ErrorNo::kInvalidTs));
   clock_.Set(At(63));  // within the window it is accepted
   EXPECT_TRUE(AnswerCsbUpdate(late->wire, call.b.csb, env_).ok());
+}
+
+// spec §2.8 / RFC 6043 §5.2: both directions of a CSB update use one key set, so the MAC
+// alone would let an attacker send A's own update back to A. The sender's IDR comes first
+// (the Responder's update is the mirror form, IDRr first) and a party refuses a message
+// that names itself first.
+TEST_F(FeaturesTest, CsbUpdateReflectedToItsSenderRefused) {
+  testing::VectorCall call = testing::RunVectorCall();
+  const std::string a_spi = HexEncode(call.a.csb.map.generic_map.front().spi);
+  clock_.Set(At(60));
+  auto upd = BuildCsbUpdateInit(call.a.csb, NewTgk(0x99, 2), env_);
+  ASSERT_TRUE(upd.ok()) << upd.status().ToString();
+  EXPECT_EQ(PartyRoles(upd->wire),
+            (std::vector<mikey::IdRole>{mikey::IdRole::kInitiator, mikey::IdRole::kResponder}));
+  auto self = AnswerCsbUpdate(upd->wire, call.a.csb, env_);
+  ASSERT_FALSE(self.ok());
+  EXPECT_EQ(self.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(self.status().message().find("reflected"), std::string::npos);
+  EXPECT_EQ(HexEncode(call.a.csb.map.generic_map.front().spi), a_spi);  // state kept
+
+  // The Responder's update: mirror form, refused by B itself, accepted by A, whose answer
+  // carries IDRi; B takes the answer and both sides agree on the new keys.
+  clock_.Set(At(61));
+  auto bupd = BuildCsbUpdateInit(call.b.csb, NewTgk(0x98, 3), env_);
+  ASSERT_TRUE(bupd.ok()) << bupd.status().ToString();
+  EXPECT_EQ(PartyRoles(bupd->wire),
+            (std::vector<mikey::IdRole>{mikey::IdRole::kResponder, mikey::IdRole::kInitiator}));
+  EXPECT_EQ(AnswerCsbUpdate(bupd->wire, call.b.csb, env_).status().code(),
+            StatusCode::kPermissionDenied);
+  auto ans = AnswerCsbUpdate(bupd->wire, call.a.csb, env_);
+  ASSERT_TRUE(ans.ok()) << ans.status().ToString();
+  EXPECT_EQ(PartyRoles(ans->wire), std::vector<mikey::IdRole>{mikey::IdRole::kInitiator});
+  auto b_new = ProcessCsbUpdateResp(ans->wire, *bupd, call.b.csb);
+  ASSERT_TRUE(b_new.ok()) << b_new.status().ToString();
+  ASSERT_EQ(b_new->size(), ans->sessions.size());
+  for (size_t i = 0; i < b_new->size(); ++i) {
+    EXPECT_TRUE((*b_new)[i].master_key.ConstantTimeEqual(ans->sessions[i].master_key));
+    EXPECT_EQ(HexEncode((*b_new)[i].mki), "00000003");
+  }
 }
 
 TEST(ReplayCacheTest, RefusesReplaysWithinTheWindow) {

@@ -105,6 +105,82 @@ TEST_F(NegativeTest, AuthenticGarbageKemacRefusedUnderBothIvReadings) {
   EXPECT_EQ(r.status().code(), StatusCode::kDecodeError);
 }
 
+mikey::KeyData Key(mikey::KeyDataType type, size_t len, uint8_t fill) {
+  mikey::KeyData k;
+  k.type = type;
+  k.key = SecretBytes::CopyFrom(std::vector<uint8_t>(len, fill));
+  k.spi = {0, 0, 0, fill};
+  return k;
+}
+
+// The vector REQUEST_RESP re-sealed (authentic: MAC with A's PSK over resp || request)
+// around a KEMAC holding MPKi, MPKr and a TGK of `tgk_len` bytes.
+std::vector<uint8_t> ReSealedRequestResp(const PendingRequest& req, const Credentials& a,
+                                         size_t tgk_len) {
+  auto m = mikey::Decode(Vec(5, "REQUEST_RESP"));
+  KMS_CHECK(m.ok());
+  std::vector<mikey::KeyData> keys;
+  keys.push_back(Key(mikey::KeyDataType::kMpk, 16, 0x01));
+  keys.push_back(Key(mikey::KeyDataType::kMpk, 16, 0x02));
+  keys.push_back(Key(mikey::KeyDataType::kTgk, tgk_len, 0x03));
+  const MessageLabel label{req.csb_id, crypto::MessageRole::kResponse, req.rand_ri, {}};
+  mikey::Kemac* kemac = m->FindMutable<mikey::Kemac>();
+  auto enc = EncryptKemac(keys, a.psk, label, m->hdr.prf, kemac->encr_alg, m->FindV()->mac_alg,
+                          TimestampIv64(*m->FindT()));
+  KMS_CHECK(enc.ok());
+  *kemac = std::move(enc).value();
+  mikey::MacContext ctx;
+  ctx.initial_message = req.wire;
+  auto sealed = SealMessage(*m, a.psk, label, ctx);
+  KMS_CHECK(sealed.ok());
+  return std::move(sealed->wire);
+}
+
+// spec §9.3 / RFC 6043 §12.1: keys of at least 128 bits, even from an authentic KMS answer.
+TEST_F(NegativeTest, AuthenticShortKmsKeyRefused) {
+  const PendingRequest req = Request();
+  // The construction is sound: with a 16-byte TGK the re-sealed answer is accepted.
+  auto good = ProcessRequestResp(ReSealedRequestResp(req, a_, 16), req, a_, At(1));
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->session_keys.front().key.size(), 16u);
+  for (size_t len : {1u, 15u}) {
+    auto r = ProcessRequestResp(ReSealedRequestResp(req, a_, len), req, a_, At(1));
+    ASSERT_FALSE(r.ok()) << len;
+    EXPECT_EQ(r.status().code(), StatusCode::kDecodeError);
+    EXPECT_NE(r.status().message().find("128 bits"), std::string::npos) << r.status().ToString();
+  }
+  // The chain checks on their own: a 1-byte MPKi, and a short key in a session-key KEMAC.
+  std::vector<mikey::KeyData> chain;
+  chain.push_back(Key(mikey::KeyDataType::kMpk, 1, 0x01));
+  EXPECT_FALSE(CheckKmsKeyChain(chain, false).ok());
+  std::vector<mikey::KeyData> session;
+  session.push_back(Key(mikey::KeyDataType::kTekSalt, 8, 0x01));
+  session.back().salt = SecretBytes(14);
+  EXPECT_FALSE(CheckSessionKeyChain(session, false).ok());
+}
+
+// RFC 6043 §12.1: RANDRkms at least as long as the longest forked key (MPKr', TGK').
+TEST_F(NegativeTest, AuthenticShortRandRkmsRefused) {
+  auto pr = PendingResolveFromWire(Vec(7, "RESOLVE_INIT_PSK"));
+  ASSERT_TRUE(pr.ok());
+  auto m = mikey::Decode(Vec(8, "RESOLVE_RESP"));
+  ASSERT_TRUE(m.ok());
+  for (auto& p : m->payloads) {
+    if (auto* r = std::get_if<mikey::RandR>(&p); r && r->role == mikey::RandRole::kKms) {
+      r->rand.resize(8);
+    }
+  }
+  mikey::MacContext ctx;
+  ctx.initial_message = pr->wire;
+  auto sealed = SealMessage(
+      *m, b_.psk, MessageLabel{pr->csb_id, crypto::MessageRole::kResponse, {}, pr->rand_rr}, ctx);
+  ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+  auto r = ProcessResolveResp(sealed->wire, *pr, b_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(r.status().message().find("RANDRkms"), std::string::npos);
+}
+
 TEST_F(NegativeTest, MikeyErrorAnswerIsReported) {
   mikey::Message e;
   e.hdr.data_type = mikey::DataType::kError;
@@ -175,6 +251,30 @@ TEST_F(NegativeTest, UnacceptableGrantedPolicyRefused) {
   EXPECT_FALSE(CheckGrantedPolicy(good, Text(2, "IDi"), req2, At(10)).ok());
 }
 
+// The granted TP PRF must be the desired one (MIKEY-1 in the vector request).
+TEST_F(NegativeTest, GrantedPolicyWithAnotherPrfRefused) {
+  const PendingRequest req = Request();
+  ASSERT_EQ(req.requirements.desired_prf, std::optional(mikey::PrfFunc::kMikey1));
+  const mikey::TicketPolicy good = Ticket()->ticket.policy;
+  ASSERT_EQ(good.prf, mikey::PrfFunc::kMikey1);
+  EXPECT_TRUE(CheckGrantedPolicy(good, Text(2, "IDi"), req.requirements, At(1)).ok());
+  mikey::TicketPolicy other = good;
+  other.prf = mikey::PrfFunc::kPrfHmacSha256;
+  const Status s = CheckGrantedPolicy(other, Text(2, "IDi"), req.requirements, At(1));
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.detail(), std::optional<uint8_t>(15));
+  // BuildRequestInit records the suite's PRF as the desired one.
+  rng_.PushU32(0x11223344);
+  rng_.Push(std::vector<uint8_t>(32, 0x01));
+  TicketRequestOptions o = testing::VectorRequestOptions();
+  o.suite.prf = mikey::PrfFunc::kPrfHmacSha256;
+  auto built = BuildRequestInit(a_, o, env_);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ(built->requirements.desired_prf, std::optional(mikey::PrfFunc::kPrfHmacSha256));
+  EXPECT_EQ(CheckGrantedPolicy(good, Text(2, "IDi"), built->requirements, At(1)).detail(),
+            std::optional<uint8_t>(15));
+}
+
 TEST_F(NegativeTest, TransferInitWithViDifferentFromMacRefused) {
   auto ti = Vec(6, "TRANSFER_INIT");
   auto m = mikey::Decode(ti);
@@ -200,6 +300,31 @@ TEST_F(NegativeTest, TransferInitWithViDifferentFromMacRefused) {
   ASSERT_TRUE(rti2.ok());
   EXPECT_EQ(AuthenticateTransferInit(std::move(*rti2), Resolved()).status().code(),
             StatusCode::kAuthFailed);
+}
+
+// spec §7.4 / §9.1 (RFC 3830 §5.4): the Responder accepts an authentic TRANSFER_INIT once;
+// only authenticated messages enter the cache.
+TEST_F(NegativeTest, ReplayedTransferInitRefused) {
+  ReplayCache cache;
+  const auto ti = Vec(6, "TRANSFER_INIT");
+  auto authenticate = [&](const std::vector<uint8_t>& wire, ReplayCache& c, UnixTime now) {
+    auto rti = ReceiveTransferInit(wire, BPolicy(), now);
+    KMS_CHECK(rti.ok());
+    return AuthenticateTransferInit(std::move(*rti), Resolved(), c, now).status();
+  };
+  auto bad = ti;
+  bad[39] ^= 0x01;  // T value: the MAC fails
+  EXPECT_EQ(authenticate(bad, cache, At(2)).code(), StatusCode::kAuthFailed);
+  EXPECT_EQ(cache.size(), 0u);
+
+  EXPECT_TRUE(authenticate(ti, cache, At(2)).ok());
+  EXPECT_EQ(cache.size(), 1u);
+  const Status again = authenticate(ti, cache, At(3));
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(again.detail(), std::optional<uint8_t>(1));  // MIKEY error Invalid TS
+  // Another device's cache has not seen it: the refusal is the cache's.
+  ReplayCache other;
+  EXPECT_TRUE(authenticate(ti, other, At(3)).ok());
 }
 
 TEST_F(NegativeTest, TransferInitIdriMismatchRefused) {
