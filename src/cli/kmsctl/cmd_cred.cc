@@ -97,10 +97,9 @@ int Import(const Globals& g, const CredOpts& o) {
   if (!hex.ok()) return Fail(hex.status());
   const std::string_view text(reinterpret_cast<const char*>(hex->Reveal().data()),
                               hex->Reveal().size());
-  auto raw = kms::HexDecode(text);
-  if (!raw.ok()) return Fail(kms::InvalidArgumentError(o.key_file + ": not a hex key"));
-  kms::SecretBytes key_bytes = kms::SecretBytes::CopyFrom(*raw);
-  std::fill(raw->begin(), raw->end(), 0);
+  auto decoded = kms::HexDecodeSecret(text);  // never outside a SecretBytes
+  if (!decoded.ok()) return Fail(kms::InvalidArgumentError(o.key_file + ": not a hex key"));
+  kms::SecretBytes key_bytes = std::move(decoded).value();
   auto wrapped = vault.ImportCredential(o.id, key_bytes);
   if (!wrapped.ok()) return Fail(wrapped.status());
   return Store(g, o, *validity, *wrapped);

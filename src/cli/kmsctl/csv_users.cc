@@ -75,10 +75,9 @@ std::string ParseRow(std::string_view line, CsvUser* u) {
 
 std::string ParseKeyColumn(std::string_view key, CsvUser* u) {
   if (key.substr(0, 4) == "hex:") {
-    auto raw = kms::HexDecode(key.substr(4));
-    if (!raw.ok()) return "key: not hex";
-    kms::SecretBytes k = kms::SecretBytes::CopyFrom(*raw);
-    std::fill(raw->begin(), raw->end(), 0);
+    auto decoded = kms::HexDecodeSecret(key.substr(4));  // never outside a SecretBytes
+    if (!decoded.ok()) return "key: not hex";
+    kms::SecretBytes k = std::move(decoded).value();
     if (k.size() < kMinKeyBytes || k.size() > kMaxKeyBytes || k.size() % 8 != 0) {
       return "key: raw keys must be 32..64 bytes, a multiple of 8";
     }
