@@ -21,7 +21,7 @@ echo "all Debian packages present"
 step "2/4 release build (preset 'release', log: build/release.log)"
 cmake --preset release >/dev/null
 if ! cmake --build --preset release -j "$(nproc)" --target kmsd kmsctl kms-client >build/release.log 2>&1; then
-  grep -E 'error|FAILED' build/release.log | head -20 >&2
+  kms_show_build_errors build/release.log
   echo "build failed; see build/release.log" >&2
   exit 1
 fi
