@@ -2,7 +2,9 @@
 # Provisioning helpers shared by the quickstart and the end-to-end tests. Everything lives
 # under one state directory; nothing touches system paths.
 #   kms_provision STATE BIN   token, keys, database, TLS certificate, demo users, kmsd.toml
-#   kms_start_kmsd STATE BIN  starts kmsd in the background; sets KMSD_PID and KMS_PORT
+#   kms_start_kmsd STATE BIN  starts kmsd in the background; sets KMSD_PID and KMS_PORT;
+#                             on failure stops what it started and returns 1
+#   kms_stop_kmsd             stops the kmsd of kms_start_kmsd (for an EXIT trap)
 #   kms_add_user STATE BIN NAME          one more demo user with a PSK
 #   kms_provision_scenarios STATE BIN    group, mode-3 key and reuse policy (tests/e2e)
 
@@ -77,7 +79,7 @@ kms_start_kmsd() {
   "$bin/src/daemon/kmsd" --config "$state/kmsd.toml" 2>"$state/kmsd.log" &
   KMSD_PID=$!
   local i
-  for i in $(seq 1 100); do
+  for i in $(seq 1 $((${KMSD_START_TIMEOUT:-10} * 10))); do
     if grep -q "event=started" "$state/kmsd.log"; then
       KMS_PORT=$(sed -n 's/.*event=started https_port=\([0-9]*\).*/\1/p' "$state/kmsd.log")
       KMS_OPS_PORT=$(sed -n 's/.* ops_port=\([0-9]*\).*/\1/p' "$state/kmsd.log")
@@ -85,12 +87,26 @@ kms_start_kmsd() {
     fi
     if ! kill -0 "$KMSD_PID" 2>/dev/null; then
       cat "$state/kmsd.log" >&2
+      kms_stop_kmsd
       return 1
     fi
     sleep 0.1
   done
-  echo "kmsd did not start" >&2
+  # Alive but not started (hung opening the token, say): stop it here, since a caller under
+  # set -e ends on the return below, before it has any chance to stop what it never got.
+  echo "kmsd did not start within ${KMSD_START_TIMEOUT:-10} s" >&2
+  kms_stop_kmsd
   return 1
+}
+
+# kms_stop_kmsd   stops (SIGTERM) and reaps the kmsd of kms_start_kmsd, if any, and sets
+#   KMSD_PID=0; safe in an EXIT trap set before kms_start_kmsd and safe to call twice.
+kms_stop_kmsd() {
+  local pid="${KMSD_PID:-0}"
+  KMSD_PID=0
+  [ "$pid" -gt 0 ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 # kms_add_user STATE BIN NAME   unless NAME exists: user NAME (sip:NAME@example.org) with a

@@ -31,5 +31,57 @@ out=$(bash -c 'set -euo pipefail; source "$1"; kms_show_build_errors "$2" 2>&1; 
 [ "$rc" -eq 0 ] && [ "$out" = reached ] && pass "build errors: a log without errors" ||
   fail "build errors on a log without errors: rc=$rc, output '$out'"
 
+# --- kms_start_kmsd / kms_stop_kmsd with a fake kmsd ----------------------------------------
+# fake_kmsd BODY: BIN/src/daemon/kmsd records its PID in STATE/fake.pid, then runs BODY.
+state="$tmp/state"
+bin="$tmp/bin"
+mkdir -p "$state" "$bin/src/daemon"
+fake_kmsd() {
+  printf '#!/bin/sh\necho $$ >"%s/fake.pid"\n%s\n' "$state" "$1" >"$bin/src/daemon/kmsd"
+  chmod +x "$bin/src/daemon/kmsd"
+  rm -f "$state/fake.pid"
+}
+# gone: the fake kmsd's process no longer exists (it was reaped, not just signalled).
+gone() { ! kill -0 "$(cat "$state/fake.pid")" 2>/dev/null; }
+
+# Alive but never logs event=started: the helper times out, and under set -e the caller ends
+# on its return 1, so the helper itself must stop what it started.
+# (Not `( ... ) && rc=0`: set -e is ignored in a subshell that is part of an && list.)
+fake_kmsd 'exec sleep 60'
+set +e
+(
+  set -e
+  KMSD_START_TIMEOUT=1 kms_start_kmsd "$state" "$bin" 2>"$tmp/start.err"
+  echo "not reached"
+)
+rc=$?
+set -e
+if [ "$rc" -ne 0 ] && [ -s "$state/fake.pid" ] && gone &&
+  grep -q "kmsd did not start" "$tmp/start.err"; then
+  pass "start timeout: kms_start_kmsd fails and stops the hung kmsd"
+else
+  fail "start timeout: rc=$rc, fake kmsd $(gone && echo gone || echo STILL RUNNING)"
+  kill "$(cat "$state/fake.pid")" 2>/dev/null || true
+fi
+
+# Exits at once: the helper fails and shows the log.
+fake_kmsd 'echo "config: no such file" >&2; exit 1'
+(KMSD_START_TIMEOUT=1 kms_start_kmsd "$state" "$bin" 2>"$tmp/start.err") && rc=0 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "config: no such file" "$tmp/start.err" &&
+  pass "start failure: kmsd's log shown" || fail "start failure: rc=$rc"
+
+# Starts: ports parsed; kms_stop_kmsd stops it and is harmless a second time.
+fake_kmsd 'echo "event=started https_port=4433 ops_port=9100" >&2; exec sleep 60'
+kms_start_kmsd "$state" "$bin" && rc=0 || rc=$?
+if [ "$rc" -eq 0 ] && [ "$KMS_PORT" = 4433 ] && [ "$KMS_OPS_PORT" = 9100 ] &&
+  [ "$KMSD_PID" = "$(cat "$state/fake.pid")" ]; then
+  kms_stop_kmsd
+  kms_stop_kmsd
+  gone && [ "$KMSD_PID" = 0 ] && pass "start and stop" || fail "kms_stop_kmsd left kmsd running"
+else
+  fail "start: rc=$rc port=${KMS_PORT:-} ops=${KMS_OPS_PORT:-}"
+  kms_stop_kmsd
+fi
+
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }
 echo "all appliance helper checks passed"
