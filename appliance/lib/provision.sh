@@ -2,6 +2,7 @@
 # Provisioning helpers shared by the quickstart and the end-to-end tests. Everything lives
 # under one state directory; nothing touches system paths.
 #   kms_provision STATE BIN   token, keys, database, TLS certificate, demo users, kmsd.toml
+#   kms_tls_cert STATE        the TLS certificate and key, renewed when close to expiry
 #   kms_start_kmsd STATE BIN  starts kmsd in the background; sets KMSD_PID and KMS_PORT;
 #                             on failure stops what it started and returns 1
 #   kms_stop_kmsd             stops the kmsd of kms_start_kmsd (for an EXIT trap)
@@ -37,14 +38,7 @@ CONF
     --responder 'domain:*@example.org' >/dev/null
   kms_add_user "$state" "$bin" alice
   kms_add_user "$state" "$bin" bob
-  if [ ! -s "$state/tls.crt" ]; then
-    (
-      umask 077
-      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-        -keyout "$state/tls.key" -out "$state/tls.crt" 2>/dev/null
-    )
-  fi
+  kms_tls_cert "$state"
   cat >"$state/kmsd.toml" <<CONF
 [kms]
 identity = "https://127.0.0.1/kms"
@@ -71,6 +65,24 @@ path = "$state/policy.db"
 [process]
 seccomp = ${KMS_SECCOMP:-false}
 CONF
+}
+
+# kms_tls_cert STATE   STATE/tls.{crt,key}: a self-signed P-256 certificate for 127.0.0.1
+#   valid 30 days, made anew when missing, unreadable or expiring within 7 days (else a
+#   re-run of the quickstart a month later starts kmsd with an expired certificate, and
+#   kms-client's verification against it fails), kept otherwise.
+kms_tls_cert() {
+  local state="$1"
+  if [ -s "$state/tls.key" ] &&
+    openssl x509 -in "$state/tls.crt" -noout -checkend $((7 * 86400)) >/dev/null 2>&1; then
+    return 0
+  fi
+  (
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+      -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+      -keyout "$state/tls.key" -out "$state/tls.crt" 2>/dev/null
+  )
 }
 
 kms_start_kmsd() {

@@ -83,5 +83,43 @@ else
   kms_stop_kmsd
 fi
 
+# --- kms_tls_cert: the demo's TLS certificate ------------------------------------------------
+tls="$tmp/tls"
+mkdir -p "$tls"
+fingerprint() { openssl x509 -in "$tls/tls.crt" -noout -fingerprint -sha256; }
+# renewed BEFORE: tls.crt is no longer the certificate of fingerprint BEFORE; it is valid for
+# more than 7 days and matches tls.key.
+renewed() {
+  local before="$1"
+  [ "$(fingerprint)" != "$before" ] &&
+    openssl x509 -in "$tls/tls.crt" -noout -checkend $((7 * 86400)) >/dev/null &&
+    [ "$(openssl x509 -in "$tls/tls.crt" -noout -pubkey)" = \
+      "$(openssl pkey -in "$tls/tls.key" -pubout)" ]
+}
+kms_tls_cert "$tls"
+[ -s "$tls/tls.crt" ] && [ "$(stat -c %a "$tls/tls.key")" = 600 ] &&
+  pass "tls: made when missing, key owner-only" || fail "tls: not made, or key readable by others"
+before=$(fingerprint)
+kms_tls_cert "$tls"
+[ "$(fingerprint)" = "$before" ] && pass "tls: a valid certificate is kept" ||
+  fail "tls: a valid certificate was replaced"
+# Expires tomorrow (as a 30-day one does a month later): replaced.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=old" \
+  -keyout "$tls/tls.key" -out "$tls/tls.crt" 2>/dev/null
+before=$(fingerprint)
+kms_tls_cert "$tls"
+renewed "$before" && pass "tls: a certificate about to expire is renewed" ||
+  fail "tls: a certificate about to expire was kept"
+# Not a certificate at all, or the key missing: made anew.
+echo garbage >"$tls/tls.crt"
+kms_tls_cert "$tls"
+renewed "" && pass "tls: an unreadable certificate is replaced" ||
+  fail "tls: an unreadable certificate was kept"
+before=$(fingerprint)
+rm "$tls/tls.key"
+kms_tls_cert "$tls"
+renewed "$before" && pass "tls: a certificate without its key is replaced" ||
+  fail "tls: a certificate without its key was kept"
+
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }
 echo "all appliance helper checks passed"
