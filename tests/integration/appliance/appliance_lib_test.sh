@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Tests of appliance/lib/{deps,provision}.sh helpers that quickstart.sh relies on, each with a
-# fake program in place of the real one. Usage: appliance_lib_test.sh SOURCE_DIR
+# Tests of appliance/lib/{deps,provision}.sh helpers that quickstart.sh relies on: a fake
+# kmsd, real openssl, and a private SoftHSM2 token. Usage: appliance_lib_test.sh SOURCE_DIR
 set -euo pipefail
 src="$1"
 # shellcheck source=../../../appliance/lib/deps.sh
@@ -120,6 +120,50 @@ rm "$tls/tls.key"
 kms_tls_cert "$tls"
 renewed "$before" && pass "tls: a certificate without its key is replaced" ||
   fail "tls: a certificate without its key was kept"
+
+# --- kms_init_token: the SoftHSM2 token, PINs never on a command line -----------------------
+# Every softhsm2-util and pkcs11-tool the helper runs goes through a wrapper on PATH that
+# records its arguments (what ps shows to every local user) before running the real tool.
+wrap="$tmp/wrap"
+mkdir -p "$wrap"
+for tool in softhsm2-util pkcs11-tool; do
+  real=$(command -v "$tool") || { fail "$tool is not installed"; continue; }
+  printf '#!/bin/sh\necho "%s $*" >>"%s/argv.log"\nexec "%s" "$@"\n' "$tool" "$tmp" "$real" \
+    >"$wrap/$tool"
+  chmod +x "$wrap/$tool"
+done
+tok="$tmp/token-state"
+# login PIN-FILE: a user login to kms-demo under $tok with that PIN works.
+login() {
+  PIN="$(cat "$1")" SOFTHSM2_CONF="$tok/softhsm2.conf" pkcs11-tool \
+    --module "$KMS_SOFTHSM2_MODULE" --token-label kms-demo --login --pin env:PIN \
+    --list-objects >/dev/null 2>&1
+}
+no_pin_on_argv() {
+  ! grep -qF -e "$(cat "$tok/so.pin")" -e "$(cat "$tok/user.pin")" "$tmp/argv.log"
+}
+(PATH="$wrap:$PATH" kms_init_token "$tok") && rc=0 || rc=$?
+if [ "$rc" -eq 0 ] && [ -s "$tmp/argv.log" ] && no_pin_on_argv && login "$tok/user.pin"; then
+  pass "token: initialised, user PIN set, no PIN on any command line"
+else
+  fail "token: rc=$rc, $(no_pin_on_argv && echo "no PIN on argv" || echo "A PIN WAS ON ARGV")"
+fi
+serial() { SOFTHSM2_CONF="$tok/softhsm2.conf" softhsm2-util --show-slots | grep -m1 Serial; }
+before=$(serial)
+: >"$tmp/argv.log"
+(PATH="$wrap:$PATH" kms_init_token "$tok") && [ "$(serial)" = "$before" ] &&
+  ! grep -q -- --init "$tmp/argv.log" && login "$tok/user.pin" &&
+  pass "token: a second run keeps the token" || fail "token: a second run changed the token"
+# An earlier run stopped between the two steps: the token exists without its user PIN.
+rm -rf "$tok"
+mkdir -p "$tok/tokens"
+printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\n' "$tok" >"$tok/softhsm2.conf"
+SO=so-pin-1234 SOFTHSM2_CONF="$tok/softhsm2.conf" pkcs11-tool --module "$KMS_SOFTHSM2_MODULE" \
+  --slot-index 0 --init-token --label kms-demo --so-pin env:SO >/dev/null 2>&1
+echo -n so-pin-1234 >"$tok/so.pin"
+(kms_init_token "$tok") && login "$tok/user.pin" &&
+  pass "token: a token without its user PIN gets it" ||
+  fail "token: a token without its user PIN was left so"
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed" >&2; exit 1; }
 echo "all appliance helper checks passed"
