@@ -21,7 +21,7 @@ echo "all Debian packages present"
 step "2/4 release build (preset 'release', log: build/release.log)"
 cmake --preset release >/dev/null
 if ! cmake --build --preset release -j "$(nproc)" --target kmsd kmsctl kms-client >build/release.log 2>&1; then
-  grep -E 'error|FAILED' build/release.log | head -20 >&2
+  kms_show_build_errors build/release.log
   echo "build failed; see build/release.log" >&2
   exit 1
 fi
@@ -36,8 +36,10 @@ echo "SoftHSM2 token 'kms-demo' (SOFTHSM2_CONF=$SOFTHSM2_CONF), TPK/KEK/audit ke
 echo "users alice and bob with PSKs wrapped under the KEK; policy database $state/policy.db"
 
 step "4/4 kmsd and a call from alice to bob (two answering devices, SRTP media)"
+# The trap goes first: an interrupt while kmsd starts must not leave it running (started in
+# the background by a script, kmsd ignores the SIGINT of a Ctrl-C).
+trap kms_stop_kmsd EXIT
 kms_start_kmsd "$state" build/release
-trap 'kill -TERM "$KMSD_PID" 2>/dev/null || true' EXIT
 echo "kmsd listening on https://127.0.0.1:$KMS_PORT/kms (ops: http://127.0.0.1:$KMS_OPS_PORT)"
 echo
 build/release/src/cli/kms-client call \
@@ -48,8 +50,7 @@ echo
 echo "Summary: alice and the device of bob that answered derived the same SRTP keys and"
 echo "exchanged SRTP packets; the other forked device could not decrypt them. No key left the"
 echo "token: the KMS computed with the TPK and the users' PSKs only through PKCS#11."
-kill -TERM "$KMSD_PID"
-wait "$KMSD_PID" || true
+kms_stop_kmsd
 trap - EXIT
 build/release/src/cli/kmsctl --db "$state/policy.db" --token "pkcs11:token=kms-demo" \
   --pin-file "$state/user.pin" audit verify

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Debian 12 packages the project needs to build, test and run. Sourced by
-# appliance/quickstart.sh and tests/run.sh; installs only what is missing.
+# Debian 12 packages the project needs to build, test and run, and the build's error report.
+# Sourced by appliance/quickstart.sh and tests/run.sh; installs only what is missing.
 KMS_DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   clang-14 libclang-rt-14-dev lld-14
@@ -31,4 +31,12 @@ kms_install_deps() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# kms_show_build_errors LOG: the first 20 error lines of a failed build's LOG, on stderr;
+#   always returns 0. Not `grep | head`: under pipefail that pipeline fails with 141 once head
+#   has its lines and closes the pipe (grep gets SIGPIPE), or with 1 when nothing matches, and
+#   a caller under set -e would end before saying where the log is.
+kms_show_build_errors() {
+  grep -E 'error|FAILED' "$1" | sed -n '1,20p' >&2 || true
 }

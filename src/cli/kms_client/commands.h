@@ -18,7 +18,8 @@ enum ExitCode : int {
   kExitUsage = 1,        // bad command line
   kExitBadInput = 2,     // undecodable message / SDP / state file
   kExitCredentials = 3,  // missing or unsafe credential files
-  kExitTransport = 4,    // KMS unreachable, TLS failure, HTTP status != 200
+  kExitTransport = 4,    // KMS unreachable, TLS failure, HTTP status != 200, or a 200
+                         // reply that is not application/mikey or is over the size cap
   kExitRefused = 5,      // authentication failed, policy refused, MIKEY Error received
   kExitMedia = 6,        // SRTP media check failed
 };
@@ -26,7 +27,7 @@ enum ExitCode : int {
 // Fail: prints "kms-client: <context>: <message>" (one line) and returns `code`.
 int Fail(int code, std::string_view context, const Status& s);
 
-// ExitFor: the exit code for a protocol-step Status.
+// ExitFor: the exit code for a protocol-step Status (kUnavailable: the KMS link failed).
 int ExitFor(const Status& s);
 
 // CredentialOptions: --cred-dir DIR (DIR/identity, DIR/btid, DIR/psk) or the three files.
@@ -41,7 +42,8 @@ struct KmsOptions {
   std::string url, id = "", ca_file, pin;
   int timeout_ms = 15000;
   void Add(CLI::App* app);
-  Result<std::unique_ptr<client::HttpsTransport>> Transport() const;
+  // Transport: the KMS link; every failure of an exchange is kUnavailable (exit 4).
+  Result<std::unique_ptr<client::KmsTransport>> Transport() const;
   std::string Identity() const;  // --kms-id, else the URL
 };
 

@@ -1,9 +1,35 @@
 #include <iostream>
+#include <memory>
 
 #include "src/cli/kms_client/commands.h"
 #include "src/cli/kms_client/inputs.h"
 
 namespace kms::cli {
+namespace {
+
+// KmsLink: the HTTPS transport with every failure of the exchange itself (connection, TLS,
+// timeout, an HTTP status other than 200, a Content-Type other than application/mikey, an
+// oversized body) reported as kUnavailable, whatever code HttpsTransport gives it, so that
+// ExitFor maps all of them to kExitTransport (4) as --help documents. The KMS uses HTTP
+// statuses only for transport problems (429, 503 with Retry-After...) and answers every
+// protocol outcome with 200 and a MIKEY message (docs/api.md, spec §8.2 item 1): a script
+// may retry on 4, while a MIKEY Error or a failed verification after a 200 stays 5.
+class KmsLink final : public client::KmsTransport {
+ public:
+  explicit KmsLink(std::unique_ptr<client::HttpsTransport> https) : https_(std::move(https)) {}
+  Result<std::vector<uint8_t>> Exchange(std::span<const uint8_t> mikey_request) override {
+    auto r = https_->Exchange(mikey_request);
+    if (!r.ok() && r.status().code() != StatusCode::kUnavailable) {
+      return UnavailableError(r.status().message());
+    }
+    return r;
+  }
+
+ private:
+  std::unique_ptr<client::HttpsTransport> https_;
+};
+
+}  // namespace
 
 int Fail(int code, std::string_view context, const Status& s) {
   std::string msg = s.message();
@@ -53,13 +79,16 @@ void KmsOptions::Add(CLI::App* app) {
   app->add_option("--timeout-ms", timeout_ms, "total HTTPS timeout");
 }
 
-Result<std::unique_ptr<client::HttpsTransport>> KmsOptions::Transport() const {
+Result<std::unique_ptr<client::KmsTransport>> KmsOptions::Transport() const {
   client::HttpsOptions o;
   o.url = url;
   o.ca_file = ca_file;
   o.pinned_pubkey = pin;
   o.total_timeout = std::chrono::milliseconds(timeout_ms);
-  return client::HttpsTransport::Create(std::move(o));
+  KMS_ASSIGN_OR_RETURN(std::unique_ptr<client::HttpsTransport> https,
+                       client::HttpsTransport::Create(std::move(o)));
+  std::unique_ptr<client::KmsTransport> link = std::make_unique<KmsLink>(std::move(https));
+  return link;
 }
 
 std::string KmsOptions::Identity() const { return id.empty() ? url : id; }

@@ -1,13 +1,19 @@
 #include "src/cli/kms_client/inputs.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <span>
 #include <string_view>
 
 #include "src/base/encoding.h"
@@ -30,6 +36,10 @@ bool AllHex(std::string_view s) {
 }
 
 constexpr size_t kMaxInput = 1 << 20;
+// A key file holds a few dozen hex digits: 4 KiB leaves room for any key and whitespace.
+constexpr off_t kMaxKeyFile = 4096;
+// 128 bits: the shortest inkey the PRF is used with (spec §5.1, RFC 3830 §4.1.2).
+constexpr size_t kMinKeyBytes = 16;
 
 }  // namespace
 
@@ -115,25 +125,63 @@ Result<client::Credentials> LoadCredentials(const std::string& identity_file,
 }
 
 Result<SecretBytes> LoadKeyFile(const std::string& path, const std::string& what) {
+  const std::string named = what + " file " + path;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below). fstat on
+  // the open descriptor: the checked file is the one read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    return NotFoundError(named + " is not a readable regular file");
+  }
+  const struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return NotFoundError(what + " file " + path + " is not a readable regular file");
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return NotFoundError(named + " is not a readable regular file");
   }
   if ((st.st_mode & 077) != 0) {
-    return PermissionDeniedError(what + " file " + path +
-                                 " must be readable only by its owner (chmod 600)");
+    return PermissionDeniedError(named + " must be readable only by its owner (chmod 600)");
   }
-  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadAll(path));
-  std::string_view s =
-      Trim(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
-  auto key = HexDecode(s);
-  OPENSSL_cleanse(raw.data(), raw.size());
-  if (!key.ok() || key->size() < 16) {
-    return InvalidArgumentError(what + " file must hold at least 16 bytes as hex");
+  if (st.st_size > kMaxKeyFile) {
+    return InvalidArgumentError(named + " is larger than " + std::to_string(kMaxKeyFile) +
+                                " bytes: not a key file");
   }
-  SecretBytes out = SecretBytes::CopyFrom(*key);
-  OPENSSL_cleanse(key->data(), key->size());
-  return out;
+  // The hex goes straight from the descriptor into one scrubbed buffer sized up front: no
+  // iostream buffer and no growing vector leaves a copy of the key in freed memory. One byte
+  // more than the file: the text ends in a NUL (OPENSSL_hexstr2buf_ex reads a C string), and
+  // a file that grew since fstat fills it and is refused.
+  SecretBytes text(static_cast<size_t>(st.st_size) + 1);
+  const std::span<uint8_t> buf = text.RevealMutable();
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return NotFoundError(named + " cannot be read: " + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got == buf.size()) {
+    return InvalidArgumentError(named + " changed while it was read");
+  }
+  size_t begin = 0, end = got;
+  while (begin < end && std::isspace(buf[begin])) ++begin;
+  while (end > begin && std::isspace(buf[end - 1])) --end;
+  buf[end] = 0;
+  SecretBytes key((end - begin) / 2);
+  size_t len = 0;
+  // len == size: a NUL byte inside the text would end the conversion early.
+  if (OPENSSL_hexstr2buf_ex(key.RevealMutable().data(), key.size(), &len,
+                            reinterpret_cast<const char*>(buf.data() + begin), '\0') != 1 ||
+      len != key.size()) {
+    ERR_clear_error();  // OpenSSL's queue names the bad digit; the message here does not
+    return InvalidArgumentError(named + " is not a key as hex digits");
+  }
+  if (key.size() < kMinKeyBytes) {
+    return InvalidArgumentError(named + " holds " + std::to_string(key.size()) +
+                                " bytes; a key needs at least " + std::to_string(kMinKeyBytes));
+  }
+  return key;
 }
 
 }  // namespace kms::cli

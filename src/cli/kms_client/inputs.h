@@ -24,8 +24,10 @@ Result<client::Credentials> LoadCredentials(const std::string& identity_file,
                                             const std::string& btid_file,
                                             const std::string& psk_file);
 
-// LoadKeyFile: a key as hex (at least 16 bytes) from a regular file readable only by its
-// owner; `what` names the key in errors ("PSK", "mode-3 key").
+// LoadKeyFile: a key as hex (at least 16 bytes; surrounding whitespace ignored) from a
+// regular file of at most 4 KiB readable only by its owner; `what` names the key in errors
+// ("PSK", "mode-3 key"), which never quote the file's contents. The file is read straight
+// into scrubbed memory: no other copy of the key is left in the heap.
 Result<SecretBytes> LoadKeyFile(const std::string& path, const std::string& what);
 
 // ReadLine: the first line of a text file, trimmed.

@@ -10,9 +10,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 success; 1 bad command line; 2 bad input (undecodable message, SDP or "
-      "state file); 3 missing or unsafe credential files; 4 KMS unreachable, TLS failure or "
-      "HTTP status other than 200; 5 authentication failed, policy refused or MIKEY Error "
-      "received; 6 SRTP media check failed.\n"
+      "state file); 3 missing or unsafe credential files; 4 KMS unreachable, TLS failure, "
+      "HTTP status other than 200 (e.g. 429 or 503: worth a retry) or a reply that is not "
+      "application/mikey or is over the size limit; 5 authentication failed, policy refused "
+      "or MIKEY Error received; 6 SRTP media check failed.\n"
       "Credentials: --cred-dir DIR reads DIR/identity (URI), DIR/btid (B-TID) and DIR/psk "
       "(PSK as hex, mode 0600).\n");
   int exit_code = kms::cli::kExitOk;

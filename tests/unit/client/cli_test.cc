@@ -1,6 +1,8 @@
 // kms-client, run as a process: decode in every input form, one-line reasons and exit
-// codes for bad input, unsafe credentials and an unreachable KMS.
+// codes for bad input, unsafe credentials, an unreachable KMS and a KMS (a local TLS server)
+// that answers with an HTTP error, a wrong Content-Type, an oversized body or a MIKEY Error.
 #include <gtest/gtest.h>
+#include <microhttpd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <sstream>
 
 #include "src/base/encoding.h"
+#include "src/mikey/encoder.h"
 #include "tests/unit/client/client_test_util.h"
 
 #ifndef KMS_CLIENT_BIN
@@ -211,6 +214,129 @@ TEST_F(CliTest, CallScenarioOptionsCheckedBeforeNetwork) {
   EXPECT_EQ(unsafe.exit_code, 3) << unsafe.err;
   EXPECT_NE(unsafe.err.find("chmod 600"), std::string::npos);
   EXPECT_EQ(Lines(unsafe.err), 1u);
+}
+
+// A stand-in KMS over HTTPS (libmicrohttpd + GnuTLS, throw-away certificate for 127.0.0.1):
+// the URL path picks the answer. docs/api.md: HTTP statuses mean transport problems only.
+class CliKmsTest : public CliTest {
+ protected:
+  static void SetUpTestSuite() {
+    tls_ =
+        new fs::path(fs::temp_directory_path() / ("kms-client-kms-" + std::to_string(::getpid())));
+    fs::create_directories(*tls_);
+    const std::string cmd = "cd " + tls_->string() +
+                            " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
+                            " -nodes -days 1 -subj /CN=kms -addext subjectAltName=IP:127.0.0.1"
+                            " -keyout key.pem -out cert.pem >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    key_ = new std::string(Slurp(*tls_ / "key.pem"));
+    cert_ = new std::string(Slurp(*tls_ / "cert.pem"));
+    mikey::Message e;  // what a KMS sends when MIKEY processing fails (RFC 3830 §6.12)
+    e.hdr.data_type = mikey::DataType::kError;
+    e.payloads.push_back(mikey::Timestamp{mikey::TsType::kNtpUtc, 1});
+    e.payloads.push_back(mikey::ErrorPayload{mikey::ErrorNo::kAuthFailure, 0});
+    auto wire = mikey::Encode(e);
+    ASSERT_TRUE(wire.ok());
+    mikey_error_ = new std::string(wire->begin(), wire->end());
+    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, nullptr, nullptr,
+                               &Answer, nullptr, MHD_OPTION_HTTPS_MEM_KEY, key_->c_str(),
+                               MHD_OPTION_HTTPS_MEM_CERT, cert_->c_str(), MHD_OPTION_END);
+    ASSERT_NE(daemon_, nullptr);
+    port_ = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
+  }
+  static void TearDownTestSuite() {
+    if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+    fs::remove_all(*tls_);
+    delete tls_;
+    delete key_;
+    delete cert_;
+    delete mikey_error_;
+  }
+  // Answer: /busy 503 with Retry-After, /limited 429, /text 200 text/plain, /big 200 with a
+  // body over the 64 KiB cap, /error 200 with a MIKEY Error message.
+  static MHD_Result Answer(void* /*cls*/, MHD_Connection* c, const char* url,
+                           const char* /*method*/, const char* /*version*/, const char* /*data*/,
+                           size_t* size, void** con_cls) {
+    static int started;
+    if (*con_cls == nullptr) {
+      *con_cls = &started;
+      return MHD_YES;
+    }
+    if (*size != 0) {
+      *size = 0;  // the request body is not needed
+      return MHD_YES;
+    }
+    const std::string path(url);
+    unsigned status = MHD_HTTP_OK;
+    std::string type = "application/mikey", body = *mikey_error_;
+    if (path == "/busy" || path == "/limited") {
+      status = path == "/busy" ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_TOO_MANY_REQUESTS;
+      type = "text/plain";
+      body = "try later\n";
+    } else if (path == "/text") {
+      type = "text/plain";
+    } else if (path == "/big") {
+      body.assign(70 * 1024, '\x01');
+    }
+    MHD_Response* r =
+        MHD_create_response_from_buffer(body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", type.c_str());
+    if (status != MHD_HTTP_OK) MHD_add_response_header(r, "Retry-After", "1");
+    const MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+  }
+  std::string Kms(const std::string& path) const {
+    return " --kms-url https://127.0.0.1:" + std::to_string(port_) + path + " --ca-file " +
+           (*tls_ / "cert.pem").string() + " --timeout-ms 5000";
+  }
+  RunResult Request(const std::string& path) {
+    return Run("request --cred-dir " + Creds("a", 0600) + Kms(path) +
+               " --responder sip:bob@example.org --out " + (dir_ / "t.json").string());
+  }
+
+  static fs::path* tls_;
+  static std::string *key_, *cert_, *mikey_error_;
+  static MHD_Daemon* daemon_;
+  static uint16_t port_;
+};
+
+fs::path* CliKmsTest::tls_ = nullptr;
+std::string* CliKmsTest::key_ = nullptr;
+std::string* CliKmsTest::cert_ = nullptr;
+std::string* CliKmsTest::mikey_error_ = nullptr;
+MHD_Daemon* CliKmsTest::daemon_ = nullptr;
+uint16_t CliKmsTest::port_ = 0;
+
+// Exit 4 is the retryable one: the transport answered kFailedPrecondition (exit 5, "refused")
+// for an HTTP status and kDecodeError (exit 2, "bad input") for a wrong Content-Type or an
+// oversized body before the CLI reported every failure of the exchange as a transport failure.
+TEST_F(CliKmsTest, HttpLevelFailuresExitFour) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/busy", "HTTP status 503"},
+      {"/limited", "HTTP status 429"},
+      {"/text", "not application/mikey"},
+      {"/big", "size limit"}};
+  for (const auto& [path, reason] : cases) {
+    const RunResult r = Request(path);
+    EXPECT_EQ(r.exit_code, 4) << path << ": " << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << path << ": " << r.err;
+    EXPECT_EQ(Lines(r.err), 1u) << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "t.json"));
+  }
+  const std::string a = Creds("a", 0600);
+  const RunResult c =
+      Run("call --a-cred-dir " + a + " --b-cred-dir " + a + Kms("/busy") + " --json");
+  EXPECT_EQ(c.exit_code, 4) << c.err;
+  EXPECT_EQ(nlohmann::json::parse(c.out)["ok"], false);
+}
+
+// A MIKEY Error in a 200 reply is the KMS refusing: exit 5, never 4.
+TEST_F(CliKmsTest, MikeyErrorExitsFive) {
+  const RunResult r = Request("/error");
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("MIKEY Error 0"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "t.json"));
 }
 
 }  // namespace
