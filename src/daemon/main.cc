@@ -244,7 +244,8 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"component", "ops"}, {"reason", ops.status().message()}});
     return kExitStartup;
   }
-  // Everything is open: the syscall allow-list from here on.
+  // Everything is open: the syscall allow-list from here on, for every thread started above
+  // (EnableSeccomp synchronises them) and every thread started later.
   if (cfg.process.seccomp) {
     if (kms::Status s = kms::daemon::EnableSeccomp(); !s.ok()) {
       Log("error", "startup_failed", {{"reason", s.message()}});
