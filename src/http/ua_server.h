@@ -67,7 +67,9 @@ class UaServer {
   // Drain: stops accepting new connections and answers further requests on open ones with
   // 503, waits until no request is being processed (at most max_wait, including replies
   // waiting for their audit row), then stops the daemon. Replies already being written are
-  // completed.
+  // completed; a request still waiting for its answer at max_wait is answered 503 and its
+  // late answer dropped. Afterwards no libmicrohttpd thread runs and nothing calls into
+  // this object, so it may be destroyed.
   void Drain(std::chrono::milliseconds max_wait);
 
   // Internal: called from libmicrohttpd's callbacks.
@@ -81,8 +83,8 @@ class UaServer {
   // Answer: queues the HTTP response for the core's outcome; ends the request's in-flight time.
   bool Answer(MHD_Connection* c, std::chrono::steady_clock::time_point start,
               Result<core::Reply> reply);
-  // StopDaemon: closes the callback gate and stops libmicrohttpd (unless a request is
-  // still suspended).
+  // StopDaemon: closes the callback gate, answers every still suspended request with 503,
+  // and stops libmicrohttpd.
   void StopDaemon();
 
   UaServerOptions options_;

@@ -170,6 +170,7 @@ Response Post(uint16_t port, const std::string& body, CURL* reuse = nullptr) {
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);  // a request left unanswered fails the test
   if (curl_easy_perform(c) == CURLE_OK) {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     char* ct = nullptr;
@@ -306,6 +307,35 @@ TEST(UaServerAsyncTest, DrainWaitsForADeferredAnswer) {
   EXPECT_EQ(r.body, "LATE");
   drained.get();
   EXPECT_EQ((*server)->in_flight(), 0u);
+}
+
+// A request still waiting for its answer when Drain's time is up is answered 503 and
+// libmicrohttpd is stopped all the same, so the server may be freed: a keep-alive connection
+// opened before finds nothing serving it (it used to reach the freed server through
+// libmicrohttpd threads left running), and the late answer goes nowhere.
+TEST(UaServerAsyncTest, DrainPastItsDeadlineStopsTheDaemonSoTheServerCanBeFreed) {
+  DeferringHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 2);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  CURL* kept = curl_easy_init();  // keep-alive connection A
+  auto first = std::async(std::launch::async, [&] { return Post(port, "a", kept); });
+  handler.WaitPending(1);
+  handler.CompleteAll();
+  EXPECT_EQ(first.get().status, 200);
+  auto stuck = std::async(std::launch::async, [port] { return Post(port, "b"); });
+  handler.WaitPending(1);  // request B is suspended, its answer never comes in time
+  (*server)->Drain(std::chrono::milliseconds(50));
+  const Response b = stuck.get();
+  EXPECT_EQ(b.status, 503);
+  EXPECT_EQ((*server)->in_flight(), 0u);
+  server->reset();
+  EXPECT_EQ(Post(port, "after", kept).status, 0);  // connection A is closed, nothing listens
+  handler.CompleteAll();  // B's late answer: dropped, the server is gone
+  curl_easy_cleanup(kept);
+  EXPECT_NE(metrics.Render().find("kms_http_refused_total{status=\"shutdown\"} 1"),
+            std::string::npos);
 }
 
 TEST_F(UaServerTest, StartRefusesAMissingIdentity) {
