@@ -61,10 +61,11 @@ struct UaServer::Impl {
                  : MHD_NO;
     });
   }
-  static void Completed(void* /*cls*/, MHD_Connection* /*c*/, void** con_cls,
+  static void Completed(void* cls, MHD_Connection* c, void** con_cls,
                         MHD_RequestTerminationCode /*toe*/) {
     delete static_cast<RequestState*>(*con_cls);
     *con_cls = nullptr;
+    static_cast<UaServer*>(cls)->deadlines_->Rearm(c);  // the next request's clock starts
   }
 };
 
@@ -156,12 +157,7 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
     return true;
   }
   if (*upload_size != 0) {
-    // Slow senders: the whole request must arrive within request_timeout_s.
-    if (std::chrono::steady_clock::now() - st->start >
-        std::chrono::seconds(options_.request_timeout_s)) {
-      metrics_.Inc("kms_http_refused_total", {{"status", "timeout"}});
-      return false;  // closes the connection
-    }
+    // Slow senders are cut off by deadlines_ (request_timeout_s for the whole request).
     if (st->body.size() + *upload_size > options_.body_limit) {
       st->too_large = true;  // keep reading (and discarding) to answer 413 at the end
     } else {
@@ -192,6 +188,7 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
       return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n",
                        {{"Retry-After", "1"}, {"Connection", "close"}});
     }
+    RequestDeadlines::Hold(c);  // the request is whole; the core's time is bounded elsewhere
     auto p = std::make_shared<Pending>();
     p->connection = c;
     st->pending = p;
@@ -257,6 +254,10 @@ Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options
     return InvalidArgumentError("the HTTPS listener needs a certificate and key");
   }
   std::unique_ptr<UaServer> s(new UaServer(options, handler, metrics));
+  s->deadlines_ = std::make_unique<RequestDeadlines>(
+      std::chrono::seconds(options.request_timeout_s), [m = &metrics](size_t cut) {
+        m->Inc("kms_http_refused_total", {{"status", "timeout"}}, cut);
+      });
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(options.port);
@@ -276,7 +277,8 @@ Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, options.per_ip_connection_limit,
       MHD_OPTION_CONNECTION_TIMEOUT, options.idle_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(128 * 1024),
-      MHD_OPTION_NOTIFY_COMPLETED, &Impl::Completed, nullptr,
+      MHD_OPTION_NOTIFY_COMPLETED, &Impl::Completed, s.get(),
+      MHD_OPTION_NOTIFY_CONNECTION, &RequestDeadlines::Notify, s->deadlines_.get(),
       // With a pre-bound socket MHD ignores the address above (MHD_OPTION_END ends the list
       // early otherwise).
       options.listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, options.listen_fd,

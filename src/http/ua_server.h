@@ -18,6 +18,7 @@
 #include "src/core/message_handler.h"
 #include "src/http/metrics.h"
 #include "src/http/rate_limiter.h"
+#include "src/http/request_deadline.h"
 #include "src/http/tls_identity.h"
 
 struct MHD_Daemon;
@@ -36,7 +37,9 @@ struct UaServerOptions {
   unsigned connection_limit = 512;
   unsigned per_ip_connection_limit = 64;
   unsigned idle_timeout_s = 10;             // per connection, between bytes
-  unsigned request_timeout_s = 15;          // whole request: slow senders are cut off
+  // Whole request, TLS handshake and headers included, counted from the connection's
+  // accept or the previous request's end: slow senders are cut off (request_deadline.h).
+  unsigned request_timeout_s = 15;
   double rate_per_s = 100;                  // per client address; 0 = unlimited
   double rate_burst = 200;
   size_t max_in_flight = 256;               // requests being processed at once
@@ -95,6 +98,7 @@ class UaServer {
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_id_{1};
   std::shared_ptr<ResumeGate> gate_;
+  std::unique_ptr<RequestDeadlines> deadlines_;  // outlives daemon_ (stopped first)
   MHD_Daemon* daemon_ = nullptr;
   uint16_t port_ = 0;
 };

@@ -70,7 +70,9 @@ check "chunked body over the limit -> 413" status 413 -X POST -H 'Transfer-Encod
   -H 'Content-Type: application/mikey' --data-binary @"$state/big.bin" "$url"
 
 # 2. Slow senders: a body dripping at 3 bytes/s would need 130 s; it is cut off after the
-#    3 s request timeout. A client that sends nothing is closed after the 2 s idle timeout.
+#    3 s request timeout. So are headers dripping at that rate (each byte restarts the 2 s
+#    idle timeout, so only request_timeout_s can end them: slow-loris), and a TLS handshake.
+#    A client that sends nothing is closed after the 2 s idle timeout.
 cut_within() {  # cut_within <max-seconds> <slow_sender args...>
   local max="$1" took
   shift
@@ -79,6 +81,13 @@ cut_within() {  # cut_within <max-seconds> <slow_sender args...>
   [ "$took" != open ] && awk -v t="$took" -v m="$max" 'BEGIN { exit !(t >= 1 && t <= m) }'
 }
 check "slow sender cut off by request_timeout_s" cut_within 8 --interval 0.3
+check "headers dripping (slow-loris) cut off by request_timeout_s" cut_within 8 --interval 0.3 \
+  --drip headers
+# (libmicrohttpd's idle clock does not see handshake bytes, so here the 2 s idle timeout may
+# end it first; tests/unit/http shows request_timeout_s ending it under a long idle timeout.)
+check "TLS handshake dripping cut off" cut_within 8 --interval 0.3 --drip handshake
+check "the cut-off body and headers are counted as timeouts" bash -c \
+  "curl -sf 'http://127.0.0.1:$KMS_OPS_PORT/metrics' | grep -q '^kms_http_refused_total{status=\"timeout\"} [2-9]'"
 check "silent client cut off by idle_timeout_s" cut_within 8 --silent
 check "still ready after the slow senders" curl -sf "http://127.0.0.1:$KMS_OPS_PORT/readyz" -o /dev/null
 

@@ -6,10 +6,15 @@
 // thread: one thread takes many such requests at once. libcurl is the client.
 #include "src/http/ua_server.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
@@ -237,12 +242,14 @@ TEST_F(UaServerTest, UnavailableServiceIs503AndInternalFailureIs500) {
 
 // StartWith: a server on a free loopback port with `threads` HTTP threads and no rate limit.
 Result<std::unique_ptr<UaServer>> StartWith(core::MessageHandler& handler, Metrics& metrics,
-                                            unsigned threads) {
+                                            unsigned threads, unsigned request_timeout_s = 15) {
   UaServerOptions o;
   o.listen_address = "127.0.0.1";
   o.port = 0;
   o.threads = threads;
   o.rate_per_s = 0;
+  o.idle_timeout_s = 10;
+  o.request_timeout_s = request_timeout_s;
   return UaServer::Start(o, TestIdentity(), handler, metrics);
 }
 
@@ -336,6 +343,46 @@ TEST(UaServerAsyncTest, DrainPastItsDeadlineStopsTheDaemonSoTheServerCanBeFreed)
   curl_easy_cleanup(kept);
   EXPECT_NE(metrics.Render().find("kms_http_refused_total{status=\"shutdown\"} 1"),
             std::string::npos);
+}
+
+// SecondsUntilClosed: a plain TCP client that sends `lead`, then one byte every 200 ms; how
+// long until the server closed the connection (give_up + 1 if it never did).
+double SecondsUntilClosed(uint16_t port, const std::string& lead, double give_up) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  const auto start = std::chrono::steady_clock::now();
+  auto took = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  bool closed = connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+                send(fd, lead.data(), lead.size(), MSG_NOSIGNAL) < 0;
+  while (!closed && took() < give_up) {
+    pollfd p{fd, POLLIN, 0};
+    char buf[512];
+    closed = (poll(&p, 1, 200) > 0 && recv(fd, buf, sizeof buf, 0) <= 0) ||
+             send(fd, "\0", 1, MSG_NOSIGNAL) < 0;
+  }
+  close(fd);
+  return closed ? took() : give_up + 1;
+}
+
+// Slow-loris below HTTP: a TLS handshake record announcing 512 bytes, dripped at 5 bytes/s,
+// never goes idle (idle_timeout_s 10) but is cut once request_timeout_s (1 s) is up.
+TEST(UaServerDeadlineTest, AHandshakeDripIsCutOffByTheRequestTimeout) {
+  ScriptedHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 1, /*request_timeout_s=*/1);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const double took =
+      SecondsUntilClosed((*server)->port(), std::string("\x16\x03\x01\x02\x00", 5), 8);
+  EXPECT_GE(took, 0.9);
+  EXPECT_LE(took, 2.5);
+  EXPECT_NE(metrics.Render().find("kms_http_refused_total{status=\"timeout\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(Post((*server)->port(), "ok").status, 200);  // a prompt client is served
 }
 
 TEST_F(UaServerTest, StartRefusesAMissingIdentity) {
