@@ -175,6 +175,8 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
     return QueueText(c, MHD_HTTP_BAD_REQUEST, "empty body\n");
   }
   if (st->pending == nullptr) {
+    auto p = std::make_shared<Pending>();  // before the count: nothing may throw between
+    p->connection = c;                     // counting the request and handing it over
     if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
       in_flight_.fetch_sub(1);
       metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
@@ -189,17 +191,29 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
                        {{"Retry-After", "1"}, {"Connection", "close"}});
     }
     RequestDeadlines::Hold(c);  // the request is whole; the core's time is bounded elsewhere
-    auto p = std::make_shared<Pending>();
-    p->connection = c;
     st->pending = p;
-    core::RequestContext ctx{st->client, "req-" + std::to_string(next_id_.fetch_add(1))};
     // The core decides on a worker and calls back once the audit row is durable (often
     // from the audit writer's thread, after its fsync). Meanwhile the connection is
     // suspended and this thread serves other connections (architecture.md §5, issue 10).
     std::shared_ptr<ResumeGate> gate = gate_;
-    handler_.HandleAsync(st->body, ctx, [p, gate](Result<core::Reply> r) {
-      Deliver(*gate, *p, std::move(r));
+    const bool handed = Guard(false, [&] {
+      const core::RequestContext ctx{st->client,
+                                     "req-" + std::to_string(next_id_.fetch_add(1))};
+      handler_.HandleAsync(st->body, ctx, [p, gate](Result<core::Reply> r) {
+        Deliver(*gate, *p, std::move(r));
+      });
+      return true;
     });
+    if (!handed) {
+      // The hand-over threw (e.g. std::bad_alloc): answer 500 now, so the request leaves
+      // in_flight_ (Drain would otherwise wait for it in vain), and drop whatever outcome
+      // the handler may still deliver.
+      {
+        std::lock_guard<std::mutex> g(gate_->mu);
+        p->abandoned = true;
+      }
+      return Answer(c, st->start, InternalError("the request could not be handed to the core"));
+    }
     std::lock_guard<std::mutex> g(gate_->mu);
     if (!p->outcome.has_value()) {
       if (gate_->open) {
@@ -235,7 +249,8 @@ bool UaServer::Answer(MHD_Connection* c, std::chrono::steady_clock::time_point s
   if (!reply.ok()) {
     const bool unavailable = reply.status().code() == StatusCode::kUnavailable ||
                              reply.status().code() == StatusCode::kResourceExhausted;
-    metrics_.Inc("kms_requests_total", {{"type", "unknown"}, {"result", "unavailable"}});
+    metrics_.Inc("kms_requests_total",
+                 {{"type", "unknown"}, {"result", unavailable ? "unavailable" : "internal"}});
     return QueueText(c, unavailable ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
                      unavailable ? "service unavailable\n" : "internal error\n",
                      {{"Retry-After", "1"}});

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -342,6 +343,36 @@ TEST(UaServerAsyncTest, DrainPastItsDeadlineStopsTheDaemonSoTheServerCanBeFreed)
   handler.CompleteAll();  // B's late answer: dropped, the server is gone
   curl_easy_cleanup(kept);
   EXPECT_NE(metrics.Render().find("kms_http_refused_total{status=\"shutdown\"} 1"),
+            std::string::npos);
+}
+
+// ThrowingHandler: the hand-over throws, as a std::bad_alloc while queueing the message would.
+class ThrowingHandler : public core::MessageHandler {
+ public:
+  Result<core::Reply> Handle(std::span<const uint8_t>, const core::RequestContext&) override {
+    return InternalError("HandleAsync expected");
+  }
+  void HandleAsync(std::span<const uint8_t>, const core::RequestContext&, Done) override {
+    throw std::runtime_error("cannot queue the message");
+  }
+  bool Ready(std::string*) const override { return true; }
+};
+
+// The request is answered 500 and leaves the in-flight count (it used to stay counted, the
+// connection was dropped with no answer, and every later Drain waited its whole time).
+TEST(UaServerAsyncTest, AHandOverThatThrowsIs500AndLeavesNothingInFlight) {
+  ThrowingHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 1);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const Response r = Post((*server)->port(), "x");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "internal error\n");
+  EXPECT_EQ((*server)->in_flight(), 0u);
+  const auto t0 = std::chrono::steady_clock::now();
+  (*server)->Drain(std::chrono::seconds(10));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_NE(metrics.Render().find("kms_requests_total{type=\"unknown\",result=\"internal\"} 1"),
             std::string::npos);
 }
 
