@@ -5,7 +5,9 @@
 //
 //   400 empty body            404 other path           405 other method (Allow: POST)
 //   411 no Content-Length     413 body over the limit  415 wrong Content-Type
-//   429 client over its rate  503 service unavailable (token/audit down) or overloaded
+//   429 client over its rate  500 internal error (core failed, or the hand-over threw)
+//   503 service unavailable (token/audit down), overloaded, or shutting down
+// A request not whole within request_timeout_s gets no status: its connection is closed.
 #pragma once
 
 #include <atomic>
