@@ -25,6 +25,21 @@ Status DisableCoreDumps() {
 }
 
 Status LockMemory() {
+  // With MCL_FUTURE every later mmap/brk is locked too, and without CAP_IPC_LOCK (gone once
+  // root is dropped, never there under User=) each fails with EAGAIN past RLIMIT_MEMLOCK
+  // (mlock(2)): the first allocation past the default 8 MiB would abort the daemon mid-run.
+  // So the whole address space must be allowed to stay locked.
+  rlimit memlock{};
+  if (getrlimit(RLIMIT_MEMLOCK, &memlock) != 0) {
+    return InternalError(std::string("getrlimit(RLIMIT_MEMLOCK): ") + std::strerror(errno));
+  }
+  if (memlock.rlim_cur != RLIM_INFINITY) {
+    return FailedPreconditionError(
+        "[process] mlockall = true needs an unlimited locked-memory limit, but RLIMIT_MEMLOCK is " +
+        std::to_string(memlock.rlim_cur) +
+        " bytes: set LimitMEMLOCK=infinity in the systemd unit (or ulimit -l unlimited), or "
+        "mlockall = false");
+  }
   if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
     return ResourceExhaustedError(std::string("mlockall: ") + std::strerror(errno));
   }

@@ -9,7 +9,9 @@ namespace kms::daemon {
 
 // DisableCoreDumps: PR_SET_DUMPABLE 0 and RLIMIT_CORE 0 (keys never reach a core file).
 Status DisableCoreDumps();
-// LockMemory: mlockall(MCL_CURRENT | MCL_FUTURE) so no page is swapped out.
+// LockMemory: mlockall(MCL_CURRENT | MCL_FUTURE) so no page is swapped out. Refused
+// (kFailedPrecondition) unless RLIMIT_MEMLOCK is unlimited: every later allocation is locked
+// too and would fail past the limit. Called after DropPrivileges, with the final identity.
 Status LockMemory();
 // DropPrivileges: when running as root, switch to `user` (setgroups, setgid, setuid) and
 // check that root cannot be regained. A no-op for non-root or an empty user.

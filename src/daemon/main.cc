@@ -125,12 +125,6 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"reason", s.message()}});
     return kExitStartup;
   }
-  if (cfg.process.mlockall) {
-    if (kms::Status s = kms::daemon::LockMemory(); !s.ok()) {
-      Log("error", "startup_failed", {{"reason", s.message()}});
-      return kExitStartup;
-    }
-  }
   // Signals are handled synchronously by this thread; every thread started from here on
   // (listeners, audit writer) inherits the blocked mask.
   sigset_t signals;
@@ -158,6 +152,14 @@ int main(int argc, char** argv) {
   if (kms::Status s = kms::daemon::DropPrivileges(cfg.process.user); !s.ok()) {
     Log("error", "startup_failed", {{"reason", s.message()}});
     return kExitStartup;
+  }
+  // Memory is locked as the user kmsd runs as, before any secret is read (the PIN, the TLS
+  // key and the token come next): root's CAP_IPC_LOCK is gone from here on.
+  if (cfg.process.mlockall) {
+    if (kms::Status s = kms::daemon::LockMemory(); !s.ok()) {
+      Log("error", "startup_failed", {{"reason", s.message()}});
+      return kExitStartup;
+    }
   }
 
   auto token = kms::hsm::TokenStack::Open(cfg.token.module, TokenConfigFrom(cfg));

@@ -184,6 +184,39 @@ else
   echo "note: not root, so dropping to a configured user is not exercised here (CI runs as root)"
 fi
 stop_kmsd
+# [process] mlockall = true locks every later allocation too, and without CAP_IPC_LOCK (gone
+# once root is dropped) each fails past RLIMIT_MEMLOCK: kmsd must refuse to start with a
+# clear reason (it aborted mid start-up, exit 134, when root dropped to a user), and run
+# with all its memory locked when the limit is unlimited.
+printf 'mlockall = true\n' >>"$state/kmsd.toml"  # [process] is the file's last table
+mlock_limited() {
+  local rc=0
+  (ulimit -S -l 8192 && exec "$bin/src/daemon/kmsd" --config "$state/kmsd.toml") \
+    2>"$state/mlock.log" || rc=$?
+  echo "  exit $rc: $(grep -o 'reason=.*' "$state/mlock.log" | cut -c1-100)"
+  [ "$rc" = 1 ] && grep -q 'LimitMEMLOCK=infinity' "$state/mlock.log"
+}
+check "mlockall with RLIMIT_MEMLOCK 8 MiB${drop_user:+, dropping to $drop_user}: exit 1, clear reason" \
+  mlock_limited
+if (ulimit -l unlimited) 2>/dev/null; then  # root without CAP_SYS_RESOURCE may not
+  mlock_unlimited() {
+    local soft hard rc=0
+    soft=$(ulimit -S -l)
+    hard=$(ulimit -H -l)
+    ulimit -l unlimited  # soft and hard; root may raise the hard limit
+    kms_start_kmsd "$state" "$bin" || rc=$?
+    ulimit -S -l "$soft"
+    [ "$(id -u)" -ne 0 ] || ulimit -H -l "$hard"
+    [ "$rc" = 0 ] || return 1
+    grep -E '^VmLck:' "/proc/$KMSD_PID/status" | sed 's/^/  /'
+    awk '/^VmLck:/ { exit !($2 > 0) }' "/proc/$KMSD_PID/status" && call "$state/token-tls.crt"
+  }
+  check "mlockall with RLIMIT_MEMLOCK unlimited: memory locked, a whole call works" mlock_unlimited
+  stop_kmsd
+else
+  echo "note: RLIMIT_MEMLOCK cannot be raised here, so a kmsd with locked memory is not exercised"
+fi
+sed -i '/^mlockall = true$/d' "$state/kmsd.toml"
 wrong_uri() {
   sed -i 's|object=kmsd-tls|object=no-such-key|' "$state/kmsd.toml"
   local rc=0
