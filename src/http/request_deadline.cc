@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "src/http/boundary.h"
 
@@ -87,21 +88,25 @@ void RequestDeadlines::Sweep() {
   const auto period = std::clamp<std::chrono::milliseconds>(
       limit_ / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
   std::unique_lock<std::mutex> lock(mu_);
+  std::vector<MHD_socket> expired;
   while (!cv_.wait_for(lock, period, [&] { return stop_; })) {
     const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
-    size_t cut = 0;
+    expired.clear();
     for (Clock* k : clocks_) {
       int64_t d = k->deadline.load();
       // The exchange loses to a concurrent Hold: a request handed to the core is not cut.
       if (d != 0 && now > d && k->deadline.compare_exchange_strong(d, 0)) {
-        shutdown(k->fd, SHUT_RDWR);
-        ++cut;
+        expired.push_back(k->fd);
       }
     }
-    if (cut > 0 && on_cut_) {
-      lock.unlock();
-      on_cut_(cut);
-      lock.lock();
+    if (expired.empty()) {
+      continue;
+    }
+    if (on_cut_) {
+      on_cut_(expired.size());  // counted before the client can see its connection close
+    }
+    for (MHD_socket fd : expired) {
+      shutdown(fd, SHUT_RDWR);  // still under mu_: no Closed notification has passed
     }
   }
 }

@@ -29,7 +29,8 @@ namespace kms::http {
 
 class RequestDeadlines {
  public:
-  // `on_cut` is told how many connections a sweep closed (for kms_http_refused_total).
+  // `on_cut` is told how many connections a sweep closes, before they close (for
+  // kms_http_refused_total); it runs on the sweeping thread and must not call back in.
   RequestDeadlines(std::chrono::milliseconds limit, std::function<void(size_t)> on_cut);
   // Stops the sweeping thread. The daemon must be stopped first (no callback may follow).
   ~RequestDeadlines();
