@@ -4,9 +4,12 @@
 #define TOML_EXCEPTIONS 0
 #include "src/daemon/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -50,7 +53,9 @@ class Reader {
       return Status::Ok();
     }
     auto v = n->value<double>();
-    if (!v || *v < min || *v > max) {
+    // TOML allows nan and inf (TOML 1.0 "Float"); a NaN compares false with both bounds, so
+    // it is refused by name: rate_per_s = nan would otherwise switch the rate limit off.
+    if (!v || !std::isfinite(*v) || *v < min || *v > max) {
       return Err(*n, std::string("'") + key + "' must be a number between " + std::to_string(min) +
                          " and " + std::to_string(max));
     }
@@ -68,6 +73,17 @@ class Reader {
       return Err(*n, std::string("'") + key + "' must be a string");
     }
     *out = *v;
+    return Status::Ok();
+  }
+  // Ipv4: a string holding an IPv4 literal (what the listeners bind; no name lookup), so
+  // --check-config refuses what start-up would (exit 2, not 1 at bind time).
+  Status Ipv4(const char* key, std::string* out) {
+    KMS_RETURN_IF_ERROR(Str(key, out));
+    in_addr addr{};
+    if (inet_pton(AF_INET, out->c_str(), &addr) != 1) {
+      return Err(*t_.get(key),
+                 std::string("'") + key + "' must be an IPv4 address literal, not '" + *out + "'");
+    }
     return Status::Ok();
   }
   Status Bool(const char* key, bool* out) {
@@ -115,7 +131,7 @@ Status ReadKms(Reader& r, core::KmsOptions* k) {
 }
 
 Status ReadServer(Reader& r, http::UaServerOptions* s, uint32_t* workers, TlsSettings* tls) {
-  KMS_RETURN_IF_ERROR(r.Str("listen", &s->listen_address));
+  KMS_RETURN_IF_ERROR(r.Ipv4("listen", &s->listen_address));
   KMS_RETURN_IF_ERROR(r.Int("port", &s->port, 0, 65535));
   KMS_RETURN_IF_ERROR(r.Str("path", &s->path));
   KMS_RETURN_IF_ERROR(r.Int("threads", &s->threads, 1, 256));
@@ -134,7 +150,7 @@ Status ReadServer(Reader& r, http::UaServerOptions* s, uint32_t* workers, TlsSet
 }
 
 Status ReadOps(Reader& r, http::OpsServerOptions* o) {
-  KMS_RETURN_IF_ERROR(r.Str("listen", &o->listen_address));
+  KMS_RETURN_IF_ERROR(r.Ipv4("listen", &o->listen_address));
   KMS_RETURN_IF_ERROR(r.Int("port", &o->port, 0, 65535));
   return r.Done();
 }

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "hsm/secret_file.h"
@@ -124,12 +125,6 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"reason", s.message()}});
     return kExitStartup;
   }
-  if (cfg.process.mlockall) {
-    if (kms::Status s = kms::daemon::LockMemory(); !s.ok()) {
-      Log("error", "startup_failed", {{"reason", s.message()}});
-      return kExitStartup;
-    }
-  }
   // Signals are handled synchronously by this thread; every thread started from here on
   // (listeners, audit writer) inherits the blocked mask.
   sigset_t signals;
@@ -157,6 +152,14 @@ int main(int argc, char** argv) {
   if (kms::Status s = kms::daemon::DropPrivileges(cfg.process.user); !s.ok()) {
     Log("error", "startup_failed", {{"reason", s.message()}});
     return kExitStartup;
+  }
+  // Memory is locked as the user kmsd runs as, before any secret is read (the PIN, the TLS
+  // key and the token come next): root's CAP_IPC_LOCK is gone from here on.
+  if (cfg.process.mlockall) {
+    if (kms::Status s = kms::daemon::LockMemory(); !s.ok()) {
+      Log("error", "startup_failed", {{"reason", s.message()}});
+      return kExitStartup;
+    }
   }
 
   auto token = kms::hsm::TokenStack::Open(cfg.token.module, TokenConfigFrom(cfg));
@@ -225,13 +228,14 @@ int main(int argc, char** argv) {
   // Decisions run on their own workers, not on the HTTP thread that owns the connection
   // (src/core/decision_pool.h): more messages than max_in_flight are refused before here.
   const uint32_t decision_workers = cfg.workers(kms::UsableCpus());
-  kms::core::DecisionPool decisions(service,
-                                    {decision_workers, cfg.server.max_in_flight, &idle_workers});
+  auto decisions = std::make_unique<kms::core::DecisionPool>(
+      service, kms::core::DecisionPoolOptions{decision_workers, cfg.server.max_in_flight,
+                                              &idle_workers});
   metrics.AddGauge("kms_decision_queue_depth", "messages waiting for a decision worker",
-                   [&] { return static_cast<double>(decisions.queue_depth()); });
+                   [&] { return static_cast<double>(decisions->queue_depth()); });
   kms::http::UaServerOptions ua_options = cfg.server;
   ua_options.listen_fd = ua_socket->Release();
-  auto ua = kms::http::UaServer::Start(ua_options, std::move(tls).value(), decisions, metrics);
+  auto ua = kms::http::UaServer::Start(ua_options, std::move(tls).value(), *decisions, metrics);
   if (!ua.ok()) {
     Log("error", "startup_failed", {{"component", "https"}, {"reason", ua.status().message()}});
     return kExitStartup;
@@ -244,7 +248,8 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"component", "ops"}, {"reason", ops.status().message()}});
     return kExitStartup;
   }
-  // Everything is open: the syscall allow-list from here on.
+  // Everything is open: the syscall allow-list from here on, for every thread started above
+  // (EnableSeccomp synchronises them) and every thread started later.
   if (cfg.process.seccomp) {
     if (kms::Status s = kms::daemon::EnableSeccomp(); !s.ok()) {
       Log("error", "startup_failed", {{"reason", s.message()}});
@@ -292,8 +297,15 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  // Each part is freed only once nothing can call into it any more: the Ua listener's
+  // threads are stopped (Drain never leaves them running), then the operations listener
+  // (whose /metrics gauges read the pool and the audit writer), then the decision workers
+  // (which decide what is still queued, writing audit rows, and nudge the audit writer),
+  // and only then the audit writer.
   ua->reset();
   ops->reset();
+  decisions.reset();
+  idle_workers.on_idle = nullptr;
   audit->reset();  // flushes the queue and seals a final checkpoint
   Log("info", "stopped");
   return 0;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "src/http/boundary.h"
@@ -18,25 +19,36 @@
 
 namespace kms::http {
 
+// Pending: where a dispatched request and the core's callback meet. Shared by the request and
+// the callback, so a callback that comes late (after the request was answered without it and
+// its connection closed) touches nothing freed. Every field is guarded by ResumeGate::mu.
+struct Pending {
+  MHD_Connection* connection = nullptr;
+  std::optional<Result<core::Reply>> outcome;
+  bool suspended = false;  // the connection waits for `outcome`
+  bool abandoned = false;  // answered already, or about to be: a later outcome is dropped
+};
+
 // Per-request state, owned through libmicrohttpd's con_cls pointer. While the core's answer
-// waits for its audit row (HandleAsync), the connection is suspended and `outcome` is
-// filled from the audit writer's thread; `mu` orders that against the suspension.
+// waits for its audit row (HandleAsync), the connection is suspended and `pending->outcome`
+// is filled from the audit writer's thread.
 struct RequestState {
   std::vector<uint8_t> body;
   bool too_large = false;
   std::chrono::steady_clock::time_point start;
   std::string client;
-  std::mutex mu;
-  bool dispatched = false;  // handed to the core (once)
-  bool suspended = false;   // the connection waits for `outcome`
-  std::optional<Result<core::Reply>> outcome;
+  std::shared_ptr<Pending> pending;  // set once handed to the core
 };
 
-// ResumeGate: lets a late callback find out that the server is gone (Drain gave up waiting);
-// shared by the server and every callback it hands to the core.
+// ResumeGate: the server's suspended connections, and whether the daemon still runs so a
+// callback may resume one; shared by the server and every callback it hands to the core.
+// While `open`, every suspended connection is in `suspended`; closing the gate resumes them
+// all (StopDaemon), so libmicrohttpd is never stopped with one suspended and never resumed
+// after it stopped.
 struct ResumeGate {
   std::mutex mu;
   bool open = true;
+  std::unordered_set<Pending*> suspended;
 };
 
 struct UaServer::Impl {
@@ -49,10 +61,11 @@ struct UaServer::Impl {
                  : MHD_NO;
     });
   }
-  static void Completed(void* /*cls*/, MHD_Connection* /*c*/, void** con_cls,
+  static void Completed(void* cls, MHD_Connection* c, void** con_cls,
                         MHD_RequestTerminationCode /*toe*/) {
     delete static_cast<RequestState*>(*con_cls);
     *con_cls = nullptr;
+    static_cast<UaServer*>(cls)->deadlines_->Rearm(c);  // the next request's clock starts
   }
 };
 
@@ -73,6 +86,20 @@ bool IsMikeyContentType(const char* ct) {
   std::transform(v.begin(), v.end(), v.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   return v == "application/mikey";
+}
+
+// Deliver: the core's outcome for `p`, from whichever thread decided or committed it.
+void Deliver(ResumeGate& gate, Pending& p, Result<core::Reply> r) {
+  std::lock_guard<std::mutex> g(gate.mu);
+  if (p.abandoned) {
+    return;  // answered without it (server stopped, or the hand-over failed)
+  }
+  p.outcome = std::move(r);
+  if (p.suspended) {  // implies the gate is open: closing it takes every suspended request
+    p.suspended = false;
+    gate.suspended.erase(&p);
+    MHD_resume_connection(p.connection);  // MHD calls OnAccess again, which answers
+  }
 }
 
 }  // namespace
@@ -130,12 +157,7 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
     return true;
   }
   if (*upload_size != 0) {
-    // Slow senders: the whole request must arrive within request_timeout_s.
-    if (std::chrono::steady_clock::now() - st->start >
-        std::chrono::seconds(options_.request_timeout_s)) {
-      metrics_.Inc("kms_http_refused_total", {{"status", "timeout"}});
-      return false;  // closes the connection
-    }
+    // Slow senders are cut off by deadlines_ (request_timeout_s for the whole request).
     if (st->body.size() + *upload_size > options_.body_limit) {
       st->too_large = true;  // keep reading (and discarding) to answer 413 at the end
     } else {
@@ -152,52 +174,68 @@ bool UaServer::OnAccess(MHD_Connection* c, const char* url, const char* method,
     metrics_.Inc("kms_http_refused_total", {{"status", "400"}});
     return QueueText(c, MHD_HTTP_BAD_REQUEST, "empty body\n");
   }
-  if (!st->dispatched) {
+  if (st->pending == nullptr) {
+    auto p = std::make_shared<Pending>();  // before the count: nothing may throw between
+    p->connection = c;                     // counting the request and handing it over
     if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
       in_flight_.fetch_sub(1);
       metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
       return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded\n", {{"Retry-After", "1"}});
     }
     // Counted first, then the flag: Drain sets the flag, then waits for the count, so either
-    // Drain waits for this request or this request sees the flag (both seq_cst). Once Drain
-    // is past its wait no connection may be suspended: libmicrohttpd aborts the process
-    // when stopped with one (microhttpd.h, MHD_suspend_connection).
+    // Drain waits for this request or this request sees the flag (both seq_cst).
     if (draining_.load()) {
       in_flight_.fetch_sub(1);
       metrics_.Inc("kms_http_refused_total", {{"status", "503"}});
       return QueueText(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n",
                        {{"Retry-After", "1"}, {"Connection", "close"}});
     }
-    st->dispatched = true;
-    core::RequestContext ctx{st->client, "req-" + std::to_string(next_id_.fetch_add(1))};
-    // The core decides on this thread and calls back once the audit row is durable (often
+    RequestDeadlines::Hold(c);  // the request is whole; the core's time is bounded elsewhere
+    st->pending = p;
+    // The core decides on a worker and calls back once the audit row is durable (often
     // from the audit writer's thread, after its fsync). Meanwhile the connection is
     // suspended and this thread serves other connections (architecture.md §5, issue 10).
     std::shared_ptr<ResumeGate> gate = gate_;
-    handler_.HandleAsync(st->body, ctx, [st, c, gate](Result<core::Reply> r) {
-      std::lock_guard<std::mutex> g(gate->mu);
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->outcome = std::move(r);
-      if (st->suspended && gate->open) {
-        MHD_resume_connection(c);  // MHD calls OnAccess again, which answers
-      }
-    });
-    std::lock_guard<std::mutex> lock(st->mu);
-    if (!st->outcome.has_value()) {
-      MHD_suspend_connection(c);
-      st->suspended = true;
+    const bool handed = Guard(false, [&] {
+      const core::RequestContext ctx{st->client,
+                                     "req-" + std::to_string(next_id_.fetch_add(1))};
+      handler_.HandleAsync(st->body, ctx, [p, gate](Result<core::Reply> r) {
+        Deliver(*gate, *p, std::move(r));
+      });
       return true;
+    });
+    if (!handed) {
+      // The hand-over threw (e.g. std::bad_alloc): answer 500 now, so the request leaves
+      // in_flight_ (Drain would otherwise wait for it in vain), and drop whatever outcome
+      // the handler may still deliver.
+      {
+        std::lock_guard<std::mutex> g(gate_->mu);
+        p->abandoned = true;
+      }
+      return Answer(c, st->start, InternalError("the request could not be handed to the core"));
+    }
+    std::lock_guard<std::mutex> g(gate_->mu);
+    if (!p->outcome.has_value()) {
+      if (gate_->open) {
+        MHD_suspend_connection(c);
+        p->suspended = true;
+        gate_->suspended.insert(p.get());
+        return true;
+      }
+      // The server is stopping and will not wait for this answer: no connection may be
+      // suspended once the gate is closed (libmicrohttpd aborts when stopped with one).
+      p->outcome = UnavailableError("server stopped before the answer was ready");
     }
   }
   std::optional<Result<core::Reply>> outcome;
   {
-    std::lock_guard<std::mutex> lock(st->mu);
-    if (!st->outcome.has_value()) {
+    std::lock_guard<std::mutex> g(gate_->mu);
+    if (!st->pending->outcome.has_value()) {
       return true;  // not expected: resumed without an outcome; wait for the callback
     }
-    outcome = std::move(st->outcome);
-    st->outcome.reset();
-    st->suspended = false;
+    outcome = std::move(st->pending->outcome);
+    st->pending->outcome.reset();
+    st->pending->abandoned = true;  // answered: nothing more to deliver
   }
   return Answer(c, st->start, std::move(*outcome));
 }
@@ -211,7 +249,8 @@ bool UaServer::Answer(MHD_Connection* c, std::chrono::steady_clock::time_point s
   if (!reply.ok()) {
     const bool unavailable = reply.status().code() == StatusCode::kUnavailable ||
                              reply.status().code() == StatusCode::kResourceExhausted;
-    metrics_.Inc("kms_requests_total", {{"type", "unknown"}, {"result", "unavailable"}});
+    metrics_.Inc("kms_requests_total",
+                 {{"type", "unknown"}, {"result", unavailable ? "unavailable" : "internal"}});
     return QueueText(c, unavailable ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
                      unavailable ? "service unavailable\n" : "internal error\n",
                      {{"Retry-After", "1"}});
@@ -230,6 +269,10 @@ Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options
     return InvalidArgumentError("the HTTPS listener needs a certificate and key");
   }
   std::unique_ptr<UaServer> s(new UaServer(options, handler, metrics));
+  s->deadlines_ = std::make_unique<RequestDeadlines>(
+      std::chrono::seconds(options.request_timeout_s), [m = &metrics](size_t cut) {
+        m->Inc("kms_http_refused_total", {{"status", "timeout"}}, cut);
+      });
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(options.port);
@@ -249,7 +292,8 @@ Result<std::unique_ptr<UaServer>> UaServer::Start(const UaServerOptions& options
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, options.per_ip_connection_limit,
       MHD_OPTION_CONNECTION_TIMEOUT, options.idle_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(128 * 1024),
-      MHD_OPTION_NOTIFY_COMPLETED, &Impl::Completed, nullptr,
+      MHD_OPTION_NOTIFY_COMPLETED, &Impl::Completed, s.get(),
+      MHD_OPTION_NOTIFY_CONNECTION, &RequestDeadlines::Notify, s->deadlines_.get(),
       // With a pre-bound socket MHD ignores the address above (MHD_OPTION_END ends the list
       // early otherwise).
       options.listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, options.listen_fd,
@@ -281,21 +325,34 @@ void UaServer::Drain(std::chrono::milliseconds max_wait) {
 }
 
 void UaServer::StopDaemon() {
+  size_t abandoned = 0;
   {
     std::lock_guard<std::mutex> g(gate_->mu);
-    gate_->open = false;  // a callback still to come finds the server gone
+    gate_->open = false;  // a callback still to come finds no connection to resume
+    // Requests still waiting for their audit row past the drain deadline: answered 503 now
+    // (the decision, if it is made, stays audited; the client just does not get it).
+    // libmicrohttpd must not be stopped with a suspended connection (microhttpd.h,
+    // MHD_suspend_connection), and leaving it running would call into this object after
+    // it is freed.
+    for (Pending* p : gate_->suspended) {
+      p->outcome = UnavailableError("server stopped before the answer was ready");
+      p->suspended = false;
+      p->abandoned = true;
+      MHD_resume_connection(p->connection);
+    }
+    abandoned = gate_->suspended.size();
+    gate_->suspended.clear();
   }
-  if (in_flight_.load() > 0) {
-    // A request still waits for its audit row (the audit writer bounds that wait, so this
-    // means the process is being torn down past it). libmicrohttpd must not be stopped with
-    // suspended connections (microhttpd.h, MHD_suspend_connection), so the daemon is left
-    // to the process exit rather than risk a use after free.
-    daemon_ = nullptr;
-    return;
+  if (abandoned > 0) {
+    metrics_.Inc("kms_http_refused_total", {{"status", "shutdown"}}, abandoned);
   }
-  // Give the reply just produced time to be written before the daemon stops.
+  // Give the replies just produced (and the 503s above) a moment to be written.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  MHD_stop_daemon(daemon_);
+  MHD_stop_daemon(daemon_);  // closes every connection; no callback into this object after
   daemon_ = nullptr;
   TlsIdentitySlot::Clear();  // no handshake can be running any more
 }

@@ -5,7 +5,9 @@
 //
 //   400 empty body            404 other path           405 other method (Allow: POST)
 //   411 no Content-Length     413 body over the limit  415 wrong Content-Type
-//   429 client over its rate  503 service unavailable (token/audit down) or overloaded
+//   429 client over its rate  500 internal error (core failed, or the hand-over threw)
+//   503 service unavailable (token/audit down), overloaded, or shutting down
+// A request not whole within request_timeout_s gets no status: its connection is closed.
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include "src/core/message_handler.h"
 #include "src/http/metrics.h"
 #include "src/http/rate_limiter.h"
+#include "src/http/request_deadline.h"
 #include "src/http/tls_identity.h"
 
 struct MHD_Daemon;
@@ -36,7 +39,9 @@ struct UaServerOptions {
   unsigned connection_limit = 512;
   unsigned per_ip_connection_limit = 64;
   unsigned idle_timeout_s = 10;             // per connection, between bytes
-  unsigned request_timeout_s = 15;          // whole request: slow senders are cut off
+  // Whole request, TLS handshake and headers included, counted from the connection's
+  // accept or the previous request's end: slow senders are cut off (request_deadline.h).
+  unsigned request_timeout_s = 15;
   double rate_per_s = 100;                  // per client address; 0 = unlimited
   double rate_burst = 200;
   size_t max_in_flight = 256;               // requests being processed at once
@@ -67,7 +72,9 @@ class UaServer {
   // Drain: stops accepting new connections and answers further requests on open ones with
   // 503, waits until no request is being processed (at most max_wait, including replies
   // waiting for their audit row), then stops the daemon. Replies already being written are
-  // completed.
+  // completed; a request still waiting for its answer at max_wait is answered 503 and its
+  // late answer dropped. Afterwards no libmicrohttpd thread runs and nothing calls into
+  // this object, so it may be destroyed.
   void Drain(std::chrono::milliseconds max_wait);
 
   // Internal: called from libmicrohttpd's callbacks.
@@ -81,8 +88,8 @@ class UaServer {
   // Answer: queues the HTTP response for the core's outcome; ends the request's in-flight time.
   bool Answer(MHD_Connection* c, std::chrono::steady_clock::time_point start,
               Result<core::Reply> reply);
-  // StopDaemon: closes the callback gate and stops libmicrohttpd (unless a request is
-  // still suspended).
+  // StopDaemon: closes the callback gate, answers every still suspended request with 503,
+  // and stops libmicrohttpd.
   void StopDaemon();
 
   UaServerOptions options_;
@@ -93,6 +100,7 @@ class UaServer {
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_id_{1};
   std::shared_ptr<ResumeGate> gate_;
+  std::unique_ptr<RequestDeadlines> deadlines_;  // outlives daemon_ (stopped first)
   MHD_Daemon* daemon_ = nullptr;
   uint16_t port_ = 0;
 };

@@ -34,6 +34,23 @@ media_ok() {  # device 1 (answered) decrypts all 5 packets, device 2 (forked sib
     tr -d ' \n' <"$state/call.json" | grep -q '"auth_failures":5,"decrypted":0,"device":2'
 }
 check "answering device decrypts the media, the sibling cannot" media_ok
+if [ "$mode" = seccomp ]; then
+  # The filter must bind every thread (listeners, decision workers, audit writer), not only
+  # the one that loaded it: /proc shows "Seccomp: 2" (filter mode) for each (proc(5)).
+  all_threads_filtered() {
+    local f n=0
+    for f in /proc/"$KMSD_PID"/task/*/status; do
+      if ! grep -q $'^Seccomp:\t2$' "$f"; then
+        echo "  unfiltered: $(grep -E '^(Name|Seccomp):' "$f" | tr '\t\n' '  ')" >&2
+        return 1
+      fi
+      n=$((n + 1))
+    done
+    echo "  $n threads, each in seccomp filter mode"
+    [ "$n" -gt 1 ]
+  }
+  check "seccomp: every kmsd thread is filtered, and the call above worked" all_threads_filtered
+fi
 
 # 2. Transport statuses, with curl (an independent client).
 status() {  # status <expected> <curl args...>

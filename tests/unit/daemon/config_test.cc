@@ -141,6 +141,41 @@ TEST(ConfigTest, UnknownKeysSectionsWrongTypesAndRangesNameTheLine) {
   ExpectError(base + "[token]\n", "k.toml");  // a table defined twice is a TOML error
 }
 
+// TOML floats include nan and inf: neither is a rate (a NaN compared false with both bounds
+// and switched the per-client limit off).
+TEST(ConfigTest, RatesMustBeFiniteNumbers) {
+  const std::string server = "[server]\ntls_cert = \"c\"\ntls_key = \"k\"\n";
+  const std::string token = "[token]\npin_file = \"p\"\n";
+  for (const char* bad : {"nan", "+nan", "-nan", "inf", "-inf"}) {
+    ExpectError(server + "rate_per_s = " + bad + "\n" + token,
+                "k.toml:4: [server] 'rate_per_s' must be a number between");
+    ExpectError(server + "rate_burst = " + bad + "\n" + token,
+                "k.toml:4: [server] 'rate_burst' must be a number between");
+  }
+  auto ok = ParseConfig(server + "rate_per_s = 0.5\n" + token, "k.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->server.rate_per_s, 0.5);
+}
+
+// The listeners bind an IPv4 literal and look no name up: --check-config must refuse what
+// start-up would (it passed "localhost", then kmsd exited 1 at bind time instead of 2).
+TEST(ConfigTest, ListenAddressesMustBeIpv4Literals) {
+  const std::string server = "[server]\ntls_cert = \"c\"\ntls_key = \"k\"\n";
+  const std::string token = "[token]\npin_file = \"p\"\n";
+  for (const char* bad : {"localhost", "", "::1", "127.0.0.256", "127.0.0.1:8443", " 127.0.0.1"}) {
+    ExpectError(server + "listen = \"" + bad + "\"\n" + token,
+                "k.toml:4: [server] 'listen' must be an IPv4 address literal");
+    ExpectError(server + token + "[ops]\nlisten = \"" + bad + "\"\n",
+                "k.toml:7: [ops] 'listen' must be an IPv4 address literal");
+  }
+  ExpectError(server + "listen = 127\n" + token, "'listen' must be a string");
+  auto ok = ParseConfig(
+      server + "listen = \"10.0.0.7\"\n" + token + "[ops]\nlisten = \"0.0.0.0\"\n", "k.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->server.listen_address, "10.0.0.7");
+  EXPECT_EQ(ok->ops.listen_address, "0.0.0.0");
+}
+
 TEST(ConfigTest, MissingFileIsAClearError) {
   auto c = LoadConfig("/nonexistent/kmsd.toml");
   ASSERT_FALSE(c.ok());

@@ -6,16 +6,22 @@
 // thread: one thread takes many such requests at once. libcurl is the client.
 #include "src/http/ua_server.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -170,6 +176,7 @@ Response Post(uint16_t port, const std::string& body, CURL* reuse = nullptr) {
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);  // a request left unanswered fails the test
   if (curl_easy_perform(c) == CURLE_OK) {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     char* ct = nullptr;
@@ -236,12 +243,14 @@ TEST_F(UaServerTest, UnavailableServiceIs503AndInternalFailureIs500) {
 
 // StartWith: a server on a free loopback port with `threads` HTTP threads and no rate limit.
 Result<std::unique_ptr<UaServer>> StartWith(core::MessageHandler& handler, Metrics& metrics,
-                                            unsigned threads) {
+                                            unsigned threads, unsigned request_timeout_s = 15) {
   UaServerOptions o;
   o.listen_address = "127.0.0.1";
   o.port = 0;
   o.threads = threads;
   o.rate_per_s = 0;
+  o.idle_timeout_s = 10;
+  o.request_timeout_s = request_timeout_s;
   return UaServer::Start(o, TestIdentity(), handler, metrics);
 }
 
@@ -306,6 +315,105 @@ TEST(UaServerAsyncTest, DrainWaitsForADeferredAnswer) {
   EXPECT_EQ(r.body, "LATE");
   drained.get();
   EXPECT_EQ((*server)->in_flight(), 0u);
+}
+
+// A request still waiting for its answer when Drain's time is up is answered 503 and
+// libmicrohttpd is stopped all the same, so the server may be freed: a keep-alive connection
+// opened before finds nothing serving it (it used to reach the freed server through
+// libmicrohttpd threads left running), and the late answer goes nowhere.
+TEST(UaServerAsyncTest, DrainPastItsDeadlineStopsTheDaemonSoTheServerCanBeFreed) {
+  DeferringHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 2);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  CURL* kept = curl_easy_init();  // keep-alive connection A
+  auto first = std::async(std::launch::async, [&] { return Post(port, "a", kept); });
+  handler.WaitPending(1);
+  handler.CompleteAll();
+  EXPECT_EQ(first.get().status, 200);
+  auto stuck = std::async(std::launch::async, [port] { return Post(port, "b"); });
+  handler.WaitPending(1);  // request B is suspended, its answer never comes in time
+  (*server)->Drain(std::chrono::milliseconds(50));
+  const Response b = stuck.get();
+  EXPECT_EQ(b.status, 503);
+  EXPECT_EQ((*server)->in_flight(), 0u);
+  server->reset();
+  EXPECT_EQ(Post(port, "after", kept).status, 0);  // connection A is closed, nothing listens
+  handler.CompleteAll();  // B's late answer: dropped, the server is gone
+  curl_easy_cleanup(kept);
+  EXPECT_NE(metrics.Render().find("kms_http_refused_total{status=\"shutdown\"} 1"),
+            std::string::npos);
+}
+
+// ThrowingHandler: the hand-over throws, as a std::bad_alloc while queueing the message would.
+class ThrowingHandler : public core::MessageHandler {
+ public:
+  Result<core::Reply> Handle(std::span<const uint8_t>, const core::RequestContext&) override {
+    return InternalError("HandleAsync expected");
+  }
+  void HandleAsync(std::span<const uint8_t>, const core::RequestContext&, Done) override {
+    throw std::runtime_error("cannot queue the message");
+  }
+  bool Ready(std::string*) const override { return true; }
+};
+
+// The request is answered 500 and leaves the in-flight count (it used to stay counted, the
+// connection was dropped with no answer, and every later Drain waited its whole time).
+TEST(UaServerAsyncTest, AHandOverThatThrowsIs500AndLeavesNothingInFlight) {
+  ThrowingHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 1);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const Response r = Post((*server)->port(), "x");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "internal error\n");
+  EXPECT_EQ((*server)->in_flight(), 0u);
+  const auto t0 = std::chrono::steady_clock::now();
+  (*server)->Drain(std::chrono::seconds(10));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_NE(metrics.Render().find("kms_requests_total{type=\"unknown\",result=\"internal\"} 1"),
+            std::string::npos);
+}
+
+// SecondsUntilClosed: a plain TCP client that sends `lead`, then one byte every 200 ms; how
+// long until the server closed the connection (give_up + 1 if it never did).
+double SecondsUntilClosed(uint16_t port, const std::string& lead, double give_up) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  const auto start = std::chrono::steady_clock::now();
+  auto took = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  bool closed = connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+                send(fd, lead.data(), lead.size(), MSG_NOSIGNAL) < 0;
+  while (!closed && took() < give_up) {
+    pollfd p{fd, POLLIN, 0};
+    char buf[512];
+    closed = (poll(&p, 1, 200) > 0 && recv(fd, buf, sizeof buf, 0) <= 0) ||
+             send(fd, "\0", 1, MSG_NOSIGNAL) < 0;
+  }
+  close(fd);
+  return closed ? took() : give_up + 1;
+}
+
+// Slow-loris below HTTP: a TLS handshake record announcing 512 bytes, dripped at 5 bytes/s,
+// never goes idle (idle_timeout_s 10) but is cut once request_timeout_s (1 s) is up.
+TEST(UaServerDeadlineTest, AHandshakeDripIsCutOffByTheRequestTimeout) {
+  ScriptedHandler handler;
+  Metrics metrics;
+  auto server = StartWith(handler, metrics, 1, /*request_timeout_s=*/1);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const double took =
+      SecondsUntilClosed((*server)->port(), std::string("\x16\x03\x01\x02\x00", 5), 8);
+  EXPECT_GE(took, 0.9);
+  EXPECT_LE(took, 2.5);
+  EXPECT_NE(metrics.Render().find("kms_http_refused_total{status=\"timeout\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(Post((*server)->port(), "ok").status, 200);  // a prompt client is served
 }
 
 TEST_F(UaServerTest, StartRefusesAMissingIdentity) {
