@@ -246,6 +246,11 @@ bool UaServer::Answer(MHD_Connection* c, std::chrono::steady_clock::time_point s
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.Observe("kms_request_duration_seconds", secs);
+  if (!reply.ok() && reply.status().code() == StatusCode::kInvalidArgument) {
+    // A message MIKEY says not to answer (an Error message, spec §2.9): no MIKEY body.
+    metrics_.Inc("kms_requests_total", {{"type", "unknown"}, {"result", "not_answered"}});
+    return QueueText(c, MHD_HTTP_BAD_REQUEST, "MIKEY Error messages are not answered\n");
+  }
   if (!reply.ok()) {
     const bool unavailable = reply.status().code() == StatusCode::kUnavailable ||
                              reply.status().code() == StatusCode::kResourceExhausted;

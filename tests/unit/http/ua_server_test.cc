@@ -239,6 +239,12 @@ TEST_F(UaServerTest, UnavailableServiceIs503AndInternalFailureIs500) {
   EXPECT_EQ(r.body.find("token"), std::string::npos);  // no internal detail to the client
   handler_.Fail(InternalError("bug"));
   EXPECT_EQ(Post(server_->port(), "x").status, 500);
+  // A message the core does not answer (a MIKEY Error message, spec §2.9): 400, no body
+  // that a client could take for a MIKEY message.
+  handler_.Fail(InvalidArgumentError("a MIKEY Error message is not answered"));
+  const Response bad = Post(server_->port(), "x");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("not answered"), std::string::npos);
 }
 
 // StartWith: a server on a free loopback port with `threads` HTTP threads and no rate limit.
