@@ -5,6 +5,7 @@
 #include "hsm/attr_template.h"
 #include "hsm/ck_rv.h"
 #include "hsm/find_scope.h"
+#include "hsm/key_provenance.h"
 
 namespace kms::hsm {
 namespace {
@@ -189,39 +190,32 @@ Status Token::Login(CK_SESSION_HANDLE session) {
   return FromCkRv(rv, "C_Login");
 }
 
-Status Token::LoadKeyIndex() {
+Status Token::LoadKeyIndex(SessionLease& lease) {
   AttrTemplate match;
   match.Ulong(CKA_CLASS, CKO_SECRET_KEY)
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kLongTermKeyId);
   KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> handles,
-                       FindAll(fn(), owner_session_, match, kMaxLongTermKeys));
+                       FindAll(lease.fn(), lease.handle(), match, kMaxLongTermKeys));
   std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index;
+  std::vector<RejectedKeyObject> rejected;
   for (CK_OBJECT_HANDLE h : handles) {
-    char label[128];
-    CK_ULONG value_len = 0;
-    CK_ATTRIBUTE a[2] = {{CKA_LABEL, label, sizeof(label)},
-                         {CKA_VALUE_LEN, &value_len, sizeof(value_len)}};
-    CK_RV rv = fn()->C_GetAttributeValue(owner_session_, h, a, 2);
-    if (rv == CKR_BUFFER_TOO_SMALL) {
-      continue;  // a label longer than any of ours: not a key of this layer
+    RejectedKeyObject why;
+    KMS_ASSIGN_OR_RETURN(std::optional<LongTermKeyInfo> info, InspectLongTermKey(lease, h, &why));
+    if (!info.has_value()) {
+      rejected.push_back(std::move(why));  // never used; the caller reports it
+      continue;
     }
-    if (rv != CKR_OK) {
-      return FromCkRv(rv, "C_GetAttributeValue(CKA_LABEL, CKA_VALUE_LEN)");
-    }
-    std::optional<KeyName> name =
-        ParseLongTermKeyLabel(std::string_view(label, a[0].ulValueLen));
-    if (!name.has_value()) {
-      continue;  // carries our CKA_ID but not one of our labels: ignored, never used
-    }
-    LongTermKeyInfo info{*name, h, static_cast<size_t>(value_len)};
-    if (!index.emplace(std::make_pair(name->kind, name->version), info).second) {
+    // Two objects that both pass the provenance check were both generated in the token by
+    // the user role: an operator error, not something to choose between silently.
+    if (!index.emplace(std::make_pair(info->name.kind, info->name.version), *info).second) {
       return FailedPreconditionError("duplicate long-term key " +
-                                     LongTermKeyLabel(name->kind, name->version));
+                                     LongTermKeyLabel(info->name.kind, info->name.version));
     }
   }
   std::unique_lock<std::shared_mutex> lock(index_mu_);
   index_ = std::move(index);
+  rejected_ = std::move(rejected);
   return Status::Ok();
 }
 
@@ -239,7 +233,7 @@ Status Token::RefreshKeyIndex() {
   }
   // The owner lease gives exclusive use of the login session LoadKeyIndex searches in.
   KMS_ASSIGN_OR_RETURN(SessionLease lease, AcquireOwner());
-  return LoadKeyIndex();
+  return LoadKeyIndex(lease);
 }
 
 Status Token::Connect(bool reinitialize) {
@@ -270,7 +264,11 @@ Status Token::Connect(bool reinitialize) {
   owner_session_ = owner;
   Status s = Login(owner_session_);
   if (s.ok()) {
-    s = LoadKeyIndex();
+    // The caller holds call_mu_ exclusively, so this lease takes no lock of its own; a
+    // session- or token-loss code marks it broken like any other lease (the connect then
+    // fails and is retried).
+    SessionLease lease(this, owner_session_, /*owner=*/true, {}, {});
+    s = LoadKeyIndex(lease);
   }
   if (!s.ok()) {
     Disconnect();
@@ -413,6 +411,11 @@ Result<uint32_t> Token::ActiveVersion(KeyKind kind) const {
     return NotFoundError("no kms-" + std::string(KeyKindName(kind)) + " key in the token");
   }
   return *best;
+}
+
+std::vector<RejectedKeyObject> Token::RejectedKeyObjects() const {
+  std::shared_lock<std::shared_mutex> lock(index_mu_);
+  return rejected_;
 }
 
 std::vector<LongTermKeyInfo> Token::LongTermKeys() const {
