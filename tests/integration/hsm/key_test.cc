@@ -5,11 +5,13 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "hsm/attr_template.h"
 #include "hsm/key_manager.h"
+#include "hsm/key_templates.h"
 #include "hsm/token_key_vault.h"
 #include "tests/integration/hsm/softhsm_fixture.h"
 
@@ -201,6 +203,44 @@ TEST_F(KeyTest, KekUnwrapTemplateRefusesWeakerKeys) {
     if (rv == CKR_OK) {
       lease->fn()->C_DestroyObject(lease->handle(), h);
     }
+  }
+}
+
+// The KEK's unwrap template also forces a credential's shape (checklist §1: one purpose per
+// key): with the user PIN, a stored PSK cannot be unwrapped as a deriving HMAC key or as an
+// AES encryption key, even by a template that gives everything the template forced before.
+TEST_F(KeyTest, KekUnwrapTemplateForcesTheCredentialShape) {
+  TokenKeyVault vault(*token_);
+  Result<ports::WrappedCredential> blob = vault.GenerateCredential("btid-shape", 32);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
+  auto unwrap = [&](AttrTemplate& t) {
+    CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv =
+        lease->fn()->C_UnwrapKey(lease->handle(), &kwp, kek, blob->blob.data(),
+                                 checked_ulong_cast(blob->blob.size()), t.data(), t.size(), &h);
+    if (rv == CKR_OK) {
+      lease->fn()->C_DestroyObject(lease->handle(), h);
+    }
+    return rv;
+  };
+  for (auto [type, usage] : {std::pair{CKK_GENERIC_SECRET, CKA_DERIVE},
+                             std::pair{CKK_AES, CKA_ENCRYPT}, std::pair{CKK_AES, CKA_DECRYPT}}) {
+    SCOPED_TRACE(usage);
+    AttrTemplate t;
+    t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, type);
+    t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_WRAP_WITH_TRUSTED, true);
+    t.Bool(CKA_EXTRACTABLE, false).Bool(CKA_SIGN, type == CKK_GENERIC_SECRET).Bool(usage, true);
+    EXPECT_EQ(unwrap(t), CKR_TEMPLATE_INCONSISTENT);
+  }
+  // kmsd's own template still unwraps, and so does the re-wrap's first step.
+  for (CredentialObject kind :
+       {CredentialObject::kSessionInUse, CredentialObject::kSessionToRewrap}) {
+    AttrTemplate t = CredentialTemplate(kind, "", 0, {});
+    EXPECT_EQ(unwrap(t), CKR_OK);
   }
 }
 
