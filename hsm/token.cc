@@ -285,8 +285,11 @@ Status Token::EnsureConnected() {
   if (connected()) {
     return Status::Ok();
   }
+  // After the first connect a refused PIN is a token-side condition for every caller (the
+  // service cannot use the token until an operator fixes the PIN and restarts): kUnavailable,
+  // never retried (anti-pattern 3).
   if (pin_refused_.load()) {
-    return PermissionDeniedError("token refused the PIN earlier; login is not retried");
+    return UnavailableError("token unavailable: it refused the PIN earlier; login is not retried");
   }
   std::unique_lock<std::mutex> attempt(reconnect_mu_, std::try_to_lock);
   if (!attempt.owns_lock()) {
@@ -306,9 +309,6 @@ Status Token::EnsureConnected() {
   Status s = Connect(config_.reinitialize_module_on_loss);
   if (!s.ok()) {
     last_error_ = s;
-    if (s.code() == StatusCode::kPermissionDenied) {
-      return s;
-    }
     return UnavailableError("token unavailable: " + s.message());
   }
   last_error_ = Status::Ok();

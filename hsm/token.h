@@ -118,7 +118,9 @@ class Token {
 
   // MarkLost: the token (or login) is gone; every operation fails until a reconnect.
   void MarkLost();
-  // EnsureConnected: OK when connected; otherwise one rate-limited reconnect attempt.
+  // EnsureConnected: OK when connected; otherwise one rate-limited reconnect attempt. Every
+  // failure is kUnavailable, a PIN refused at a reconnect included (Open reports a refused
+  // PIN as kPermissionDenied; after that it is a condition of the token, not of a request).
   Status EnsureConnected();
 
   bool connected() const { return connected_.load(std::memory_order_acquire); }

@@ -1,6 +1,7 @@
 #include "hsm/token_key_vault.h"
 
 #include "hsm/attr_template.h"
+#include "hsm/ck_rv.h"
 
 namespace kms::hsm {
 namespace {
@@ -96,9 +97,11 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
   // Declared before the lease so that a credential key evicted meanwhile is destroyed only
   // after the session went back to the pool (its destructor needs the login session).
   KMS_ASSIGN_OR_RETURN(Resolved r, ResolveRef(token_, credentials_, key));
-  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  Result<SessionLease> acquired = token_.Acquire();
+  KMS_RETURN_IF_ERROR(TokenSide(acquired.status()));
+  SessionLease& lease = *acquired;
   if (r.credential != nullptr && r.credential->generation() != token_.generation()) {
-    return NotFoundError("credential reference is stale (token reconnected)");
+    return UnavailableError("credential reference is stale (token reconnected)");
   }
   CK_MECHANISM mech{alg == crypto::HmacAlg::kSha1 ? CKM_SHA_1_HMAC : CKM_SHA256_HMAC, nullptr,
                     0};
@@ -110,10 +113,10 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
                             checked_ulong_cast(data.size()), out.data(), &len);
     if (rv != CKR_OK) {
       lease.MarkBroken();  // never pool a session whose operation might still be active
-      return lease.Check(rv, "C_Sign");
+      return TokenSide(lease.Check(rv, "C_Sign"));
     }
     if (len != out.size()) {
-      return InternalError("C_Sign: unexpected HMAC length");
+      return UnavailableError("C_Sign: unexpected HMAC length");
     }
     return Status::Ok();
   }
@@ -125,18 +128,20 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
       return UnavailableError("C_SignInit: " + std::string("long-term key handle invalid; ") +
                               "token marked lost");
     }
-    credentials_.Forget(key);
+    credentials_.Forget(key);  // the next OpenCredential unwraps it again
   }
-  return lease.Check(rv, "C_SignInit");
+  return TokenSide(lease.Check(rv, "C_SignInit"));
 }
 
 Status TokenKeyVault::Random(std::span<uint8_t> out) {
-  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  Result<SessionLease> lease = token_.Acquire();
+  KMS_RETURN_IF_ERROR(TokenSide(lease.status()));
   while (!out.empty()) {
     size_t n = std::min(out.size(), kRandomChunk);
-    KMS_RETURN_IF_ERROR(lease.Check(
-        lease.fn()->C_GenerateRandom(lease.handle(), out.data(), checked_ulong_cast(n)),
-        "C_GenerateRandom"));
+    // No fallback to another source (evaluator-checklist.md §2 item 4): the caller fails.
+    KMS_RETURN_IF_ERROR(TokenSide(lease->Check(
+        lease->fn()->C_GenerateRandom(lease->handle(), out.data(), checked_ulong_cast(n)),
+        "C_GenerateRandom")));
     out = out.subspan(n);
   }
   return Status::Ok();

@@ -111,7 +111,7 @@ TEST_P(CredentialTest, GeneratedKeyIsStableAcrossOpens) {
   EXPECT_EQ(vault_->credentials().cached(), 2u);
   std::vector<uint8_t> out(32);
   EXPECT_EQ(vault_->Hmac(*ref, crypto::HmacAlg::kSha256, kData, out).code(),
-            StatusCode::kNotFound);  // stale reference, never another key
+            StatusCode::kUnavailable);  // stale reference, never another key
   Result<ports::KeyRef> again = vault_->OpenCredential(*stored);
   ASSERT_TRUE(again.ok());
   EXPECT_NE(*again, *ref);

@@ -198,7 +198,7 @@ TEST(ResilienceTest, TokenLossGivesUnavailableThenRecovers) {
   EXPECT_GT((*token)->generation(), generation);
   // Cached credential handles were dropped: the old reference is stale, reopening works.
   EXPECT_EQ(vault.Hmac(*cref, crypto::HmacAlg::kSha256, kData, out).code(),
-            StatusCode::kNotFound);
+            StatusCode::kUnavailable);
   Result<ports::KeyRef> reopened = vault.OpenCredential(*cred);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   EXPECT_TRUE(vault.Hmac(*reopened, crypto::HmacAlg::kSha256, kData, out).ok());
