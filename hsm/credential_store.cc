@@ -194,18 +194,20 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
   // unknown KEK version, a missing token object); every other failure is TokenSide.
   KMS_RETURN_IF_ERROR(TokenSide(token_.EnsureConnected()));
   if (mode_ == CredentialStorage::kWrapped) {
-    Result<LongTermKeyInfo> found = token_.LongTermKey(KeyKind::kKek, credential.kek_version);
-    if (found.status().code() == StatusCode::kNotFound) {
+    if (token_.LongTermKey(KeyKind::kKek, credential.kek_version).status().code() ==
+        StatusCode::kNotFound) {
       // A KEK version kmsctl created after this process connected (key rotate kek, then
-      // key rewrap): look again in the token instead of needing a restart.
+      // key rewrap): look again in the token instead of needing a restart. (Before the
+      // lease: the refresh takes the login session itself.)
       KMS_RETURN_IF_ERROR(TokenSide(token_.RefreshKeyIndex()));
-      found = token_.LongTermKey(KeyKind::kKek, credential.kek_version);
     }
-    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, std::move(found));
     Result<SessionLease> acquired = token_.AcquireOwner();
     KMS_RETURN_IF_ERROR(TokenSide(acquired.status()));
     SessionLease& lease = *acquired;
     uint64_t gen = token_.generation();
+    // The KEK's handle is read under the lease, for the connection it pins.
+    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek,
+                         token_.LongTermKey(lease, KeyKind::kKek, credential.kek_version));
     // RFC 5649 §4.1: the wrapped form is the key padded to a multiple of 8 bytes plus an
     // 8-byte integrity block; credential sizes are multiples of 8, so the key length is
     // known from the blob (SoftHSM2 does not set CKA_VALUE_LEN on unwrapped secrets).
@@ -268,9 +270,9 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
 Result<ports::WrappedCredential> CredentialStore::WrapTransient(
     const std::string& credential_id, AttrTemplate& tmpl, bool generate) {
   KMS_RETURN_IF_ERROR(token_.EnsureConnected());
-  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(lease, KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE h, CreateSecretKey(lease, tmpl, generate));
   TransientObject transient(lease, h);
   CK_MECHANISM wrap{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
@@ -291,9 +293,9 @@ Result<ExportedCredential> CredentialStore::GenerateForTransport(
     return InvalidArgumentError("transport key must be RSA with a 2048..8192-bit modulus");
   }
   KMS_RETURN_IF_ERROR(token_.EnsureConnected());
-  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(lease, KeyKind::kKek, kek_version));
   // The transport key: a public session object whose only use is this wrap.
   AttrTemplate pub;
   pub.Ulong(CKA_CLASS, CKO_PUBLIC_KEY)

@@ -35,7 +35,7 @@ std::vector<KeyName> KeyManager::ListKeys() const {
 Status KeyManager::DestroyKey(KeyKind kind, uint32_t version) {
   std::lock_guard<std::mutex> lock(mu_);
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info, token_.LongTermKey(kind, version));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info, token_.LongTermKey(lease, kind, version));
   KMS_RETURN_IF_ERROR(
       lease.Check(lease.fn()->C_DestroyObject(lease.handle(), info.handle), "C_DestroyObject"));
   token_.IndexRemove(info.name);

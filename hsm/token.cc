@@ -6,6 +6,7 @@
 #include "hsm/ck_rv.h"
 #include "hsm/find_scope.h"
 #include "hsm/key_provenance.h"
+#include "src/base/check.h"
 
 namespace kms::hsm {
 namespace {
@@ -316,6 +317,9 @@ Status Token::EnsureConnected() {
 }
 
 Result<SessionLease> Token::Acquire() {
+  if (acquire_hook_) {
+    acquire_hook_();
+  }
   if (!connected()) {
     KMS_RETURN_IF_ERROR(EnsureConnected());
   }
@@ -354,6 +358,9 @@ Result<SessionLease> Token::Acquire() {
 }
 
 Result<SessionLease> Token::AcquireOwner() {
+  if (acquire_hook_) {
+    acquire_hook_();
+  }
   std::shared_lock<std::shared_mutex> call_lock(call_mu_);
   if (!connected()) {
     return UnavailableError("token unavailable (lost)");
@@ -394,6 +401,15 @@ Result<LongTermKeyInfo> Token::LongTermKey(KeyKind kind, uint32_t version) const
                          std::to_string(version));
   }
   return it->second;
+}
+
+Result<LongTermKeyInfo> Token::LongTermKey(const SessionLease& lease, KeyKind kind,
+                                           uint32_t version) const {
+  // The lease holds call_mu_ shared (or, inside Connect, the caller holds it exclusively):
+  // index_ is only rebuilt under the exclusive lock or by RefreshKeyIndex in the same
+  // connection, so its handles are this lease's.
+  KMS_CHECK(lease.token_ == this);
+  return LongTermKey(kind, version);
 }
 
 Result<uint32_t> Token::ActiveVersion(KeyKind kind) const {

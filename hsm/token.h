@@ -104,8 +104,16 @@ class Token {
   Result<SessionLease> AcquireOwner();
 
   // LongTermKey: the cached handle and size; kNotFound for an unknown version (kUnavailable
-  // while the token is lost). No token search: the index is built at connect.
+  // while the token is lost). No token search: the index is built at connect. Without a
+  // lease the answer is good for "does this version exist" only: a reconnect may follow
+  // at once (C_Finalize/C_Initialize renumber every handle), so the handle could name
+  // another object by the time it is used.
   Result<LongTermKeyInfo> LongTermKey(KeyKind kind, uint32_t version) const;
+  // LongTermKey under a lease: the handle belongs to the connection the lease pins (no
+  // reconnect can happen while a lease lives). Use this form for every handle passed to the
+  // token.
+  Result<LongTermKeyInfo> LongTermKey(const SessionLease& lease, KeyKind kind,
+                                      uint32_t version) const;
   // ActiveVersion: the highest existing version of a kind; kNotFound if there is none.
   Result<uint32_t> ActiveVersion(KeyKind kind) const;
   std::vector<LongTermKeyInfo> LongTermKeys() const;
@@ -147,6 +155,9 @@ class Token {
   Status RefreshKeyIndex();
   const CK_FUNCTION_LIST* fn() const { return module_.fn(); }
   const TokenConfig& config() const { return config_; }
+  // Test seam: called first thing in Acquire and AcquireOwner (e.g. to force a reconnect
+  // exactly there). Set before any concurrent use; never used in production.
+  void SetAcquireHookForTesting(std::function<void()> hook) { acquire_hook_ = std::move(hook); }
 
  private:
   friend class SessionLease;
@@ -191,6 +202,7 @@ class Token {
   std::atomic<int64_t> last_refresh_ns_{0};
 
   std::function<void(double)> lease_observer_;
+  std::function<void()> acquire_hook_;
 };
 
 }  // namespace kms::hsm

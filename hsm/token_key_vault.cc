@@ -59,7 +59,10 @@ Result<ports::KeyRef> TokenKeyVault::AuditKey(uint32_t version) {
 
 namespace {
 
-Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::KeyRef key) {
+// ResolveRef: the handle behind a reference. With a lease, a long-term handle is read for
+// that lease's connection (Hmac); without one only the size is meaningful (KeySize).
+Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::KeyRef key,
+                            const SessionLease* lease) {
   uint64_t kind = key.id >> kKindShift;
   uint64_t low = key.id & kLowMask;
   if (kind == static_cast<uint64_t>(KeyKind::kTicket) ||
@@ -67,9 +70,10 @@ Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::K
     if (low == 0 || low > UINT32_MAX) {
       return NotFoundError("invalid key reference");
     }
-    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info,
-                         token.LongTermKey(static_cast<KeyKind>(kind),
-                                           static_cast<uint32_t>(low)));
+    const auto k = static_cast<KeyKind>(kind);
+    const auto v = static_cast<uint32_t>(low);
+    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info, lease != nullptr ? token.LongTermKey(*lease, k, v)
+                                                                : token.LongTermKey(k, v));
     return Resolved{info.handle, info.value_len, true, nullptr};
   }
   if ((key.id & ~kLowMask) == CredentialStore::kRefTag) {
@@ -82,7 +86,7 @@ Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::K
 }  // namespace
 
 Result<size_t> TokenKeyVault::KeySize(ports::KeyRef key) {
-  KMS_ASSIGN_OR_RETURN(Resolved r, ResolveRef(token_, credentials_, key));
+  KMS_ASSIGN_OR_RETURN(Resolved r, ResolveRef(token_, credentials_, key, nullptr));
   return r.value_len;
 }
 
@@ -96,10 +100,14 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
   }
   // Declared before the lease so that a credential key evicted meanwhile is destroyed only
   // after the session went back to the pool (its destructor needs the login session).
-  KMS_ASSIGN_OR_RETURN(Resolved r, ResolveRef(token_, credentials_, key));
+  Resolved r;
   Result<SessionLease> acquired = token_.Acquire();
   KMS_RETURN_IF_ERROR(TokenSide(acquired.status()));
   SessionLease& lease = *acquired;
+  // Resolved only now: Acquire may have reconnected (C_Finalize + C_Initialize renumber
+  // every handle), and while the lease lives no reconnect can happen, so the handle names
+  // the same object for the whole C_SignInit/C_Sign.
+  KMS_ASSIGN_OR_RETURN(r, ResolveRef(token_, credentials_, key, &lease));
   if (r.credential != nullptr && r.credential->generation() != token_.generation()) {
     return UnavailableError("credential reference is stale (token reconnected)");
   }
