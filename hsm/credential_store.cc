@@ -254,7 +254,7 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kCredentialKeyId)
       .String(CKA_LABEL, label);
-  Result<std::vector<CK_OBJECT_HANDLE>> found = FindAll(lease.fn(), lease.handle(), match, 2);
+  Result<std::vector<CK_OBJECT_HANDLE>> found = FindAll(lease, match, 2);
   KMS_RETURN_IF_ERROR(TokenSide(found.status()));
   if (found->empty()) {
     return NotFoundError("no token object for this credential");
@@ -353,8 +353,7 @@ Result<ports::WrappedCredential> CredentialStore::CreatePersistent(
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kCredentialKeyId)
       .String(CKA_LABEL, label);
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
-                       FindAll(lease.fn(), lease.handle(), match, 1));
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 1));
   if (!found.empty()) {
     return AlreadyExistsError("a token object for this credential exists");
   }

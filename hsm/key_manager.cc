@@ -56,8 +56,7 @@ Result<CK_OBJECT_HANDLE> KeyManager::FindBackupKey(SessionLease& lease, uint32_t
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kBackupKeyId)
       .String(CKA_LABEL, BackupKeyLabel(version));
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
-                       FindAll(lease.fn(), lease.handle(), match, 2));
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 2));
   if (found.empty()) {
     return NotFoundError(BackupKeyLabel(version) + " is not in this token");
   }

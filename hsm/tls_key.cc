@@ -89,8 +89,7 @@ Result<CK_OBJECT_HANDLE> TokenTlsKey::Locate(SessionLease& lease) {
   if (uri_.id.has_value()) {
     match.String(CKA_ID, *uri_.id);
   }
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
-                       FindAll(lease.fn(), lease.handle(), match, 2));
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 2));
   if (found.size() != 1) {
     return NotFoundError(found.empty() ? "TLS key: no signing private key matches the URI"
                                        : "TLS key: several private keys match the URI");

@@ -197,7 +197,7 @@ Status Token::LoadKeyIndex(SessionLease& lease) {
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kLongTermKeyId);
   KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> handles,
-                       FindAll(lease.fn(), lease.handle(), match, kMaxLongTermKeys));
+                       FindAll(lease, match, kMaxLongTermKeys));
   std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index;
   std::vector<RejectedKeyObject> rejected;
   for (CK_OBJECT_HANDLE h : handles) {

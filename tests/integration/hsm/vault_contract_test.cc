@@ -21,8 +21,24 @@ const std::vector<uint8_t> kData = {'p', 'r', 'f'};
 // reaching SoftHSM2 (CKR_OK: pass through). Counters count every call.
 std::atomic<CK_RV> g_sign_fault{CKR_OK};
 std::atomic<CK_RV> g_sign_init_fault{CKR_OK};
+std::atomic<CK_RV> g_find_fault{CKR_OK};
+std::atomic<CK_RV> g_random_fault{CKR_OK};
+std::atomic<CK_SESSION_HANDLE> g_faulted_session{CK_INVALID_HANDLE};
 std::atomic<int> g_logins{0};
 CK_FUNCTION_LIST g_real{};
+
+CK_RV FaultyFindInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
+  const CK_RV fault = g_find_fault.exchange(CKR_OK);
+  if (fault != CKR_OK) {
+    g_faulted_session = s;
+    return fault;
+  }
+  return g_real.C_FindObjectsInit(s, t, n);
+}
+CK_RV FaultyRandom(CK_SESSION_HANDLE s, CK_BYTE_PTR out, CK_ULONG n) {
+  const CK_RV fault = g_random_fault.load();  // persistent: every call fails
+  return fault != CKR_OK ? fault : g_real.C_GenerateRandom(s, out, n);
+}
 
 CK_RV FaultySign(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol) {
   const CK_RV fault = g_sign_fault.exchange(CKR_OK);
@@ -47,6 +63,9 @@ class VaultContractTest : public ::testing::Test {
     f->C_Sign = &FaultySign;
     f->C_SignInit = &FaultySignInit;
     f->C_Login = &CountingLogin;
+    f->C_FindObjectsInit = &FaultyFindInit;
+    f->C_GenerateRandom = &FaultyRandom;
+    g_random_fault = CKR_OK;
     g_logins = 0;
     TokenConfig config = softhsm_.Config();
     config.credential_cache_size = 1;
@@ -155,6 +174,29 @@ TEST_F(VaultContractTest, CorruptedBlobIsInvalidArgument) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
   c.kek_version = 9;
   EXPECT_EQ(vault_->OpenCredential(c).status().code(), StatusCode::kNotFound);
+}
+
+// Searches go through the lease's Check like every other call: a token-loss code from
+// C_FindObjectsInit marks the token lost (the next call reconnects) ...
+TEST_F(VaultContractTest, SearchErrorsMarkTheTokenLost) {
+  const uint64_t generation = token_->generation();
+  g_find_fault = CKR_DEVICE_REMOVED;
+  EXPECT_EQ(token_->RefreshKeyIndex().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(g_find_fault.load(), CKR_OK);
+  EXPECT_FALSE(token_->connected());
+  EXPECT_TRUE(Hmac(tpk_).ok());
+  EXPECT_GT(token_->generation(), generation);
+}
+
+// ... and a session-loss code breaks the lease: that session is closed, never pooled again.
+TEST_F(VaultContractTest, SearchErrorsBreakTheSession) {
+  g_find_fault = CKR_SESSION_HANDLE_INVALID;
+  EXPECT_EQ(KeyManager(*token_).EnsureBackupKey().status().code(), StatusCode::kUnavailable);
+  const CK_SESSION_HANDLE faulted = g_faulted_session.load();
+  ASSERT_NE(faulted, CK_INVALID_HANDLE);
+  CK_SESSION_INFO info{};
+  EXPECT_EQ(module_->fn()->C_GetSessionInfo(faulted, &info), CKR_SESSION_HANDLE_INVALID);
+  EXPECT_TRUE(KeyManager(*token_).EnsureBackupKey().ok());
 }
 
 }  // namespace
