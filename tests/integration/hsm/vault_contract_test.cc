@@ -19,11 +19,11 @@ const std::vector<uint8_t> kData = {'p', 'r', 'f'};
 
 // One-shot faults: the next call of the function returns the stored CK_RV instead of
 // reaching SoftHSM2 (CKR_OK: pass through). Counters count every call.
+std::atomic<CK_SESSION_HANDLE> g_faulted_session{CK_INVALID_HANDLE};
 std::atomic<CK_RV> g_sign_fault{CKR_OK};
 std::atomic<CK_RV> g_sign_init_fault{CKR_OK};
 std::atomic<CK_RV> g_find_fault{CKR_OK};
 std::atomic<CK_RV> g_random_fault{CKR_OK};
-std::atomic<CK_SESSION_HANDLE> g_faulted_session{CK_INVALID_HANDLE};
 std::atomic<int> g_logins{0};
 CK_FUNCTION_LIST g_real{};
 
@@ -42,7 +42,11 @@ CK_RV FaultyRandom(CK_SESSION_HANDLE s, CK_BYTE_PTR out, CK_ULONG n) {
 
 CK_RV FaultySign(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol) {
   const CK_RV fault = g_sign_fault.exchange(CKR_OK);
-  return fault != CKR_OK ? fault : g_real.C_Sign(s, d, dl, o, ol);
+  if (fault != CKR_OK) {
+    g_faulted_session = s;  // the sign operation stays active in SoftHSM2 on this session
+    return fault;
+  }
+  return g_real.C_Sign(s, d, dl, o, ol);
 }
 CK_RV FaultySignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k) {
   const CK_RV fault = g_sign_init_fault.exchange(CKR_OK);
@@ -197,6 +201,64 @@ TEST_F(VaultContractTest, SearchErrorsBreakTheSession) {
   CK_SESSION_INFO info{};
   EXPECT_EQ(module_->fn()->C_GetSessionInfo(faulted, &info), CKR_SESSION_HANDLE_INVALID);
   EXPECT_TRUE(KeyManager(*token_).EnsureBackupKey().ok());
+}
+
+// A failed C_Sign may leave the operation active: the session is closed, never pooled, and
+// the next call runs on another session.
+TEST_F(VaultContractTest, FailedSignBreaksTheSession) {
+  g_faulted_session = CK_INVALID_HANDLE;
+  g_sign_fault = CKR_ARGUMENTS_BAD;
+  EXPECT_EQ(Hmac(tpk_).code(), StatusCode::kUnavailable);
+  const CK_SESSION_HANDLE faulted = g_faulted_session.load();
+  ASSERT_NE(faulted, CK_INVALID_HANDLE);
+  CK_SESSION_INFO info{};
+  EXPECT_EQ(module_->fn()->C_GetSessionInfo(faulted, &info), CKR_SESSION_HANDLE_INVALID);
+  EXPECT_TRUE(token_->connected());  // a session problem, not a token loss
+  EXPECT_TRUE(Hmac(tpk_).ok());
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  EXPECT_NE(lease->handle(), faulted);
+}
+
+// Logged out behind our back (another application's C_Logout ends the login for all):
+// one kUnavailable, then the next call reconnects with exactly one more C_Login. SoftHSM2
+// hides private objects from a logged-out application (CKR_KEY_HANDLE_INVALID); a token
+// that says CKR_USER_NOT_LOGGED_IN (injected here) is handled the same way.
+TEST_F(VaultContractTest, LogoutIsOneUnavailableThenOneLogin) {
+  ports::WrappedCredential c = Credential("btid-logout");
+  for (bool injected : {false, true}) {
+    SCOPED_TRACE(injected);
+    if (injected) {
+      g_sign_init_fault = CKR_USER_NOT_LOGGED_IN;
+    } else {
+      Result<SessionLease> lease = token_->Acquire();
+      ASSERT_TRUE(lease.ok());
+      ASSERT_EQ(lease->fn()->C_Logout(lease->handle()), CKR_OK);
+    }
+    const int logins = g_logins.load();
+    Status s = Hmac(tpk_);
+    EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+    EXPECT_FALSE(token_->connected());
+    EXPECT_EQ(g_logins.load(), logins);
+    EXPECT_TRUE(Hmac(tpk_).ok());
+    Result<ports::KeyRef> ref = vault_->OpenCredential(c);
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    EXPECT_TRUE(Hmac(*ref).ok());
+    EXPECT_EQ(g_logins.load(), logins + 1);
+  }
+}
+
+// RNG failure (evaluator-checklist.md §2 item 4): an error, nothing written, no fallback.
+TEST_F(VaultContractTest, RngFailureIsAnErrorNeverAFallback) {
+  g_random_fault = CKR_DEVICE_ERROR;
+  std::vector<uint8_t> out(48, 0xAA);
+  EXPECT_EQ(vault_->Random(out).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(out, std::vector<uint8_t>(48, 0xAA));
+  EXPECT_EQ(vault_->Random(out).code(), StatusCode::kUnavailable);  // after the reconnect too
+  EXPECT_EQ(out, std::vector<uint8_t>(48, 0xAA));
+  g_random_fault = CKR_OK;
+  EXPECT_TRUE(vault_->Random(out).ok());
+  EXPECT_NE(out, std::vector<uint8_t>(48, 0xAA));
 }
 
 }  // namespace
