@@ -138,6 +138,13 @@ Status FromCkRv(CK_RV rv, std::string_view function) {
   return Status(code, std::move(message));
 }
 
+Status TokenSide(Status s) {
+  if (s.ok() || s.code() == StatusCode::kUnavailable) {
+    return s;
+  }
+  return Status(StatusCode::kUnavailable, s.message());
+}
+
 bool IsSessionBroken(CK_RV rv) {
   switch (rv) {
     case CKR_SESSION_HANDLE_INVALID:

@@ -17,6 +17,12 @@ std::string CkRvName(CK_RV rv);
 // kPermissionDenied, bad handles -> kNotFound, ...).
 Status FromCkRv(CK_RV rv, std::string_view function);
 
+// TokenSide: s unchanged if OK or kUnavailable, otherwise kUnavailable with the same
+// message. For failures that say nothing about the caller's input (a token call failing, the
+// pool exhausted, the PIN refused at a reconnect): the KeyVault contract
+// (hsm/token_key_vault.h) reports them all as kUnavailable, which the core answers with 503.
+Status TokenSide(Status s);
+
 // IsSessionBroken: the session cannot be reused (it is gone, or the token behind it is);
 // a lease seeing one of these codes is marked broken and closed, not pooled.
 bool IsSessionBroken(CK_RV rv);

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "hsm/ck_rv.h"
 #include "hsm/find_scope.h"
 #include "hsm/key_templates.h"
 #include "hsm/transient_object.h"
@@ -165,7 +166,9 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Resolve(ports::
   DropStaleLocked(&release);
   auto it = by_ref_.find(ref.id);
   if (it == by_ref_.end()) {
-    return NotFoundError("credential reference is stale (evicted or token reconnected)");
+    // The reference outlived its cache entry (LRU eviction between OpenCredential and the
+    // PRF's Hmac calls, or a reconnect): a condition of the cache, not of the credential.
+    return UnavailableError("credential reference is stale (evicted or token reconnected)");
   }
   lru_.splice(lru_.begin(), lru_, it->second);
   return it->second->handle;
@@ -186,18 +189,25 @@ void CredentialStore::Forget(ports::KeyRef ref) {
 
 Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
     const ports::WrappedCredential& credential) {
-  KMS_RETURN_IF_ERROR(token_.EnsureConnected());
+  // Error codes (the KeyVault contract, hsm/token_key_vault.h): kInvalidArgument and
+  // kNotFound only for what the credential itself names (a blob that does not unwrap, an
+  // unknown KEK version, a missing token object); every other failure is TokenSide.
+  KMS_RETURN_IF_ERROR(TokenSide(token_.EnsureConnected()));
   if (mode_ == CredentialStorage::kWrapped) {
-    Result<LongTermKeyInfo> found = token_.LongTermKey(KeyKind::kKek, credential.kek_version);
-    if (found.status().code() == StatusCode::kNotFound) {
+    if (token_.LongTermKey(KeyKind::kKek, credential.kek_version).status().code() ==
+        StatusCode::kNotFound) {
       // A KEK version kmsctl created after this process connected (key rotate kek, then
-      // key rewrap): look again in the token instead of needing a restart.
-      KMS_RETURN_IF_ERROR(token_.RefreshKeyIndex());
-      found = token_.LongTermKey(KeyKind::kKek, credential.kek_version);
+      // key rewrap): look again in the token instead of needing a restart. (Before the
+      // lease: the refresh takes the login session itself.)
+      KMS_RETURN_IF_ERROR(TokenSide(token_.RefreshKeyIndex()));
     }
-    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, std::move(found));
-    KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+    Result<SessionLease> acquired = token_.AcquireOwner();
+    KMS_RETURN_IF_ERROR(TokenSide(acquired.status()));
+    SessionLease& lease = *acquired;
     uint64_t gen = token_.generation();
+    // The KEK's handle is read under the lease, for the connection it pins.
+    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek,
+                         token_.LongTermKey(lease, KeyKind::kKek, credential.kek_version));
     // RFC 5649 §4.1: the wrapped form is the key padded to a multiple of 8 bytes plus an
     // 8-byte integrity block; credential sizes are multiples of 8, so the key length is
     // known from the blob (SoftHSM2 does not set CKA_VALUE_LEN on unwrapped secrets).
@@ -210,17 +220,24 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
     CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     // PKCS#11 takes the wrapped bytes through a non-const pointer but only reads them.
-    KMS_RETURN_IF_ERROR(lease.Check(
-        lease.fn()->C_UnwrapKey(lease.handle(), &mech, kek.handle,
-                                const_cast<CK_BYTE_PTR>(credential.blob.data()),
-                                checked_ulong_cast(credential.blob.size()), t.data(), t.size(),
-                                &h),
-        "C_UnwrapKey"));
+    const CK_RV rv = lease.fn()->C_UnwrapKey(
+        lease.handle(), &mech, kek.handle, const_cast<CK_BYTE_PTR>(credential.blob.data()),
+        checked_ulong_cast(credential.blob.size()), t.data(), t.size(), &h);
+    // RFC 5649 §3 integrity check failed: the blob is not this KEK's (PKCS#11 names
+    // CKR_WRAPPED_KEY_INVALID; SoftHSM2 2.6 reports a failed unwrap as CKR_GENERAL_ERROR, as
+    // for a bad GCM tag in KeyManager::OpenBackup).
+    if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
+        rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+        rv == CKR_GENERAL_ERROR) {
+      return InvalidArgumentError(FromCkRv(rv, "C_UnwrapKey").message() +
+                                  ": the credential does not unwrap under its KEK");
+    }
+    KMS_RETURN_IF_ERROR(TokenSide(lease.Check(rv, "C_UnwrapKey")));
     Result<size_t> len = ReadValueLen(lease, h);
     if (!len.ok() || (*len != 0 && *len != key_len)) {
       lease.fn()->C_DestroyObject(lease.handle(), h);  // result irrelevant: reported below
       return len.ok() ? InvalidArgumentError("unwrapped credential has a bad length")
-                      : len.status();
+                      : TokenSide(len.status());
     }
     return std::make_shared<const CredentialHandle>(token_, h, key_len, gen, true);
   }
@@ -228,31 +245,34 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
   if (!ConstantTimeEquals(LabelBytes(label), credential.blob)) {
     return InvalidArgumentError("token-object credential names another object");
   }
-  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  Result<SessionLease> acquired = token_.Acquire();
+  KMS_RETURN_IF_ERROR(TokenSide(acquired.status()));
+  SessionLease& lease = *acquired;
   uint64_t gen = token_.generation();
   AttrTemplate match;
   match.Ulong(CKA_CLASS, CKO_SECRET_KEY)
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kCredentialKeyId)
       .String(CKA_LABEL, label);
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
-                       FindAll(lease.fn(), lease.handle(), match, 2));
-  if (found.empty()) {
+  Result<std::vector<CK_OBJECT_HANDLE>> found = FindAll(lease, match, 2);
+  KMS_RETURN_IF_ERROR(TokenSide(found.status()));
+  if (found->empty()) {
     return NotFoundError("no token object for this credential");
   }
-  if (found.size() > 1) {
+  if (found->size() > 1) {
     return FailedPreconditionError("several token objects carry this credential's label");
   }
-  KMS_ASSIGN_OR_RETURN(size_t len, ReadValueLen(lease, found[0]));
-  return std::make_shared<const CredentialHandle>(token_, found[0], len, gen, false);
+  Result<size_t> len = ReadValueLen(lease, (*found)[0]);
+  KMS_RETURN_IF_ERROR(TokenSide(len.status()));
+  return std::make_shared<const CredentialHandle>(token_, (*found)[0], *len, gen, false);
 }
 
 Result<ports::WrappedCredential> CredentialStore::WrapTransient(
     const std::string& credential_id, AttrTemplate& tmpl, bool generate) {
   KMS_RETURN_IF_ERROR(token_.EnsureConnected());
-  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(lease, KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE h, CreateSecretKey(lease, tmpl, generate));
   TransientObject transient(lease, h);
   CK_MECHANISM wrap{CKM_AES_KEY_WRAP_PAD, nullptr, 0};  // RFC 5649
@@ -273,9 +293,9 @@ Result<ExportedCredential> CredentialStore::GenerateForTransport(
     return InvalidArgumentError("transport key must be RSA with a 2048..8192-bit modulus");
   }
   KMS_RETURN_IF_ERROR(token_.EnsureConnected());
-  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(lease, KeyKind::kKek, kek_version));
   // The transport key: a public session object whose only use is this wrap.
   AttrTemplate pub;
   pub.Ulong(CKA_CLASS, CKO_PUBLIC_KEY)
@@ -333,8 +353,7 @@ Result<ports::WrappedCredential> CredentialStore::CreatePersistent(
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kCredentialKeyId)
       .String(CKA_LABEL, label);
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
-                       FindAll(lease.fn(), lease.handle(), match, 1));
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 1));
   if (!found.empty()) {
     return AlreadyExistsError("a token object for this credential exists");
   }

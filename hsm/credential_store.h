@@ -69,10 +69,12 @@ class CredentialStore {
 
   // Open: a reference to the credential's key in the token (cached). kNotFound for an
   // unknown token object or KEK version, kInvalidArgument for a blob that does not unwrap
-  // (wrong KEK, corrupted) or a blob of the other storage mode.
+  // (wrong KEK, corrupted) or a blob of the other storage mode, kFailedPrecondition for a
+  // label several token objects carry; kUnavailable for every token-side failure.
   Result<ports::KeyRef> Open(const ports::WrappedCredential& credential);
-  // Resolve: the handle behind a reference from Open; kNotFound once it was evicted or
-  // the token reconnected (the reference is then stale: the caller opens it again).
+  // Resolve: the handle behind a reference from Open; kUnavailable once it was evicted or
+  // the token reconnected (the reference is then stale: the caller opens it again, e.g. on
+  // the client's retry after the 503 the core answers).
   Result<std::shared_ptr<const CredentialHandle>> Resolve(ports::KeyRef ref);
   // Forget: drops a reference whose handle the token no longer accepts.
   void Forget(ports::KeyRef ref);

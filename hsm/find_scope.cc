@@ -4,43 +4,40 @@
 
 namespace kms::hsm {
 
-Result<FindScope> FindScope::Begin(const CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
-                                   AttrTemplate& match) {
-  CK_RV rv = fn->C_FindObjectsInit(session, match.data(), match.size());
-  if (rv != CKR_OK) {
-    return FromCkRv(rv, "C_FindObjectsInit");
-  }
-  return FindScope(fn, session);
+Result<FindScope> FindScope::Begin(SessionLease& lease, AttrTemplate& match) {
+  KMS_RETURN_IF_ERROR(
+      lease.Check(lease.fn()->C_FindObjectsInit(lease.handle(), match.data(), match.size()),
+                  "C_FindObjectsInit"));
+  return FindScope(lease);
 }
 
-FindScope::FindScope(FindScope&& other) noexcept
-    : fn_(other.fn_), session_(other.session_), active_(other.active_) {
+FindScope::FindScope(FindScope&& other) noexcept : lease_(other.lease_), active_(other.active_) {
   other.active_ = false;
 }
 
 FindScope::~FindScope() {
   if (active_) {
-    // Nothing useful can be done with a failure here: the session is closed by the caller
-    // if the search could not be finalised (the next C_FindObjectsInit would say so).
-    fn_->C_FindObjectsFinal(session_);
+    // A search that cannot be finalised would make the session's next C_FindObjectsInit
+    // fail with CKR_OPERATION_ACTIVE: the session is not pooled again.
+    if (lease_->fn()->C_FindObjectsFinal(lease_->handle()) != CKR_OK) {
+      lease_->MarkBroken();
+    }
   }
 }
 
 Result<std::vector<CK_OBJECT_HANDLE>> FindScope::Next(size_t max) {
   std::vector<CK_OBJECT_HANDLE> out(max);
   CK_ULONG got = 0;
-  CK_RV rv = fn_->C_FindObjects(session_, out.data(), checked_ulong_cast(max), &got);
-  if (rv != CKR_OK) {
-    return FromCkRv(rv, "C_FindObjects");
-  }
+  KMS_RETURN_IF_ERROR(lease_->Check(
+      lease_->fn()->C_FindObjects(lease_->handle(), out.data(), checked_ulong_cast(max), &got),
+      "C_FindObjects"));
   out.resize(got);
   return out;
 }
 
-Result<std::vector<CK_OBJECT_HANDLE>> FindAll(const CK_FUNCTION_LIST* fn,
-                                              CK_SESSION_HANDLE session, AttrTemplate& match,
+Result<std::vector<CK_OBJECT_HANDLE>> FindAll(SessionLease& lease, AttrTemplate& match,
                                               size_t max_objects) {
-  KMS_ASSIGN_OR_RETURN(FindScope scope, FindScope::Begin(fn, session, match));
+  KMS_ASSIGN_OR_RETURN(FindScope scope, FindScope::Begin(lease, match));
   std::vector<CK_OBJECT_HANDLE> all;
   while (true) {
     KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> batch, scope.Next(64));

@@ -82,9 +82,11 @@ Result<ports::WrappedCredential> RewrapKey::Rewrap(Token& token,
   if (in.kek_version == 0) {
     return InvalidArgumentError("credential " + in.credential_id + " is not KEK-wrapped");
   }
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo from, token.LongTermKey(KeyKind::kKek, in.kek_version));
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo to, token.LongTermKey(KeyKind::kKek, to_version));
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token.Acquire());
+  // Under the lease: the handles belong to the connection it pins.
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo from,
+                       token.LongTermKey(lease, KeyKind::kKek, in.kek_version));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo to, token.LongTermKey(lease, KeyKind::kKek, to_version));
   CK_RV rv = CKR_OK;
   Result<CK_OBJECT_HANDLE> c1 =
       UnwrapCopy(lease, from.handle, in.blob, CredentialObject::kSessionToRewrap, &rv);

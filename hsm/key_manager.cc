@@ -35,7 +35,7 @@ std::vector<KeyName> KeyManager::ListKeys() const {
 Status KeyManager::DestroyKey(KeyKind kind, uint32_t version) {
   std::lock_guard<std::mutex> lock(mu_);
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
-  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info, token_.LongTermKey(kind, version));
+  KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info, token_.LongTermKey(lease, kind, version));
   KMS_RETURN_IF_ERROR(
       lease.Check(lease.fn()->C_DestroyObject(lease.handle(), info.handle), "C_DestroyObject"));
   token_.IndexRemove(info.name);
@@ -56,8 +56,7 @@ Result<CK_OBJECT_HANDLE> KeyManager::FindBackupKey(SessionLease& lease, uint32_t
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kBackupKeyId)
       .String(CKA_LABEL, BackupKeyLabel(version));
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
-                       FindAll(lease.fn(), lease.handle(), match, 2));
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 2));
   if (found.empty()) {
     return NotFoundError(BackupKeyLabel(version) + " is not in this token");
   }

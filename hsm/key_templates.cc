@@ -21,6 +21,24 @@ void Usage(AttrTemplate& t, bool sign, bool verify, bool wrap_unwrap) {
       .Bool(CKA_DERIVE, false);
 }
 
+// ForceCredentialShape: what every unwrapped copy must be, whoever asks: a generic secret
+// used for HMAC only (checklist §1: one purpose per key, never SIGN with DERIVE). Without it
+// the user role could unwrap a stored PSK as CKK_GENERIC_SECRET with DERIVE, or as CKK_AES
+// with ENCRYPT, and on a token with CKM_CONCATENATE_BASE_AND_DATA, XOR_BASE_AND_DATA or
+// EXTRACT_KEY_FROM_KEY derive a copy that has lost CKA_WRAP_WITH_TRUSTED (PKCS#11 v2.40
+// §4.8, §6.27). The values repeat CredentialTemplate's, so kmsd's and the re-wrap's own
+// unwraps satisfy them (SoftHSM2 compares every forced attribute with the caller's).
+void ForceCredentialShape(AttrTemplate& t) {
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+      .Bool(CKA_ENCRYPT, false)
+      .Bool(CKA_DECRYPT, false)
+      .Bool(CKA_WRAP, false)
+      .Bool(CKA_UNWRAP, false)
+      .Bool(CKA_DERIVE, false)
+      .Mechanisms(CKA_ALLOWED_MECHANISMS, kHmacMechs);
+}
+
 // The attributes forced on keys unwrapped with a KEK (PKCS#11 v2.40 §4.8: the unwrap
 // template must be consistent with the caller's template or the unwrap fails; SoftHSM2 also
 // refuses a caller template that leaves one of them out). Session, sensitive, and
@@ -32,18 +50,20 @@ void Usage(AttrTemplate& t, bool sign, bool verify, bool wrap_unwrap) {
 AttrTemplate UnwrapTemplate() {
   AttrTemplate t;
   t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_WRAP_WITH_TRUSTED, true);
+  ForceCredentialShape(t);
   return t;
 }
 
 // The attributes forced on keys unwrapped with the re-wrap key: session, sensitive,
 // extractable and no longer CKA_WRAP_WITH_TRUSTED, so the next step may wrap the copy
-// under the new (untrusted, private) KEK.
+// under the new (untrusted, private) KEK; a credential's shape like the KEK's copies.
 AttrTemplate RewrapUnwrapTemplate() {
   AttrTemplate t;
   t.Bool(CKA_TOKEN, false)
       .Bool(CKA_SENSITIVE, true)
       .Bool(CKA_EXTRACTABLE, true)
       .Bool(CKA_WRAP_WITH_TRUSTED, false);
+  ForceCredentialShape(t);
   return t;
 }
 

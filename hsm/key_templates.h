@@ -23,7 +23,9 @@ inline constexpr size_t kMaxCredentialBytes = 64;
 // CKA_MODIFIABLE, CKA_COPYABLE FALSE; only the usage the kind needs:
 //   kTicket: generic secret, SIGN+VERIFY, HMAC-SHA-1/SHA-256 only;
 //   kKek:    AES-256, WRAP+UNWRAP, CKM_AES_KEY_WRAP_PAD only, with CKA_UNWRAP_TEMPLATE
-//            forcing session, sensitive, CKA_WRAP_WITH_TRUSTED unwrapped keys;
+//            forcing session, sensitive, CKA_WRAP_WITH_TRUSTED unwrapped keys of a
+//            credential's shape (generic secret, HMAC-SHA-1/SHA-256 only, no ENCRYPT,
+//            DECRYPT, WRAP, UNWRAP or DERIVE);
 //   kAudit:  generic secret, SIGN only, HMAC-SHA-256 only.
 AttrTemplate LongTermKeyTemplate(KeyName name);
 // LongTermKeyGenMechanism: CKM_GENERIC_SECRET_KEY_GEN or CKM_AES_KEY_GEN.
@@ -42,7 +44,8 @@ AttrTemplate BackupKeyTemplate(uint32_t version);
 // public session AES-256 key (never written to the token's storage, gone with its session)
 // with CKA_TRUSTED, so it may wrap copies that carry CKA_WRAP_WITH_TRUSTED; sensitive,
 // never extractable, WRAP+UNWRAP with CKM_AES_KEY_WRAP_PAD only; its CKA_UNWRAP_TEMPLATE
-// forces session, sensitive, extractable, CKA_WRAP_WITH_TRUSTED FALSE.
+// forces session, sensitive, extractable, CKA_WRAP_WITH_TRUSTED FALSE and the same
+// credential shape as the KEK's.
 AttrTemplate RewrapKeyTemplate();
 
 // How a credential object is created.

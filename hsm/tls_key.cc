@@ -89,11 +89,22 @@ Result<CK_OBJECT_HANDLE> TokenTlsKey::Locate(SessionLease& lease) {
   if (uri_.id.has_value()) {
     match.String(CKA_ID, *uri_.id);
   }
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
-                       FindAll(lease.fn(), lease.handle(), match, 2));
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 2));
   if (found.size() != 1) {
     return NotFoundError(found.empty() ? "TLS key: no signing private key matches the URI"
                                        : "TLS key: several private keys match the URI");
+  }
+  // A key that needs a context-specific login before every signature (PKCS#11 v2.40 §4.9)
+  // answers C_Sign with CKR_USER_NOT_LOGGED_IN, which the lease takes for a lost token: every
+  // TLS handshake would drop the token for every client. Refused here, also when the key is
+  // found again after a reconnect.
+  KMS_ASSIGN_OR_RETURN(std::vector<uint8_t> always_auth,
+                       ReadAttribute(lease, found[0], CKA_ALWAYS_AUTHENTICATE,
+                                     "C_GetAttributeValue(CKA_ALWAYS_AUTHENTICATE)"));
+  if (always_auth.size() == sizeof(CK_BBOOL) && always_auth[0] != CK_FALSE) {
+    return InvalidArgumentError(
+        "TLS key has CKA_ALWAYS_AUTHENTICATE set: it would need a PIN entry per handshake; "
+        "use a key without it");
   }
   handle_ = found[0];
   generation_ = generation;

@@ -5,8 +5,8 @@
 // reconnect handling) as the KMS keys, rather than through a second PKCS#11 stack inside
 // the TLS library, so a token loss is seen and recovered in one place.
 //
-// Supported keys: EC on P-256 or P-384 (CKK_EC, CKA_SIGN=true). The URI names the object by
-// label (object=) and/or CKA_ID (id=); exactly one private key must match.
+// Supported keys: EC on P-256 or P-384 (CKK_EC, CKA_SIGN=true, CKA_ALWAYS_AUTHENTICATE=false). The
+// URI names the object by label (object=) and/or CKA_ID (id=); exactly one private key must match.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +25,9 @@ namespace kms::hsm {
 class TokenTlsKey {
  public:
   // Open: finds the private key named by `uri` in `token` (the token attributes of the URI
-  // must select this same token). kInvalidArgument for a URI without object/id or a key that
-  // is not an EC P-256/P-384 signing key; kNotFound when no key or several keys match.
+  // must select this same token). kInvalidArgument for a URI without object/id, a key that
+  // is not an EC P-256/P-384 signing key, or one with CKA_ALWAYS_AUTHENTICATE; kNotFound
+  // when no key or several keys match.
   static Result<std::unique_ptr<TokenTlsKey>> Open(Token& token, std::string_view uri);
 
   // curve_bits: 256 or 384.

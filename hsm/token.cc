@@ -5,6 +5,8 @@
 #include "hsm/attr_template.h"
 #include "hsm/ck_rv.h"
 #include "hsm/find_scope.h"
+#include "hsm/key_provenance.h"
+#include "src/base/check.h"
 
 namespace kms::hsm {
 namespace {
@@ -189,39 +191,32 @@ Status Token::Login(CK_SESSION_HANDLE session) {
   return FromCkRv(rv, "C_Login");
 }
 
-Status Token::LoadKeyIndex() {
+Status Token::LoadKeyIndex(SessionLease& lease) {
   AttrTemplate match;
   match.Ulong(CKA_CLASS, CKO_SECRET_KEY)
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kLongTermKeyId);
   KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> handles,
-                       FindAll(fn(), owner_session_, match, kMaxLongTermKeys));
+                       FindAll(lease, match, kMaxLongTermKeys));
   std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index;
+  std::vector<RejectedKeyObject> rejected;
   for (CK_OBJECT_HANDLE h : handles) {
-    char label[128];
-    CK_ULONG value_len = 0;
-    CK_ATTRIBUTE a[2] = {{CKA_LABEL, label, sizeof(label)},
-                         {CKA_VALUE_LEN, &value_len, sizeof(value_len)}};
-    CK_RV rv = fn()->C_GetAttributeValue(owner_session_, h, a, 2);
-    if (rv == CKR_BUFFER_TOO_SMALL) {
-      continue;  // a label longer than any of ours: not a key of this layer
+    RejectedKeyObject why;
+    KMS_ASSIGN_OR_RETURN(std::optional<LongTermKeyInfo> info, InspectLongTermKey(lease, h, &why));
+    if (!info.has_value()) {
+      rejected.push_back(std::move(why));  // never used; the caller reports it
+      continue;
     }
-    if (rv != CKR_OK) {
-      return FromCkRv(rv, "C_GetAttributeValue(CKA_LABEL, CKA_VALUE_LEN)");
-    }
-    std::optional<KeyName> name =
-        ParseLongTermKeyLabel(std::string_view(label, a[0].ulValueLen));
-    if (!name.has_value()) {
-      continue;  // carries our CKA_ID but not one of our labels: ignored, never used
-    }
-    LongTermKeyInfo info{*name, h, static_cast<size_t>(value_len)};
-    if (!index.emplace(std::make_pair(name->kind, name->version), info).second) {
+    // Two objects that both pass the provenance check were both generated in the token by
+    // the user role: an operator error, not something to choose between silently.
+    if (!index.emplace(std::make_pair(info->name.kind, info->name.version), *info).second) {
       return FailedPreconditionError("duplicate long-term key " +
-                                     LongTermKeyLabel(name->kind, name->version));
+                                     LongTermKeyLabel(info->name.kind, info->name.version));
     }
   }
   std::unique_lock<std::shared_mutex> lock(index_mu_);
   index_ = std::move(index);
+  rejected_ = std::move(rejected);
   return Status::Ok();
 }
 
@@ -239,7 +234,7 @@ Status Token::RefreshKeyIndex() {
   }
   // The owner lease gives exclusive use of the login session LoadKeyIndex searches in.
   KMS_ASSIGN_OR_RETURN(SessionLease lease, AcquireOwner());
-  return LoadKeyIndex();
+  return LoadKeyIndex(lease);
 }
 
 Status Token::Connect(bool reinitialize) {
@@ -270,7 +265,11 @@ Status Token::Connect(bool reinitialize) {
   owner_session_ = owner;
   Status s = Login(owner_session_);
   if (s.ok()) {
-    s = LoadKeyIndex();
+    // The caller holds call_mu_ exclusively, so this lease takes no lock of its own; a
+    // session- or token-loss code marks it broken like any other lease (the connect then
+    // fails and is retried).
+    SessionLease lease(this, owner_session_, /*owner=*/true, {}, {});
+    s = LoadKeyIndex(lease);
   }
   if (!s.ok()) {
     Disconnect();
@@ -287,8 +286,11 @@ Status Token::EnsureConnected() {
   if (connected()) {
     return Status::Ok();
   }
+  // After the first connect a refused PIN is a token-side condition for every caller (the
+  // service cannot use the token until an operator fixes the PIN and restarts): kUnavailable,
+  // never retried (anti-pattern 3).
   if (pin_refused_.load()) {
-    return PermissionDeniedError("token refused the PIN earlier; login is not retried");
+    return UnavailableError("token unavailable: it refused the PIN earlier; login is not retried");
   }
   std::unique_lock<std::mutex> attempt(reconnect_mu_, std::try_to_lock);
   if (!attempt.owns_lock()) {
@@ -308,9 +310,6 @@ Status Token::EnsureConnected() {
   Status s = Connect(config_.reinitialize_module_on_loss);
   if (!s.ok()) {
     last_error_ = s;
-    if (s.code() == StatusCode::kPermissionDenied) {
-      return s;
-    }
     return UnavailableError("token unavailable: " + s.message());
   }
   last_error_ = Status::Ok();
@@ -318,6 +317,9 @@ Status Token::EnsureConnected() {
 }
 
 Result<SessionLease> Token::Acquire() {
+  if (acquire_hook_) {
+    acquire_hook_();
+  }
   if (!connected()) {
     KMS_RETURN_IF_ERROR(EnsureConnected());
   }
@@ -356,6 +358,9 @@ Result<SessionLease> Token::Acquire() {
 }
 
 Result<SessionLease> Token::AcquireOwner() {
+  if (acquire_hook_) {
+    acquire_hook_();
+  }
   std::shared_lock<std::shared_mutex> call_lock(call_mu_);
   if (!connected()) {
     return UnavailableError("token unavailable (lost)");
@@ -398,6 +403,15 @@ Result<LongTermKeyInfo> Token::LongTermKey(KeyKind kind, uint32_t version) const
   return it->second;
 }
 
+Result<LongTermKeyInfo> Token::LongTermKey(const SessionLease& lease, KeyKind kind,
+                                           uint32_t version) const {
+  // The lease holds call_mu_ shared (or, inside Connect, the caller holds it exclusively):
+  // index_ is only rebuilt under the exclusive lock or by RefreshKeyIndex in the same
+  // connection, so its handles are this lease's.
+  KMS_CHECK(lease.token_ == this);
+  return LongTermKey(kind, version);
+}
+
 Result<uint32_t> Token::ActiveVersion(KeyKind kind) const {
   std::shared_lock<std::shared_mutex> lock(index_mu_);
   std::optional<uint32_t> best;
@@ -413,6 +427,11 @@ Result<uint32_t> Token::ActiveVersion(KeyKind kind) const {
     return NotFoundError("no kms-" + std::string(KeyKindName(kind)) + " key in the token");
   }
   return *best;
+}
+
+std::vector<RejectedKeyObject> Token::RejectedKeyObjects() const {
+  std::shared_lock<std::shared_mutex> lock(index_mu_);
+  return rejected_;
 }
 
 std::vector<LongTermKeyInfo> Token::LongTermKeys() const {

@@ -2,7 +2,9 @@
 //  * one dedicated login session (never closed while connected, so pool churn never closes
 //    the last session and silently logs out; C_Logout is never called in a destructor);
 //  * a bounded pool of operation sessions handed out as move-only SessionLeases;
-//  * the index of long-term keys (label -> handle), found once per connection;
+//  * the index of long-term keys (label -> handle), found once per connection; only objects
+//    that pass the provenance check (hsm/key_provenance.h) are indexed, the others are
+//    listed by RejectedKeyObjects() and never used;
 //  * loss handling: a lost token makes every call fail with kUnavailable; the next call
 //    after reconnect_interval re-finds the slot by URI, opens a new login session, logs in
 //    (unless the PIN was refused: never retried) and re-finds the keys by label.
@@ -75,6 +77,14 @@ struct LongTermKeyInfo {
   size_t value_len = 0;  // CKA_VALUE_LEN, read once at connect
 };
 
+// RejectedKeyObject: an object carrying the long-term CKA_ID that the index refused (a key
+// planted by someone who is not the user role, or not made by KeyManager). Label and reason
+// only: never a key value.
+struct RejectedKeyObject {
+  std::string label;   // CKA_LABEL, non-printable bytes as '?'
+  std::string reason;  // e.g. "CKA_LOCAL differs from what KeyManager generates"
+};
+
 class Token {
  public:
   // Open: parses the URI and connects (slot, login session, C_Login, key index). A wrong
@@ -94,18 +104,31 @@ class Token {
   Result<SessionLease> AcquireOwner();
 
   // LongTermKey: the cached handle and size; kNotFound for an unknown version (kUnavailable
-  // while the token is lost). No token search: the index is built at connect.
+  // while the token is lost). No token search: the index is built at connect. Without a
+  // lease the answer is good for "does this version exist" only: a reconnect may follow
+  // at once (C_Finalize/C_Initialize renumber every handle), so the handle could name
+  // another object by the time it is used.
   Result<LongTermKeyInfo> LongTermKey(KeyKind kind, uint32_t version) const;
+  // LongTermKey under a lease: the handle belongs to the connection the lease pins (no
+  // reconnect can happen while a lease lives). Use this form for every handle passed to the
+  // token.
+  Result<LongTermKeyInfo> LongTermKey(const SessionLease& lease, KeyKind kind,
+                                      uint32_t version) const;
   // ActiveVersion: the highest existing version of a kind; kNotFound if there is none.
   Result<uint32_t> ActiveVersion(KeyKind kind) const;
   std::vector<LongTermKeyInfo> LongTermKeys() const;
+  // RejectedKeyObjects: the objects the last index load refused (hsm/key_provenance.h), for
+  // the caller to log or alert on: their presence means someone wrote to the token.
+  std::vector<RejectedKeyObject> RejectedKeyObjects() const;
   // Index updates by KeyManager after it created or destroyed a key (caller holds a lease).
   void IndexAdd(const LongTermKeyInfo& info);
   void IndexRemove(KeyName name);
 
   // MarkLost: the token (or login) is gone; every operation fails until a reconnect.
   void MarkLost();
-  // EnsureConnected: OK when connected; otherwise one rate-limited reconnect attempt.
+  // EnsureConnected: OK when connected; otherwise one rate-limited reconnect attempt. Every
+  // failure is kUnavailable, a PIN refused at a reconnect included (Open reports a refused
+  // PIN as kPermissionDenied; after that it is a condition of the token, not of a request).
   Status EnsureConnected();
 
   bool connected() const { return connected_.load(std::memory_order_acquire); }
@@ -132,6 +155,9 @@ class Token {
   Status RefreshKeyIndex();
   const CK_FUNCTION_LIST* fn() const { return module_.fn(); }
   const TokenConfig& config() const { return config_; }
+  // Test seam: called first thing in Acquire and AcquireOwner (e.g. to force a reconnect
+  // exactly there). Set before any concurrent use; never used in production.
+  void SetAcquireHookForTesting(std::function<void()> hook) { acquire_hook_ = std::move(hook); }
 
  private:
   friend class SessionLease;
@@ -141,7 +167,8 @@ class Token {
   void Disconnect();                  // idem; closes every session we own
   Result<CK_SLOT_ID> FindSlot(CK_TOKEN_INFO* out_info);
   Status Login(CK_SESSION_HANDLE session);
-  Status LoadKeyIndex();
+  // LoadKeyIndex: searches and checks the long-term keys through lease (the login session).
+  Status LoadKeyIndex(SessionLease& lease);
   void Release(CK_SESSION_HANDLE handle, bool owner, bool broken);
 
   P11Module& module_;
@@ -171,9 +198,11 @@ class Token {
 
   mutable std::shared_mutex index_mu_;
   std::map<std::pair<KeyKind, uint32_t>, LongTermKeyInfo> index_;
+  std::vector<RejectedKeyObject> rejected_;
   std::atomic<int64_t> last_refresh_ns_{0};
 
   std::function<void(double)> lease_observer_;
+  std::function<void()> acquire_hook_;
 };
 
 }  // namespace kms::hsm

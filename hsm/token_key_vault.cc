@@ -1,6 +1,7 @@
 #include "hsm/token_key_vault.h"
 
 #include "hsm/attr_template.h"
+#include "hsm/ck_rv.h"
 
 namespace kms::hsm {
 namespace {
@@ -58,7 +59,10 @@ Result<ports::KeyRef> TokenKeyVault::AuditKey(uint32_t version) {
 
 namespace {
 
-Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::KeyRef key) {
+// ResolveRef: the handle behind a reference. With a lease, a long-term handle is read for
+// that lease's connection (Hmac); without one only the size is meaningful (KeySize).
+Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::KeyRef key,
+                            const SessionLease* lease) {
   uint64_t kind = key.id >> kKindShift;
   uint64_t low = key.id & kLowMask;
   if (kind == static_cast<uint64_t>(KeyKind::kTicket) ||
@@ -66,9 +70,10 @@ Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::K
     if (low == 0 || low > UINT32_MAX) {
       return NotFoundError("invalid key reference");
     }
-    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info,
-                         token.LongTermKey(static_cast<KeyKind>(kind),
-                                           static_cast<uint32_t>(low)));
+    const auto k = static_cast<KeyKind>(kind);
+    const auto v = static_cast<uint32_t>(low);
+    KMS_ASSIGN_OR_RETURN(LongTermKeyInfo info, lease != nullptr ? token.LongTermKey(*lease, k, v)
+                                                                : token.LongTermKey(k, v));
     return Resolved{info.handle, info.value_len, true, nullptr};
   }
   if ((key.id & ~kLowMask) == CredentialStore::kRefTag) {
@@ -81,7 +86,7 @@ Result<Resolved> ResolveRef(Token& token, CredentialStore& credentials, ports::K
 }  // namespace
 
 Result<size_t> TokenKeyVault::KeySize(ports::KeyRef key) {
-  KMS_ASSIGN_OR_RETURN(Resolved r, ResolveRef(token_, credentials_, key));
+  KMS_ASSIGN_OR_RETURN(Resolved r, ResolveRef(token_, credentials_, key, nullptr));
   return r.value_len;
 }
 
@@ -95,10 +100,16 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
   }
   // Declared before the lease so that a credential key evicted meanwhile is destroyed only
   // after the session went back to the pool (its destructor needs the login session).
-  KMS_ASSIGN_OR_RETURN(Resolved r, ResolveRef(token_, credentials_, key));
-  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  Resolved r;
+  Result<SessionLease> acquired = token_.Acquire();
+  KMS_RETURN_IF_ERROR(TokenSide(acquired.status()));
+  SessionLease& lease = *acquired;
+  // Resolved only now: Acquire may have reconnected (C_Finalize + C_Initialize renumber
+  // every handle), and while the lease lives no reconnect can happen, so the handle names
+  // the same object for the whole C_SignInit/C_Sign.
+  KMS_ASSIGN_OR_RETURN(r, ResolveRef(token_, credentials_, key, &lease));
   if (r.credential != nullptr && r.credential->generation() != token_.generation()) {
-    return NotFoundError("credential reference is stale (token reconnected)");
+    return UnavailableError("credential reference is stale (token reconnected)");
   }
   CK_MECHANISM mech{alg == crypto::HmacAlg::kSha1 ? CKM_SHA_1_HMAC : CKM_SHA256_HMAC, nullptr,
                     0};
@@ -110,10 +121,10 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
                             checked_ulong_cast(data.size()), out.data(), &len);
     if (rv != CKR_OK) {
       lease.MarkBroken();  // never pool a session whose operation might still be active
-      return lease.Check(rv, "C_Sign");
+      return TokenSide(lease.Check(rv, "C_Sign"));
     }
     if (len != out.size()) {
-      return InternalError("C_Sign: unexpected HMAC length");
+      return UnavailableError("C_Sign: unexpected HMAC length");
     }
     return Status::Ok();
   }
@@ -125,18 +136,20 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
       return UnavailableError("C_SignInit: " + std::string("long-term key handle invalid; ") +
                               "token marked lost");
     }
-    credentials_.Forget(key);
+    credentials_.Forget(key);  // the next OpenCredential unwraps it again
   }
-  return lease.Check(rv, "C_SignInit");
+  return TokenSide(lease.Check(rv, "C_SignInit"));
 }
 
 Status TokenKeyVault::Random(std::span<uint8_t> out) {
-  KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.Acquire());
+  Result<SessionLease> lease = token_.Acquire();
+  KMS_RETURN_IF_ERROR(TokenSide(lease.status()));
   while (!out.empty()) {
     size_t n = std::min(out.size(), kRandomChunk);
-    KMS_RETURN_IF_ERROR(lease.Check(
-        lease.fn()->C_GenerateRandom(lease.handle(), out.data(), checked_ulong_cast(n)),
-        "C_GenerateRandom"));
+    // No fallback to another source (evaluator-checklist.md §2 item 4): the caller fails.
+    KMS_RETURN_IF_ERROR(TokenSide(lease->Check(
+        lease->fn()->C_GenerateRandom(lease->handle(), out.data(), checked_ulong_cast(n)),
+        "C_GenerateRandom")));
     out = out.subspan(n);
   }
   return Status::Ok();

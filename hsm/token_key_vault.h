@@ -4,6 +4,24 @@
 // fallback. KeyRef ids: bits 56..63 name the kind (1 TPK, 3 audit, 0xC credential), the
 // low bits the version or a never-reused credential serial, so a stale reference can only
 // yield kNotFound/kUnavailable, never another key.
+//
+// Error contract towards the core (src/core answers kUnavailable with 503 and refuses the
+// MIKEY request, as an authentication failure, on any other code):
+//  * kUnavailable: every condition of the token or of this layer, whatever the request:
+//    token or session lost, reconnect pending or failed, the PIN refused at a reconnect,
+//    pool exhausted, any PKCS#11 error of C_SignInit/C_Sign/C_GenerateRandom/C_UnwrapKey
+//    other than those below (CKR_GENERAL_ERROR from C_Sign, CKR_OPERATION_ACTIVE, ...), and
+//    a stale credential reference (evicted from the LRU, or opened before a reconnect: a
+//    KeyRef is not pinned between OpenCredential and the PRF's Hmac calls; the client's
+//    retry opens it again).
+//  * kNotFound: a key the request names does not exist: an unknown or destroyed TPK/audit
+//    key version, an invalid reference, a credential's unknown KEK version or missing token
+//    object.
+//  * kInvalidArgument: the request's own data is bad: a wrapped credential that does not
+//    unwrap under its KEK (RFC 5649 integrity check; SoftHSM2 reports it as
+//    CKR_GENERAL_ERROR), a blob of the wrong length or storage mode, a wrong output size;
+//    kFailedPrecondition: several token objects carry one credential's label.
+// Provisioning (Generate/ImportCredential, for kmsctl) keeps the codes of CredentialStore.
 #pragma once
 
 #include <cstdint>

@@ -1,14 +1,17 @@
 // Long-term keys in a real SoftHSM2 token: provisioning, lookup, and every extraction path
 // an evaluator tries (evaluator-checklist.md §2 items 5-11).
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "hsm/attr_template.h"
 #include "hsm/key_manager.h"
+#include "hsm/key_templates.h"
 #include "hsm/token_key_vault.h"
 #include "tests/integration/hsm/softhsm_fixture.h"
 
@@ -203,6 +206,44 @@ TEST_F(KeyTest, KekUnwrapTemplateRefusesWeakerKeys) {
   }
 }
 
+// The KEK's unwrap template also forces a credential's shape (checklist §1: one purpose per
+// key): with the user PIN, a stored PSK cannot be unwrapped as a deriving HMAC key or as an
+// AES encryption key, even by a template that gives everything the template forced before.
+TEST_F(KeyTest, KekUnwrapTemplateForcesTheCredentialShape) {
+  TokenKeyVault vault(*token_);
+  Result<ports::WrappedCredential> blob = vault.GenerateCredential("btid-shape", 32);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
+  auto unwrap = [&](AttrTemplate& t) {
+    CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv =
+        lease->fn()->C_UnwrapKey(lease->handle(), &kwp, kek, blob->blob.data(),
+                                 checked_ulong_cast(blob->blob.size()), t.data(), t.size(), &h);
+    if (rv == CKR_OK) {
+      lease->fn()->C_DestroyObject(lease->handle(), h);
+    }
+    return rv;
+  };
+  for (auto [type, usage] : {std::pair{CKK_GENERIC_SECRET, CKA_DERIVE},
+                             std::pair{CKK_AES, CKA_ENCRYPT}, std::pair{CKK_AES, CKA_DECRYPT}}) {
+    SCOPED_TRACE(usage);
+    AttrTemplate t;
+    t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, type);
+    t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_WRAP_WITH_TRUSTED, true);
+    t.Bool(CKA_EXTRACTABLE, false).Bool(CKA_SIGN, type == CKK_GENERIC_SECRET).Bool(usage, true);
+    EXPECT_EQ(unwrap(t), CKR_TEMPLATE_INCONSISTENT);
+  }
+  // kmsd's own template still unwraps, and so does the re-wrap's first step.
+  for (CredentialObject kind :
+       {CredentialObject::kSessionInUse, CredentialObject::kSessionToRewrap}) {
+    AttrTemplate t = CredentialTemplate(kind, "", 0, {});
+    EXPECT_EQ(unwrap(t), CKR_OK);
+  }
+}
+
 // Item 11: an independent tool (OpenSC pkcs11-tool) sees every long-term key as sensitive,
 // always sensitive, never extractable and local.
 TEST_F(KeyTest, Pkcs11ToolShowsKeysSensitiveAndNeverExtractable) {
@@ -246,6 +287,129 @@ TEST_F(KeyTest, Pkcs11ToolShowsKeysSensitiveAndNeverExtractable) {
     }
     EXPECT_EQ(items.count("extractable"), 0u) << access[want];
   }
+}
+
+// ---- The key index (hsm/key_provenance.h; checklist §1 provenance checks) ----
+
+// Plant: a token object from t, by C_CreateObject or, with gen, by C_GenerateKey.
+void Plant(Token& token, AttrTemplate& t, std::optional<CK_MECHANISM_TYPE> gen = std::nullopt) {
+  Result<SessionLease> lease = token.Acquire();
+  ASSERT_TRUE(lease.ok());
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  CK_MECHANISM m{gen.value_or(0), nullptr, 0};
+  CK_RV rv = gen.has_value()
+                 ? lease->fn()->C_GenerateKey(lease->handle(), &m, t.data(), t.size(), &h)
+                 : lease->fn()->C_CreateObject(lease->handle(), t.data(), t.size(), &h);
+  ASSERT_EQ(rv, CKR_OK);
+}
+
+// PublicKey: what a R/W public session (no user PIN, or the SO only) may create: a public
+// token secret key of known value with our CKA_ID and a long-term label.
+AttrTemplate PublicKey(std::string_view label, CK_KEY_TYPE type, size_t bytes) {
+  AttrTemplate t;
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, type)
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, false)
+      .Bool(CKA_SIGN, true)
+      .String(CKA_LABEL, label)
+      .String(CKA_ID, kLongTermKeyId)
+      .Bytes(CKA_VALUE, std::vector<uint8_t>(bytes, 0x5A));
+  return t;
+}
+
+::testing::AssertionResult Refused(const Token& token, const std::string& label,
+                                   const std::string& why) {
+  std::string seen;
+  for (const RejectedKeyObject& r : token.RejectedKeyObjects()) {
+    if (r.label == label && r.reason.find(why) != std::string::npos) {
+      return ::testing::AssertionSuccess();
+    }
+    seen += " [" + r.label + ": " + r.reason + "]";
+  }
+  return ::testing::AssertionFailure()
+         << label << " not refused for " << why << "; refused:" << seen;
+}
+
+// A public known-value key with the highest versions must not become the active TPK after
+// a restart or an index refresh (else every new ticket is sealed under a known key).
+TEST_F(KeyTest, PlantedPublicKnownValueTpkIsNotUsed) {
+  for (const char* label : {"kms-tpk-v9", "kms-tpk-v4294967295"}) {
+    AttrTemplate t = PublicKey(label, CKK_GENERIC_SECRET, 32);
+    Plant(*token_, t);
+  }
+  Result<std::unique_ptr<Token>> again = Token::Open(*module_, softhsm_.Config());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  for (Token* tok : {again->get(), token_.get()}) {
+    ASSERT_TRUE(tok->RefreshKeyIndex().ok());
+    TokenKeyVault vault(*tok);
+    Result<uint32_t> active = vault.ActiveTicketKeyVersion();
+    ASSERT_TRUE(active.ok()) << active.status().ToString();
+    EXPECT_EQ(*active, 1u);
+    EXPECT_EQ(vault.TicketKey(9).status().code(), StatusCode::kNotFound);
+    const std::vector<uint8_t> data = {1, 2, 3};
+    std::vector<uint8_t> out(32);
+    // A reference naming TPK v9 directly (kind 1 in bits 56..63) does not reach the object.
+    const ports::KeyRef v9{(uint64_t{1} << 56) | 9};
+    EXPECT_EQ(vault.Hmac(v9, crypto::HmacAlg::kSha256, data, out).code(), StatusCode::kNotFound);
+    EXPECT_TRUE(vault.Hmac(*vault.TicketKey(1), crypto::HmacAlg::kSha256, data, out).ok());
+    EXPECT_TRUE(Refused(*tok, "kms-tpk-v9", "CKA_PRIVATE"));
+    EXPECT_TRUE(Refused(*tok, "kms-tpk-v4294967295", "CKA_PRIVATE"));
+    EXPECT_EQ(tok->LongTermKeys().size(), 3u);
+  }
+}
+
+// The user role's own imports and hand-made keys are refused too: only what KeyManager
+// generates in the token (its template, CKA_LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE).
+TEST_F(KeyTest, KeysNotGeneratedByKeyManagerAreRefused) {
+  // KeyManager's KEK attributes, but imported with a known value: CKA_LOCAL FALSE.
+  AttrTemplate imported;
+  imported.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES);
+  imported.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true);
+  imported.Bool(CKA_EXTRACTABLE, false).Bool(CKA_MODIFIABLE, false).Bool(CKA_COPYABLE, false);
+  imported.Bool(CKA_DESTROYABLE, true).Bool(CKA_SIGN, false).Bool(CKA_VERIFY, false);
+  imported.Bool(CKA_ENCRYPT, false).Bool(CKA_DECRYPT, false).Bool(CKA_DERIVE, false);
+  imported.Bool(CKA_WRAP, true).Bool(CKA_UNWRAP, true);
+  imported.String(CKA_LABEL, "kms-kek-v7").String(CKA_ID, kLongTermKeyId);
+  const CK_MECHANISM_TYPE kwp[] = {CKM_AES_KEY_WRAP_PAD};
+  imported.Mechanisms(CKA_ALLOWED_MECHANISMS, kwp);
+  imported.Bytes(CKA_VALUE, std::vector<uint8_t>(32, 0x33));
+  Plant(*token_, imported);
+  // Generated in the token by the user role, but readable.
+  AttrTemplate readable;
+  readable.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  readable.Ulong(CKA_VALUE_LEN, 32).Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, true);
+  readable.Bool(CKA_SENSITIVE, false).Bool(CKA_EXTRACTABLE, true).Bool(CKA_SIGN, true);
+  readable.String(CKA_LABEL, "kms-audit-v4").String(CKA_ID, kLongTermKeyId);
+  Plant(*token_, readable, CKM_GENERIC_SECRET_KEY_GEN);
+
+  Result<std::unique_ptr<Token>> again = Token::Open(*module_, softhsm_.Config());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  Token& tok = **again;
+  EXPECT_EQ(*tok.ActiveVersion(KeyKind::kKek), 1u);
+  EXPECT_EQ(*tok.ActiveVersion(KeyKind::kAudit), 1u);
+  EXPECT_TRUE(Refused(tok, "kms-kek-v7", "CKA_LOCAL"));
+  EXPECT_TRUE(Refused(tok, "kms-audit-v4", "CKA_SENSITIVE"));
+  EXPECT_EQ(tok.RejectedKeyObjects().size(), 2u);
+  // Credentials are wrapped under the genuine KEK v1, never the imported v7.
+  Result<ports::WrappedCredential> cred = TokenKeyVault(tok).GenerateCredential("btid-i", 32);
+  ASSERT_TRUE(cred.ok()) << cred.status().ToString();
+  EXPECT_EQ(cred->kek_version, 1u);
+}
+
+// A foreign object whose attributes cannot even be read as a key of ours (a DES3 key has no
+// CKA_VALUE_LEN) is skipped: the connect succeeds and the genuine keys are indexed.
+TEST_F(KeyTest, ObjectWithoutValueLenDoesNotBreakConnect) {
+  for (const char* label : {"kms-tpk-v2", "not-ours"}) {
+    AttrTemplate t = PublicKey(label, CKK_DES3, 24);
+    Plant(*token_, t);
+  }
+  Result<std::unique_ptr<Token>> again = Token::Open(*module_, softhsm_.Config());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->LongTermKeys().size(), 3u);
+  EXPECT_EQ(*(*again)->ActiveVersion(KeyKind::kTicket), 1u);
+  EXPECT_TRUE(Refused(**again, "kms-tpk-v2", "CKA_"));
+  EXPECT_TRUE(Refused(**again, "not-ours", "not a long-term key label"));
 }
 
 }  // namespace

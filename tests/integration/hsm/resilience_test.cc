@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -198,10 +200,94 @@ TEST(ResilienceTest, TokenLossGivesUnavailableThenRecovers) {
   EXPECT_GT((*token)->generation(), generation);
   // Cached credential handles were dropped: the old reference is stale, reopening works.
   EXPECT_EQ(vault.Hmac(*cref, crypto::HmacAlg::kSha256, kData, out).code(),
-            StatusCode::kNotFound);
+            StatusCode::kUnavailable);
   Result<ports::KeyRef> reopened = vault.OpenCredential(*cred);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   EXPECT_TRUE(vault.Hmac(*reopened, crypto::HmacAlg::kSha256, kData, out).ok());
+}
+
+// Checks at every C_SignInit that the handle names the TPK the test uses: a handle read in
+// one connection generation and used in the next may name another object there (after
+// C_Finalize + C_Initialize SoftHSM2 numbers sessions and objects afresh).
+std::atomic<bool> g_expect_tpk{false};
+std::atomic<int> g_wrong_key{0};
+std::atomic<int> g_checked{0};
+CK_C_SignInit g_real_sign_init = nullptr;
+CK_C_GetAttributeValue g_real_get_attribute = nullptr;
+CK_RV CheckingSignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key) {
+  char label[64];
+  CK_ATTRIBUTE a{CKA_LABEL, label, sizeof(label)};
+  if (g_expect_tpk.load() && g_real_get_attribute(s, key, &a, 1) == CKR_OK) {
+    g_checked.fetch_add(1);
+    if (std::string_view(label, a.ulValueLen) != "kms-tpk-v1") {
+      g_wrong_key.fetch_add(1);
+    }
+  }
+  return g_real_sign_init(s, m, key);
+}
+
+// Long-term handles are resolved under the lease that pins the connection: a reconnect
+// forced at the very start of Acquire/AcquireOwner (where Hmac, the credential store and the
+// KEK re-wrap used to have their handle already) renumbers every handle, and still every
+// C_SignInit gets the TPK and every unwrap/wrap the KEK.
+TEST(ResilienceTest, LongTermHandlesAreResolvedUnderTheLease) {
+  SoftHsmToken softhsm("kms-handles");
+  std::unique_ptr<P11Module> module = SoftHsmToken::OpenModule();
+  ASSERT_NE(module, nullptr);
+  CK_FUNCTION_LIST* f = module->mutable_functions_for_testing();
+  g_real_sign_init = f->C_SignInit;
+  g_real_get_attribute = f->C_GetAttributeValue;
+  f->C_SignInit = &CheckingSignInit;
+  TokenConfig config = softhsm.Config();
+  config.reinitialize_module_on_loss = true;
+  Result<std::unique_ptr<Token>> opened = Token::Open(*module, config);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Token& token = **opened;
+  KeyManager km(token);
+  ASSERT_TRUE(km.CreateAuditKey(1).ok());
+  ASSERT_TRUE(km.CreateKek(1).ok());
+  ASSERT_TRUE(km.CreateTicketKey(1).ok());
+  TokenKeyVault vault(token);
+  ports::KeyRef tpk = *vault.TicketKey(1);
+  Result<ports::WrappedCredential> cred = vault.GenerateCredential("btid-gen", 32);
+  ASSERT_TRUE(cred.ok());
+  std::atomic<bool> armed{false};
+  token.SetAcquireHookForTesting([&] {
+    if (armed.exchange(false)) {
+      token.MarkLost();
+      EXPECT_TRUE(token.EnsureConnected().ok());
+    }
+  });
+  auto handle = [&](KeyKind kind) { return token.LongTermKey(kind, 1)->handle; };
+  std::vector<uint8_t> out(32);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    const CK_OBJECT_HANDLE tpk_before = handle(KeyKind::kTicket);
+    const CK_OBJECT_HANDLE kek_before = handle(KeyKind::kKek);
+    g_checked = 0;
+    armed = true;
+    g_expect_tpk = true;
+    Status s = vault.Hmac(tpk, crypto::HmacAlg::kSha256, kData, out);
+    g_expect_tpk = false;
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(g_checked.load(), 1);
+    EXPECT_EQ(g_wrong_key.load(), 0) << "C_SignInit got another object's handle";
+    // The credential store's KEK: wrapping (AcquireOwner) and unwrapping (AcquireOwner).
+    armed = true;
+    Result<ports::WrappedCredential> fresh = vault.GenerateCredential("btid-r", 32);
+    EXPECT_TRUE(fresh.ok()) << fresh.status().ToString();
+    armed = true;
+    Result<ports::KeyRef> ref = vault.OpenCredential(*cred);
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    EXPECT_TRUE(vault.Hmac(*ref, crypto::HmacAlg::kSha256, kData, out).ok());
+    if (round == 0) {
+      // The first reconnect numbered the keys afresh: a handle read before the lease would
+      // have named another object (or none) in the connection the call ran in.
+      EXPECT_TRUE(handle(KeyKind::kTicket) != tpk_before || handle(KeyKind::kKek) != kek_before);
+    }
+  }
+  token.SetAcquireHookForTesting(nullptr);
+  f->C_SignInit = g_real_sign_init;
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ class TlsKeyTest : public ::testing::Test {
 
   // GenerateEcKey: a P-256 key pair as token objects (private: sensitive, not extractable);
   // returns the public point (CKA_EC_POINT, a DER OCTET STRING).
-  std::vector<uint8_t> GenerateEcKey(const std::string& label) {
+  // always_authenticate: CKA_ALWAYS_AUTHENTICATE (a context-specific login per signature).
+  std::vector<uint8_t> GenerateEcKey(const std::string& label, bool always_authenticate = false) {
     Result<SessionLease> lease = token_->Acquire();
     EXPECT_TRUE(lease.ok());
     CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
@@ -49,9 +50,14 @@ class TlsKeyTest : public ::testing::Test {
     pub.Bytes(CKA_EC_PARAMS, kP256Oid).Bool(CKA_TOKEN, true).Bool(CKA_VERIFY, true)
         .String(CKA_LABEL, label);
     AttrTemplate priv;
-    priv.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true)
-        .Bool(CKA_EXTRACTABLE, false).Bool(CKA_SIGN, true).String(CKA_LABEL, label)
-        .String(CKA_ID, "tls-id");
+    priv.Bool(CKA_TOKEN, true)
+        .Bool(CKA_PRIVATE, true)
+        .Bool(CKA_SENSITIVE, true)
+        .Bool(CKA_EXTRACTABLE, false)
+        .Bool(CKA_SIGN, true)
+        .String(CKA_LABEL, label)
+        .String(CKA_ID, "tls-id")
+        .Bool(CKA_ALWAYS_AUTHENTICATE, always_authenticate);
     CK_OBJECT_HANDLE hpub = 0;
     CK_OBJECT_HANDLE hpriv = 0;
     EXPECT_EQ(lease->fn()->C_GenerateKeyPair(lease->handle(), &mech, pub.data(), pub.size(),
@@ -168,6 +174,19 @@ TEST_F(TlsKeyTest, RefusesUrisThatDoNotNameOneEcSigningKeyInThisToken) {
   EXPECT_EQ(code("pkcs11:object=twice"), StatusCode::kNotFound);   // ambiguous
   EXPECT_EQ(code("pkcs11:object=aes-key"), StatusCode::kNotFound);  // not a private key
   EXPECT_EQ(code("not-a-uri"), StatusCode::kInvalidArgument);
+}
+
+// A key needing a login per signature would make every handshake's C_Sign fail with
+// CKR_USER_NOT_LOGGED_IN, which drops the whole token: refused at Open, the token untouched.
+TEST_F(TlsKeyTest, RefusesAKeyThatAlwaysAuthenticates) {
+  GenerateEcKey("per-use-pin", /*always_authenticate=*/true);
+  const uint64_t generation = token_->generation();
+  Result<std::unique_ptr<TokenTlsKey>> key =
+      TokenTlsKey::Open(*token_, "pkcs11:object=per-use-pin");
+  ASSERT_EQ(key.status().code(), StatusCode::kInvalidArgument) << key.status().ToString();
+  EXPECT_NE(key.status().message().find("CKA_ALWAYS_AUTHENTICATE"), std::string::npos);
+  EXPECT_TRUE(token_->connected());
+  EXPECT_EQ(token_->generation(), generation);
 }
 
 }  // namespace
