@@ -151,6 +151,13 @@ CK_RV GenerateLegacyKek(kms::hsm::Token& token, uint32_t version) {
   t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 32);
   t.Bool(CKA_TOKEN, true).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true);
   t.Bool(CKA_EXTRACTABLE, false).Bool(CKA_WRAP, true).Bool(CKA_UNWRAP, true);
+  // The rest of the first release's long-term template: the key index accepts only keys
+  // that carry all of it (hsm/key_provenance.h); only the unwrap template is the old one.
+  t.Bool(CKA_MODIFIABLE, false).Bool(CKA_COPYABLE, false).Bool(CKA_DESTROYABLE, true);
+  t.Bool(CKA_SIGN, false).Bool(CKA_VERIFY, false).Bool(CKA_ENCRYPT, false);
+  t.Bool(CKA_DECRYPT, false).Bool(CKA_DERIVE, false);
+  const CK_MECHANISM_TYPE kwp_only[] = {CKM_AES_KEY_WRAP_PAD};
+  t.Mechanisms(CKA_ALLOWED_MECHANISMS, kwp_only);
   t.String(CKA_LABEL, kms::hsm::LongTermKeyLabel(kms::hsm::KeyKind::kKek, version))
       .String(CKA_ID, kms::hsm::kLongTermKeyId);
   t.Nested(CKA_UNWRAP_TEMPLATE, std::move(forced));

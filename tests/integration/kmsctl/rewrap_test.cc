@@ -104,7 +104,11 @@ TEST_F(RewrapTest, UserPinAloneCannotExtractAStoredCredential) {
     AttrTemplate t;
     t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
     t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, extractable);
-    t.Bool(CKA_SIGN, true);
+    t.Bool(CKA_SIGN, true).Bool(CKA_VERIFY, false).Bool(CKA_ENCRYPT, false);
+    t.Bool(CKA_DECRYPT, false).Bool(CKA_WRAP, false).Bool(CKA_UNWRAP, false);
+    t.Bool(CKA_DERIVE, false);  // the shape the KEK's unwrap template forces
+    const CK_MECHANISM_TYPE hmac[] = {CKM_SHA_1_HMAC, CKM_SHA256_HMAC};
+    t.Mechanisms(CKA_ALLOWED_MECHANISMS, hmac);
     if (wwt) t.Bool(CKA_WRAP_WITH_TRUSTED, *wwt);
     return lease->fn()->C_UnwrapKey(lease->handle(), &kwp, kek, blob->blob.data(),
                                     static_cast<CK_ULONG>(blob->blob.size()), t.data(), t.size(),
