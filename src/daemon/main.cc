@@ -167,6 +167,11 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"component", "token"}, {"reason", token.status().message()}});
     return kExitStartup;
   }
+  // Objects with the long-term key id that KeyManager did not make are never used
+  // (hsm/key_provenance.h); their presence means someone wrote to the token: say so.
+  for (const kms::hsm::RejectedKeyObject& r : (*token)->token->RejectedKeyObjects()) {
+    Log("warning", "token_key_rejected", {{"label", r.label}, {"reason", r.reason}});
+  }
   kms::policy::PolicyStoreOptions po;
   po.cache_entries = cfg.database_cache_entries;
   auto store = kms::policy::SqlitePolicyStore::Open(cfg.database, po);

@@ -147,6 +147,12 @@ openssl pkey -in "$state/token-tls.key" -outform DER -out "$state/token-tls.der"
 "${p11[@]}" --write-object "$state/token-tls.der" --type privkey --label kmsd-tls --id 4b4d \
   --usage-sign >/dev/null 2>&1
 shred -u "$state/token-tls.key" "$state/token-tls.der"
+# A key planted next to the KMS keys with their CKA_ID and a TPK label (an AES key of known
+# value, not one KeyManager generated): kmsd must not index it, and must say so.
+head -c 32 /dev/urandom >"$state/planted.bin"
+"${p11[@]}" --write-object "$state/planted.bin" --type secrkey --key-type AES:32 \
+  --label kms-tpk-v9 --id "$(printf kms-long-term | od -An -tx1 | tr -d ' \n')" >/dev/null 2>&1
+shred -u "$state/planted.bin"
 sed -i -e "s|^tls_cert = .*|tls_cert = \"$state/token-tls.crt\"|" \
   -e 's|^tls_key = .*|tls_key = "pkcs11:token=kms-demo;object=kmsd-tls;type=private"|' \
   "$state/kmsd.toml"
@@ -165,6 +171,8 @@ check "TLS 1.3 and TLS 1.2 handshakes signed by the token" bash -c \
   "curl -sf -o /dev/null --cacert '$state/token-tls.crt' --tlsv1.3 -X POST -H 'Content-Type: application/mikey' --data-binary x '$url' &&
    curl -sf -o /dev/null --cacert '$state/token-tls.crt' --tlsv1.2 --tls-max 1.2 -X POST -H 'Content-Type: application/mikey' --data-binary x '$url'"
 check "a whole call over the token-keyed listener" call "$state/token-tls.crt"
+check "a planted key with the KMS key id is refused and logged" bash -c \
+  "grep 'event=token_key_rejected' '$state/kmsd.log' | grep -q 'kms-tpk-v9'"
 no_core_dumps() {  # RLIMIT_CORE 0 and PR_SET_DUMPABLE 0 (then /proc/<pid> files belong to root)
   grep -Eq '^Max core file size +0 +0 ' "/proc/$KMSD_PID/limits" &&
     [ "$(stat -c %u "/proc/$KMSD_PID/status")" = 0 ]
