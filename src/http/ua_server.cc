@@ -317,10 +317,10 @@ void UaServer::Drain(std::chrono::milliseconds max_wait) {
   if (daemon_ == nullptr) {
     return;
   }
-  // No new connections; the listening socket is handed back to us, and closed.
-  if (const MHD_socket fd = MHD_quiesce_daemon(daemon_); fd != MHD_INVALID_SOCKET) {
-    close(fd);
-  }
+  // No new connections; the listening socket is handed back to us. It is closed only once
+  // the daemon has stopped: its polling thread may still be taking the socket out of its
+  // epoll set after quiesce returns (ThreadSanitizer saw close race that epoll_ctl).
+  quiesced_fd_ = MHD_quiesce_daemon(daemon_);
   draining_.store(true);  // requests still arriving on open connections get 503
   const auto deadline = std::chrono::steady_clock::now() + max_wait;
   while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -359,6 +359,10 @@ void UaServer::StopDaemon() {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   MHD_stop_daemon(daemon_);  // closes every connection; no callback into this object after
   daemon_ = nullptr;
+  if (quiesced_fd_ != MHD_INVALID_SOCKET) {
+    close(quiesced_fd_);
+    quiesced_fd_ = -1;
+  }
   TlsIdentitySlot::Clear();  // no handshake can be running any more
 }
 

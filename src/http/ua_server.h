@@ -102,6 +102,7 @@ class UaServer {
   std::shared_ptr<ResumeGate> gate_;
   std::unique_ptr<RequestDeadlines> deadlines_;  // outlives daemon_ (stopped first)
   MHD_Daemon* daemon_ = nullptr;
+  int quiesced_fd_ = -1;  // the listening socket after Drain's quiesce (MHD_socket on POSIX)
   uint16_t port_ = 0;
 };
 
