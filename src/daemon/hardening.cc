@@ -108,8 +108,13 @@ Status EnableSeccomp() {
   // in particular not PR_SET_DUMPABLE, which would undo DisableCoreDumps. kmsd itself
   // makes no prctl call after start-up.
   for (int option : {PR_SET_NAME, PR_GET_NAME}) {
-    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                         SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(option))) != 0) {
+    // Spelled out rather than SCMP_A0(), whose C compound literal clang refuses in C++.
+    scmp_arg_cmp first_arg{};
+    first_arg.arg = 0;
+    first_arg.op = SCMP_CMP_EQ;
+    first_arg.datum_a = static_cast<scmp_datum_t>(option);
+    first_arg.datum_b = 0;
+    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, first_arg) != 0) {
       seccomp_release(ctx);
       return InternalError("seccomp_rule_add failed");
     }
