@@ -4,8 +4,9 @@
 // database and users alice and bob (PSKs known to the test, imported with kmsctl), starts
 // kmsd and passes its pid. The UE side is the product's client library over real HTTPS.
 //
-// What is looked for, at two points (after the Ticket Request completes, and after the
-// Ticket Resolve completes), with kmsd stopped (SIGSTOP) for the scan:
+// What is looked for, at three points (after the Ticket Request completes, after the Ticket
+// Resolve completes, after a request with a wrong MAC was refused), with kmsd stopped
+// (SIGSTOP) for the scan:
 //  - the users' PSKs (imported wrapped; kmsd only ever holds an unwrapped token handle),
 //  - MPKi, MPKr, MPKr' and every TGK / TGK' (generated or forked by kmsd, sent encrypted),
 //  - the message keys kmsd derived from the PSKs for REQUEST_INIT/RESP and
@@ -237,6 +238,20 @@ TEST(KmsdMemoryScan, NoKeyOfARequestOrResolveStaysInKmsd) {
   AddSessionKeys("RESOLVE_RESP", resolved->session_keys, &needles);
   AddMessageKeys("bob RESOLVE", bob.psk, resolve->csb_id, {}, resolve->rand_rr, &needles);
   ExpectNoKeyIn(kmsd, kms_id, needles, "after the Ticket Resolve");
+
+  // A refused request: kmsd derives the initial-message auth key to check the MAC, finds it
+  // wrong and answers with a MIKEY Error; that key must not stay behind either.
+  auto forged = client::BuildRequestInit(alice, ro, env);
+  ASSERT_TRUE(forged.ok()) << forged.status().ToString();
+  forged->wire.back() ^= 0x01;  // the last byte of V's MAC (RFC 3830 §6.8)
+  auto refusal = (*transport)->Exchange(forged->wire);
+  ASSERT_TRUE(refusal.ok()) << refusal.status().ToString();
+  auto refused = client::ProcessRequestResp(*refusal, *forged, alice, clock.Now());
+  ASSERT_FALSE(refused.ok()) << "a request with a wrong MAC got a ticket";
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition)  // a MIKEY Error
+      << refused.status().ToString();
+  AddMessageKeys("alice forged REQUEST", alice.psk, forged->csb_id, forged->rand_ri, {}, &needles);
+  ExpectNoKeyIn(kmsd, kms_id, needles, "after a refused Ticket Request");
 }
 
 }  // namespace
