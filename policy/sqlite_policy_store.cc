@@ -422,6 +422,19 @@ Result<ports::KeyVersionInfo> SqlitePolicyStore::KeyVersion(ports::KeyKind kind,
   return k;
 }
 
+Result<std::optional<uint32_t>> SqlitePolicyStore::NewestActiveKeyVersion(ports::KeyKind kind) {
+  KMS_ASSIGN_OR_RETURN(Db * db, Conn());
+  KMS_ASSIGN_OR_RETURN(StmtUse s, db->Use("SELECT max(version) FROM key_versions "
+                                          "WHERE kind = ?1 AND state = 'active'"));
+  KMS_RETURN_IF_ERROR(s->BindText(1, internal::KeyKindName(kind)));
+  KMS_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<uint32_t>();
+  const std::optional<int64_t> v = s->ColumnOptInt(0);  // max() of no rows is NULL
+  if (!v) return std::optional<uint32_t>();
+  if (*v < 1 || *v > UINT32_MAX) return InternalError("key_versions holds an invalid version");
+  return std::optional<uint32_t>(static_cast<uint32_t>(*v));
+}
+
 Result<ports::KmsPeer> SqlitePolicyStore::FindPeer(std::string_view domain) {
   KMS_ASSIGN_OR_RETURN(Db * db, Conn());
   KMS_ASSIGN_OR_RETURN(StmtUse s, db->Use("SELECT url, tls_identity, allowed FROM kms_peers "

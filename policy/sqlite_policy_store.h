@@ -59,6 +59,10 @@ class SqlitePolicyStore final : public ports::PolicyStore {
                                            std::optional<int64_t> ticket_initiator_user_id,
                                            const ports::ResolveFacts& facts) override;
 
+  // NewestActiveKeyVersion: the highest version of `kind` registered active (kmsctl init,
+  // key rotate); nullopt when none is. kmsd seals new work under it (src/daemon/key_selection.h).
+  Result<std::optional<uint32_t>> NewestActiveKeyVersion(ports::KeyKind kind);
+
   // ChangeToken: PRAGMA data_version of this thread's connection; differs after any other
   // connection (this process or another) committed.
   Result<int64_t> ChangeToken();

@@ -30,6 +30,7 @@
 #include "src/core/vault_adapters.h"
 #include "src/daemon/config.h"
 #include "src/daemon/hardening.h"
+#include "src/daemon/key_selection.h"
 #include "src/daemon/log.h"
 #include "src/http/listen_socket.h"
 #include "src/http/ops_server.h"
@@ -179,6 +180,15 @@ int main(int argc, char** argv) {
     Log("error", "startup_failed", {{"component", "policy"}, {"reason", store.status().message()}});
     return kExitStartup;
   }
+  // New tickets and checkpoints use the newest version the database registers (rotations
+  // take effect while kmsd runs; an unregistered key object is never used): pinned before
+  // anything can seal, then re-read on every tick of the main loop.
+  kms::daemon::PinnedKeyVault vault(*(*token)->vault);
+  kms::daemon::KeyWatcher key_watcher(
+      vault, {[&store](kms::ports::KeyKind kind) { return (*store)->NewestActiveKeyVersion(kind); },
+              [&token] { return (*token)->token->RefreshKeyIndex(); },
+              {}});
+  key_watcher.Poll();
   kms::http::Metrics metrics;
   kms::policy::AuditWriterOptions ao;
   ao.on_commit = [&metrics](double seconds, size_t rows) {
@@ -192,7 +202,7 @@ int main(int argc, char** argv) {
   ao.checkpoint_interval = std::chrono::seconds(cfg.audit.checkpoint_interval_s);
   kms::ports::IdleWorkers idle_workers;  // the decision pool counts, the window reads
   ao.idle_workers = &idle_workers;
-  auto audit = kms::policy::AuditWriter::Open(cfg.database, *(*token)->vault, ao);
+  auto audit = kms::policy::AuditWriter::Open(cfg.database, vault, ao);
   if (!audit.ok()) {
     Log("error", "startup_failed", {{"component", "audit"}, {"reason", audit.status().message()}});
     return kExitStartup;
@@ -200,9 +210,9 @@ int main(int argc, char** argv) {
   idle_workers.on_idle = [w = audit->get()] { w->Nudge(); };
   kms::core::MemoryReplayCache replay({cfg.kms.replay_window, 1u << 20, 16});
   kms::SystemClock clock;
-  kms::core::VaultRandom random(*(*token)->vault);
+  kms::core::VaultRandom random(vault);
   kms::core::TicketService service(
-      kms::core::ServicePorts{*(*token)->vault, **store, **audit, replay, clock, random}, cfg.kms);
+      kms::core::ServicePorts{vault, **store, **audit, replay, clock, random}, cfg.kms);
 
   metrics.SetHelp("kms_audit_commit_seconds", "duration of one audit group commit, fsync included");
   metrics.SetHelp("kms_audit_rows_total", "audit rows made durable by the writer");
@@ -268,10 +278,12 @@ int main(int argc, char** argv) {
                           {"decision_workers", std::to_string(decision_workers)}});
   sd_notify(0, "READY=1");
 
-  // Watchdog: ping at half the interval systemd expects (sd_watchdog_enabled(3)).
+  // Watchdog: ping at half the interval systemd expects (sd_watchdog_enabled(3)), and at
+  // least once a second, the key watcher's period.
   uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-  const uint64_t tick_usec = watchdog ? std::max<uint64_t>(watchdog_usec / 2, 1000) : 1'000'000;
+  const uint64_t tick_usec =
+      watchdog ? std::clamp<uint64_t>(watchdog_usec / 2, 1000, 1'000'000) : 1'000'000;
   const timespec tick{static_cast<time_t>(tick_usec / 1'000'000),
                       static_cast<long>((tick_usec % 1'000'000) * 1000)};
   for (;;) {
@@ -280,6 +292,7 @@ int main(int argc, char** argv) {
     if (watchdog) {
       sd_notify(0, "WATCHDOG=1");
     }
+    key_watcher.Poll();  // one indexed SELECT per kind; a token re-read only on a change
     if (sig == SIGHUP) {
       // New certificate and key for new handshakes; the listening socket stays open and
       // established connections keep their session. Policy needs no reload: every request

@@ -9,9 +9,6 @@
 
 a="$tmp/a"
 start_appliance "$a"
-pid="$KMSD_PID"
-ctl=("$bin/src/cli/kmsctl" --db "$a/policy.db" --token "pkcs11:token=kms-demo"
-     --pin-file "$a/user.pin" --operator rotation-test)
 
 # call N: alice requests, transfers to bob, bob resolves; prints nothing, fails loudly.
 call() {

@@ -186,6 +186,16 @@ TEST_F(KeyTest, KekRotationWhileKmsdServes) {
   EXPECT_NE(r.out.find("kek rotation live: ok"), std::string::npos) << r.out << r.err;
 }
 
+// TPK and audit-key rotation picked up by a running kmsd; a destroyed TPK's ticket refused
+// by it at once (tpk_rotation_live.sh).
+TEST_F(KeyTest, TpkAndAuditKeyRotationWhileKmsdServes) {
+  RunResult r = RunProgram(
+      {"bash", std::string(KMS_SOURCE_DIR) + "/tests/integration/kmsctl/tpk_rotation_live.sh",
+       KMS_BUILD_DIR, KMS_SOURCE_DIR});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("tpk rotation live: ok"), std::string::npos) << r.out << r.err;
+}
+
 TEST_F(KeyTest, KekRotationRefusals) {
   InitWithAlice();
   // Neither or both of --so-pin-file / --no-rewrap: usage error, nothing rotated.

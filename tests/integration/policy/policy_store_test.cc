@@ -96,7 +96,7 @@ TEST(PolicyStoreTest, AdminChangesAreSeenWithoutRestartAndAuditedAtomically) {
   // The store is opened before any data exists and never reopened.
   auto store_or = SqlitePolicyStore::Open(path);
   ASSERT_TRUE(store_or.ok()) << store_or.status().ToString();
-  ports::PolicyStore& store = **store_or;
+  SqlitePolicyStore& store = **store_or;
   auto v0 = store.PolicyVersion();
   ASSERT_TRUE(v0.ok());
 
@@ -207,12 +207,22 @@ TEST(PolicyStoreTest, AdminChangesAreSeenWithoutRestartAndAuditedAtomically) {
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->allowed());
 
-  // Key versions.
+  // Key versions; NewestActiveKeyVersion is what kmsd seals new work under.
   EXPECT_EQ(store.KeyVersion(ports::KeyKind::kTpk, 1).status().code(), StatusCode::kNotFound);
+  auto newest = store.NewestActiveKeyVersion(ports::KeyKind::kTpk);
+  ASSERT_TRUE(newest.ok()) << newest.status().ToString();
+  EXPECT_FALSE(newest->has_value());
   ASSERT_TRUE(admin->SetKeyVersion(ports::KeyKind::kTpk, 1, ports::KeyState::kActive).ok());
   auto kv = store.KeyVersion(ports::KeyKind::kTpk, 1);
   ASSERT_TRUE(kv.ok()) << kv.status().ToString();
   EXPECT_EQ(kv->state, ports::KeyState::kActive);
+  EXPECT_EQ(store.NewestActiveKeyVersion(ports::KeyKind::kTpk).value(), 1u);
+  ASSERT_TRUE(admin->SetKeyVersion(ports::KeyKind::kTpk, 3, ports::KeyState::kActive).ok());
+  ASSERT_TRUE(admin->SetKeyVersion(ports::KeyKind::kTpk, 4, ports::KeyState::kRetired).ok());
+  EXPECT_EQ(store.NewestActiveKeyVersion(ports::KeyKind::kTpk).value(), 3u)
+      << "a retired newer version is not the active one";
+  EXPECT_FALSE(store.NewestActiveKeyVersion(ports::KeyKind::kAudit).value().has_value())
+      << "kinds are separate";
   ASSERT_TRUE(admin->SetKeyVersion(ports::KeyKind::kTpk, 1, ports::KeyState::kRetired).ok());
   kv = store.KeyVersion(ports::KeyKind::kTpk, 1);
   ASSERT_TRUE(kv.ok());
@@ -224,9 +234,9 @@ TEST(PolicyStoreTest, AdminChangesAreSeenWithoutRestartAndAuditedAtomically) {
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->allowed());
 
-  // 11 successful changes, each exactly one audit row by "admin:ops-alice", and each
+  // 13 successful changes, each exactly one audit row by "admin:ops-alice", and each
   // bumped the policy version.
-  constexpr int64_t kChanges = 11;
+  constexpr int64_t kChanges = 13;
   auto rows = RawQuery(path, "SELECT actor, action, initiator, policy_version FROM audit_log "
                              "ORDER BY seq");
   ASSERT_EQ(static_cast<int64_t>(rows.size()), kChanges);
