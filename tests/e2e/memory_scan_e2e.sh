@@ -14,5 +14,6 @@ source "$here/appliance/lib/provision.sh"
 kms_provision "$state" "$bin"
 kms_start_kmsd "$state" "$bin"
 KMSD_PID="$KMSD_PID" KMS_URL="https://127.0.0.1:$KMS_PORT/kms" KMS_ID="https://127.0.0.1/kms" \
-  KMS_CA="$state/tls.crt" KMS_USERS="$state/users" \
+  KMS_CA="$state/tls.crt" KMS_USERS="$state/users" KMS_STATE="$state" \
+  KMS_FILES="$state/policy.db:$state/policy.db-wal:$state/kmsd.log" \
   "$bin/tests/e2e/kmsd_memory_scan_test"

@@ -12,12 +12,16 @@
 //  - the message keys kmsd derived from the PSKs for REQUEST_INIT/RESP and
 //    RESOLVE_INIT/RESP (HMAC outputs of the token: encr, salt and auth keys, spec §5.2).
 // A positive control (kmsd's own identity string) shows the scan does read kmsd's memory,
-// and the ScannerTest cases show a planted pattern is found.
+// and the ScannerTest cases show a planted pattern is found. Finally the files kmsd writes
+// (database, WAL, log) are searched for the same keys and the token PINs, raw and as hex
+// (checklist item 20: audit records hold no key material or PIN).
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -175,6 +179,36 @@ void ExpectNoKeyIn(pid_t kmsd, const std::string& kms_identity, std::vector<Need
   }
 }
 
+std::string HexOf(std::span<const uint8_t> b, bool upper) {
+  std::string h = HexEncode(b);
+  if (upper) {
+    for (char& c : h) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return h;
+}
+
+// ExpectNotInFiles: none of the needles, as raw bytes or as lower- or upper-case hex, occurs
+// in the files kmsd writes (the policy and audit database with its WAL, kmsd's log).
+void ExpectNotInFiles(const std::vector<std::string>& paths, const std::vector<Needle>& needles) {
+  size_t read = 0;
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;  // a WAL may have been folded away
+    const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ++read;
+    for (const Needle& n : needles) {
+      const std::string forms[] = {std::string(n.bytes.begin(), n.bytes.end()),
+                                   HexOf(n.bytes, false), HexOf(n.bytes, true)};
+      for (const std::string& f : forms) {
+        const size_t at = data.find(f);
+        EXPECT_EQ(at, std::string::npos) << n.name << " found in " << path << " at " << at;
+      }
+    }
+  }
+  EXPECT_GE(read, 2u) << "the database and the log must have been read";
+  std::cout << "[ files    ] " << read << " files, " << needles.size() << " patterns\n";
+}
+
 TEST(KmsdMemoryScan, NoKeyOfARequestOrResolveStaysInKmsd) {
   const std::string pid_text = Env("KMSD_PID"), url = Env("KMS_URL"), kms_id = Env("KMS_ID"),
                     ca = Env("KMS_CA"), users = Env("KMS_USERS");
@@ -252,6 +286,25 @@ TEST(KmsdMemoryScan, NoKeyOfARequestOrResolveStaysInKmsd) {
       << refused.status().ToString();
   AddMessageKeys("alice forged REQUEST", alice.psk, forged->csb_id, forged->rand_ri, {}, &needles);
   ExpectNoKeyIn(kmsd, kms_id, needles, "after a refused Ticket Request");
+
+  // Checklist item 20: no key (nor the token PINs) in the audit database or kmsd's log.
+  const std::string files = Env("KMS_FILES"), state = Env("KMS_STATE");
+  ASSERT_FALSE(files.empty() || state.empty());
+  needles.push_back({"user PIN", [&] {
+                       const std::string pin = ReadText(state + "/user.pin");
+                       return std::vector<uint8_t>(pin.begin(), pin.end());
+                     }()});
+  needles.push_back({"SO PIN", [&] {
+                       const std::string pin = ReadText(state + "/so.pin");
+                       return std::vector<uint8_t>(pin.begin(), pin.end());
+                     }()});
+  std::vector<std::string> paths;
+  for (size_t from = 0; from <= files.size();) {
+    const size_t colon = std::min(files.find(':', from), files.size());
+    paths.push_back(files.substr(from, colon - from));
+    from = colon + 1;
+  }
+  ExpectNotInFiles(paths, needles);
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ TEST_F(RequestTest, NoOracleBetweenUnknownUserBadMacAndPolicyRefusal) {
   EXPECT_EQ(rows[2].detail.find("claimed"), std::string::npos);
 }
 
-TEST_F(RequestTest, UnknownCredentialCostsTheSameTokenWork) {
+TEST_F(RequestTest, UnknownCredentialAndPolicyRefusalCostTheSameTokenWork) {
   UeIdentity stranger{"sip:mallory@example.org", "unknown@bsf", std::vector<uint8_t>(32, 1)};
   const auto req_bad = Request(stranger, {bob_.identity});
   auto bad_mac = Request(alice_, {bob_.identity});
@@ -133,6 +133,15 @@ TEST_F(RequestTest, UnknownCredentialCostsTheSameTokenWork) {
   ExpectError(Send(req_bad), mikey::ErrorNo::kAuthFailure);
   EXPECT_EQ(vault_.hmac_calls() - before, known_cost);
   EXPECT_EQ(known_cost, 2u);
+  // A policy refusal (the MAC verified) costs the same: nothing is derived or drawn for a
+  // message the policy refuses.
+  FakePolicyStore::Rules r;
+  r.allowed_responders = {carol_.identity};
+  policy_.SetRules(alice_id_, r);
+  before = vault_.hmac_calls();
+  ExpectError(Send(Request(alice_, {bob_.identity})), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "responder.not_allowed");
+  EXPECT_EQ(vault_.hmac_calls() - before, known_cost);
 }
 
 TEST_F(RequestTest, DisabledUserAndRevokedCredentialAreRefused) {
