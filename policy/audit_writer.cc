@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "policy/audit_chain.h"
+#include "policy/replay_log.h"
 
 namespace kms::policy {
 namespace {
@@ -196,6 +197,14 @@ Result<std::vector<int64_t>> AuditWriter::CommitBatch(const Batch& batch) {
   for (const auto& p : batch) {
     KMS_ASSIGN_OR_RETURN(head, AppendRow(db_, head, p->record));
     seqs.push_back(head.seq);
+    // The replay mark joins its row's commit: durable before the reply is released.
+    if (p->record.replay) KMS_RETURN_IF_ERROR(AppendReplayMark(db_, *p->record.replay));
+  }
+  if (options_.replay_retention.count() > 0 &&
+      start - last_replay_prune_ >= std::chrono::seconds(1)) {
+    KMS_RETURN_IF_ERROR(PruneReplayLog(
+        db_, UnixTime(std::chrono::nanoseconds(NowNs())) - options_.replay_retention));
+    last_replay_prune_ = start;
   }
   KMS_RETURN_IF_ERROR(txn.Commit());
   last_commit_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -76,6 +76,11 @@ struct AuditWriterOptions {
   // duration (BEGIN to durable COMMIT, fsync included) and row count; must not block.
   // kmsd feeds /metrics with it (a slow disk shows up as a long tail of commits).
   std::function<void(double seconds, size_t rows)> on_commit;
+  // replay_retention: replay marks (policy/replay_log.h) sent longer ago than this are
+  // deleted, at most once a second inside a group commit. kmsd sets twice its replay window
+  // (a mark older than now - window can never be replayed, the rest is margin for clock
+  // steps). 0: never pruned.
+  std::chrono::seconds replay_retention{0};
 };
 
 class AuditWriter final : public ports::AuditSink {
@@ -143,6 +148,7 @@ class AuditWriter final : public ports::AuditSink {
   std::atomic<double> last_commit_s_{0};
   int64_t rows_since_checkpoint_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;
+  std::chrono::steady_clock::time_point last_replay_prune_{};
   std::mutex db_mu_;  // the writer thread and Checkpoint() share db_
   std::thread thread_;
   std::thread watchdog_;

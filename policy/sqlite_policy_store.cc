@@ -6,6 +6,7 @@
 
 #include "policy/decision.h"
 #include "policy/migrations.h"
+#include "policy/replay_log.h"
 
 namespace kms::policy {
 namespace internal {
@@ -433,6 +434,11 @@ Result<std::optional<uint32_t>> SqlitePolicyStore::NewestActiveKeyVersion(ports:
   if (!v) return std::optional<uint32_t>();
   if (*v < 1 || *v > UINT32_MAX) return InternalError("key_versions holds an invalid version");
   return std::optional<uint32_t>(static_cast<uint32_t>(*v));
+}
+
+Result<std::vector<ports::ReplayMark>> SqlitePolicyStore::RecentReplayMarks(UnixTime since) {
+  KMS_ASSIGN_OR_RETURN(Db * db, Conn());
+  return LoadReplayLog(*db, since);
 }
 
 Result<ports::KmsPeer> SqlitePolicyStore::FindPeer(std::string_view domain) {

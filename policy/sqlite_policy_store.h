@@ -22,6 +22,8 @@
 
 #include "policy/policy_cache.h"
 #include "policy/sqlite_db.h"
+#include "src/base/ntp_time.h"
+#include "src/core/ports/audit_sink.h"
 #include "src/core/ports/policy_store.h"
 
 namespace kms::policy {
@@ -62,6 +64,10 @@ class SqlitePolicyStore final : public ports::PolicyStore {
   // NewestActiveKeyVersion: the highest version of `kind` registered active (kmsctl init,
   // key rotate); nullopt when none is. kmsd seals new work under it (src/daemon/key_selection.h).
   Result<std::optional<uint32_t>> NewestActiveKeyVersion(ports::KeyKind kind);
+
+  // RecentReplayMarks: the replay marks (policy/replay_log.h) sent at or after `since`, for
+  // kmsd to reload its replay cache at start-up.
+  Result<std::vector<ports::ReplayMark>> RecentReplayMarks(UnixTime since);
 
   // ChangeToken: PRAGMA data_version of this thread's connection; differs after any other
   // connection (this process or another) committed.

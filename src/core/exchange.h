@@ -38,6 +38,9 @@ struct TicketService::Exchange {
   ports::KeyRef psk{};
   size_t psk_size = 0;
   std::vector<uint8_t> rand;  // RANDRi (request) or RANDRr (resolve)
+  // Set once the replay cache accepted the message; goes with its audit row (persisted, so
+  // a restarted kmsd remembers it: ports::ReplayMark).
+  std::optional<ports::ReplayMark> replay_mark;
 
   // The audit row: appended by AuditDecision, or (defer_audit, HandleAsync) kept here and
   // appended by HandleAsync once the reply is built.

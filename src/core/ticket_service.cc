@@ -107,6 +107,7 @@ Status TicketService::AuditDecision(Exchange& ex, ports::AuditOutcome outcome,
   r.policy_version = ex.policy_version;
   r.correlation_id = ex.ctx.correlation_id;
   r.detail = claims.empty() ? detail : (detail.empty() ? claims : detail + "; " + claims);
+  r.replay = ex.replay_mark;
   if (ex.defer_audit) {
     // HandleAsync appends it after the reply is built and releases the reply on durability.
     ex.deferred_audit = std::move(r);
@@ -388,6 +389,7 @@ std::optional<Result<Reply>> TicketService::Authenticate(Exchange& ex) {
   if (Status s = ports_.replay.CheckAndInsert(digest, ex.sent, ex.received); !s.ok()) {
     return Refuse(ex, s.detail().value_or(kInvalidTs), "replay");
   }
+  ex.replay_mark = ports::ReplayMark{digest, ex.sent};
   return std::nullopt;
 }
 

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
   ao.queue_limit = cfg.audit.queue_limit;
   ao.checkpoint_rows = cfg.audit.checkpoint_rows;
   ao.checkpoint_interval = std::chrono::seconds(cfg.audit.checkpoint_interval_s);
+  ao.replay_retention = 2 * cfg.kms.replay_window;
   kms::ports::IdleWorkers idle_workers;  // the decision pool counts, the window reads
   ao.idle_workers = &idle_workers;
   auto audit = kms::policy::AuditWriter::Open(cfg.database, vault, ao);
@@ -210,6 +211,24 @@ int main(int argc, char** argv) {
   idle_workers.on_idle = [w = audit->get()] { w->Nudge(); };
   kms::core::MemoryReplayCache replay({cfg.kms.replay_window, 1u << 20, 16});
   kms::SystemClock clock;
+  // The replay cache survives a restart (evaluator checklist item 18): every message the
+  // previous process answered left a mark in its audit commit; the last window's marks are
+  // loaded before anything is served. If they cannot be read, kmsd does not start (fail
+  // closed: it could not tell a replay from a new message).
+  {
+    const kms::UnixTime now = clock.Now();
+    auto marks = (*store)->RecentReplayMarks(now - cfg.kms.replay_window);
+    if (!marks.ok()) {
+      Log("error", "startup_failed",
+          {{"component", "replay_cache"}, {"reason", marks.status().message()}});
+      return kExitStartup;
+    }
+    size_t restored = 0;
+    for (const kms::ports::ReplayMark& m : *marks) {
+      restored += replay.CheckAndInsert(m.digest, m.sent, now).ok() ? 1u : 0u;
+    }
+    Log("info", "replay_cache_restored", {{"entries", std::to_string(restored)}});
+  }
   kms::core::VaultRandom random(vault);
   kms::core::TicketService service(
       kms::core::ServicePorts{vault, **store, **audit, replay, clock, random}, cfg.kms);

@@ -145,6 +145,35 @@ token_loss() {
 }
 check "token loss: 503 and not ready, then recovery without restart" token_loss
 
+# 6b. The replay cache survives a restart (evaluator checklist item 18): a REQUEST_INIT that
+#     kmsd answered is refused as a replay (MIKEY error 1) by the next kmsd process too,
+#     which reloads the marks its predecessor committed with the audit rows.
+replay_after_restart() {
+  "${client[@]}" request --cred-dir "$state/users/alice" --responder sip:bob@example.org \
+    --kms-url "$url" --kms-id "https://127.0.0.1/kms" --ca-file "$state/tls.crt" \
+    --out "$state/replay.state" >/dev/null || return 1
+  python3 -c 'import json,sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["request_init"]))' \
+    "$state/replay.state" >"$state/replay.bin"
+  replayed_error() {  # the MIKEY error number kmsd answers the replayed message with
+    curl -s --cacert "$state/tls.crt" -X POST -H 'Content-Type: application/mikey' \
+      --data-binary @"$state/replay.bin" -o "$state/replay.reply" "$url" &&
+      "${client[@]}" decode --compact "$state/replay.reply" | grep -o '"error_no":[0-9]*'
+  }
+  [ "$(replayed_error)" = '"error_no":1' ] || { echo "  not refused before the restart" >&2; return 1; }
+  kms_stop_kmsd
+  kms_start_kmsd "$state" "$bin" || return 1
+  url="https://127.0.0.1:$KMS_PORT/kms"
+  ops="http://127.0.0.1:$KMS_OPS_PORT"
+  grep -q "event=replay_cache_restored entries=[1-9]" "$state/kmsd.log" ||
+    { echo "  $(grep replay_cache "$state/kmsd.log")" >&2; return 1; }
+  local got
+  got=$(replayed_error)
+  [ "$got" = '"error_no":1' ] || { echo "  after the restart: ${got:-granted}" >&2; return 1; }
+  call  # and a fresh call still works
+}
+check "replay cache survives a restart: an answered request is refused by the next kmsd" \
+  replay_after_restart
+
 # 7. SIGTERM drains and exits 0; the audit trail verifies afterwards.
 #    Under load: every client that got its ticket has a durable audit row.
 stop_under_load() {

@@ -5,8 +5,10 @@
 // id, a ticket id (a hash of the ticket, not the ticket) and the decision.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,15 @@ inline std::string_view AuditOutcomeName(AuditOutcome o) {
   return "error";
 }
 
+// ReplayMark: a message the replay cache accepted (spec §9.1, RFC 3830 §5.4): the SHA-256 of
+// the authenticated message (public: the message travelled in clear) and its timestamp.
+// Stored with the audit row, in the same commit, so a restarted kmsd can reload what its
+// predecessor answered (evaluator checklist item 18); not part of the audit row's hash.
+struct ReplayMark {
+  std::array<uint8_t, 32> digest{};
+  UnixTime sent{};
+};
+
 struct AuditRecord {
   UnixTime time{};              // when the decision was taken (the sink does not alter it)
   std::string actor;            // who: "ue:<IDRi>", "kms-peer:<domain>", "admin:<operator>"
@@ -42,6 +53,7 @@ struct AuditRecord {
   uint64_t policy_version = 0;  // PolicyStore::PolicyVersion() the decision used
   std::string correlation_id;   // request id shared with the operational log
   std::string detail;           // short, non-secret free text (may be empty)
+  std::optional<ReplayMark> replay;  // set when this message entered the replay cache
 };
 
 class AuditSink {

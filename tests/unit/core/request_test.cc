@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "src/core/error_reply.h"
+#include "src/crypto/digest.h"
 #include "src/mikey/encoder.h"
 #include "src/mikey/ticket_data.h"
 #include "tests/unit/core/kms_fixture.h"
@@ -166,6 +167,33 @@ TEST_F(RequestTest, IdentityMustBelongToTheCredential) {
   // The row must not say Alice did it.
   EXPECT_EQ(audit_.records().back().actor, "ue:unauthenticated");
   EXPECT_EQ(audit_.records().back().credential_id, carol_.btid);
+}
+
+// Checklist item 18: the audit row of every message the replay cache accepted carries its
+// mark (SHA-256 of the message and its timestamp), persisted in the row's commit so that a
+// restarted kmsd reloads it; refused and unauthenticated messages carry none.
+TEST_F(RequestTest, AcceptedMessagesLeaveAReplayMarkWithTheirAuditRow) {
+  const auto req = Request(alice_, {bob_.identity});
+  ASSERT_FALSE(Send(req)->is_error);
+  const auto& granted = audit_.records().back();
+  ASSERT_TRUE(granted.replay.has_value());
+  EXPECT_EQ(granted.replay->digest, crypto::Sha256(req));
+  EXPECT_EQ(granted.replay->sent, FromNtp64(kT0));
+  ExpectError(Send(req), mikey::ErrorNo::kInvalidTs);  // the replay: no new mark
+  EXPECT_FALSE(audit_.records().back().replay.has_value());
+  auto bad_mac = Request(alice_, {bob_.identity});
+  bad_mac.back() ^= 0x01;
+  ExpectError(Send(bad_mac), mikey::ErrorNo::kAuthFailure);
+  EXPECT_FALSE(audit_.records().back().replay.has_value());
+  // A policy refusal of an authenticated message keeps its mark: it was answered.
+  FakePolicyStore::Rules r;
+  r.allowed_responders = {carol_.identity};
+  policy_.SetRules(alice_id_, r);
+  InitParams fresh;
+  fresh.rand = std::vector<uint8_t>(32, 0x6b);  // another message than `req`
+  ExpectError(Send(Request(alice_, {bob_.identity}, true, fresh)), mikey::ErrorNo::kAuthFailure);
+  EXPECT_EQ(LastRule(), "responder.not_allowed");
+  EXPECT_TRUE(audit_.records().back().replay.has_value());
 }
 
 TEST_F(RequestTest, ReplayIsRefusedAndTimestampWindowEnforced) {
