@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "src/base/encoding.h"
+#include "src/cli/kms_client/commands.h"
 #include "src/client/responder.h"
 #include "src/client/sdp.h"
 #include "src/client/srtp_session.h"
@@ -74,6 +75,15 @@ Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& k
   d.transfer_resp = std::move(tr->wire);
   d.keys = std::move(tr->keys);
   return d;
+}
+
+int UnansweredExit(const DeviceResult& d) {
+  const int code = ExitFor(d.refusal);
+  // Only a refusal says the outsider is not a member (RFC 6043 §12.5: the KMS checks the
+  // group roster): a KMS that was never reached, or input that never got that far, proves
+  // nothing, and the call must fail with that failure's own code.
+  if (d.role == "outsider" && code == kExitRefused) return kExitOk;
+  return code;
 }
 
 nlohmann::json Fingerprints(const std::vector<client::CryptoSessionKeys>& s) {

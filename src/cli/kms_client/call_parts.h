@@ -78,6 +78,13 @@ struct DeviceResult {
 Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& kms_id, Party& p,
                                  const std::string& offer, const client::Env& env);
 
+// UnansweredExit: the verdict on a party that got no keys: kExitOk for an outsider whose
+// refusal is of the exit-5 class (ExitFor: a MIKEY Error from the KMS, failed
+// authentication, refused policy), which is what the scenario expects of it; otherwise the
+// refusal's own exit code (ExitFor), e.g. 4 when the KMS was not reached, or 2 for bad
+// input, since those say nothing about group membership.
+int UnansweredExit(const DeviceResult& d);
+
 // Fingerprints: {"<cs_id>": KeyFingerprint} for every crypto session.
 nlohmann::json Fingerprints(const std::vector<client::CryptoSessionKeys>& s);
 // SameKeys: every crypto session of `a` has an equal (constant-time) key and salt in `b`.
