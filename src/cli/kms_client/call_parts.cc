@@ -59,15 +59,10 @@ Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& k
   };
   auto rs = ResolveTicket(kms, p.creds, kms_id, ti, rp, env);
   if (!rs.ok()) return refused(rs.status());
-  auto session = OpenResolve(*rs, p.creds, rp, env.clock.Now());
+  // spec §7.4, §9.1 (RFC 3830 §5.4): authenticated and replay-checked against the device's
+  // cache, which all its calls of this run share.
+  auto session = OpenResolve(*rs, p.creds, rp, env.clock.Now(), p.replay);
   if (!session.ok()) return refused(session.status());
-  // RFC 6043 §4.2.2.2 / RFC 3830 §5.4: an authenticated TRANSFER_INIT is accepted once.
-  const auto t_ti = client::TimestampInstant(*decoded.FindT());
-  if (Status s = p.replay.CheckAndInsert(decoded.FindV()->mac, t_ti.value_or(env.clock.Now()),
-                                         env.clock.Now());
-      !s.ok()) {
-    return refused(s);
-  }
   client::TransferRespOptions tro;
   tro.identity = p.creds.identity;
   auto tr = client::BuildTransferResp(*session, tro, env);

@@ -73,8 +73,9 @@ struct DeviceResult {
 };
 
 // AnswerOffer: the responder side of one device: SDP offer -> TRANSFER_INIT (SDP IDs
-// checked), early checks, RESOLVE_INIT at the KMS, TRANSFER_INIT authenticated, replay
-// check, TRANSFER_RESP. Returns the refusal as a Status; never throws away its reason.
+// checked), early checks, RESOLVE_INIT at the KMS, TRANSFER_INIT authenticated and checked
+// against the party's replay cache, TRANSFER_RESP. Returns the refusal as a Status; never
+// throws away its reason.
 Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& kms_id, Party& p,
                                  const std::string& offer, const client::Env& env);
 
