@@ -3,7 +3,8 @@
 # and audit, HTTPS on 127.0.0.1), driven by `kms-client call`: ticket reuse (RFC 6043 §5.3),
 # a group ticket (§9, §12.5), a mode-3 ticket (§4.1.1, App. A) and a CSB update (§5.2),
 # with SRTP media, plus the refusals: an outsider resolving a group ticket, a CSB update
-# with a tampered MAC, a reused ticket past its validity. Each scenario is checked twice:
+# with a tampered MAC, a reused ticket past its validity, a TRANSFER_INIT resolved again by
+# the one-shot `resolve` (replay cache file). Each scenario is checked twice:
 # on the clients' JSON (equal key fingerprints on both sides, SRTP packets decrypted, which
 # messages reached the KMS) and on the KMS audit trail (exactly the expected rows for the
 # scenario's ticket, found by the ticket id both sides compute as SHA-256(Ticket Data)).
@@ -184,6 +185,56 @@ check "csb update: new keys equal on both sides, differ from the old, media decr
      j['csb_update']['pairs'][0], j['calls'][0]['devices'][0])"
 check "csb update: the KMS saw only the initial request and resolve" audit_is csb \
   "$req_ok" "$(res_ok sip:bob@example.org)"
+
+# 6. The one-shot responder steps keep bob's replay cache in a file (default
+#    <cred-dir>/replay-cache; spec §7.4, §9.1): `respond` answers the TRANSFER_INIT that
+#    `resolve` accepted, and a second `resolve` run given the same TRANSFER_INIT refuses it
+#    as a replay (exit 5) without writing a state.
+kc="$bin/src/cli/kms-client"
+kms=(--kms-url "$url" --kms-id "https://127.0.0.1/kms" --ca-file "$state/tls.crt")
+one_shot() {
+  "$kc" request --cred-dir "$u/alice" --responder sip:bob@example.org "${kms[@]}" \
+    --out "$state/os.ticket" >/dev/null &&
+    "$kc" transfer --cred-dir "$u/alice" --ticket "$state/os.ticket" \
+      --responder sip:bob@example.org --state "$state/os.xfer" >"$state/os.offer" &&
+    "$kc" resolve --cred-dir "$u/bob" --offer "$state/os.offer" "${kms[@]}" \
+      --out "$state/os.res1" >/dev/null &&
+    "$kc" respond --cred-dir "$u/bob" --state "$state/os.res1" >"$state/os.answer" 2>/dev/null &&
+    "$kc" transfer --cred-dir "$u/alice" --state "$state/os.xfer" --answer "$state/os.answer" \
+      >/dev/null
+}
+check "one-shot steps: request, transfer, resolve, respond, A takes the answer" one_shot
+replayed_resolve() {
+  local rc=0
+  "$kc" resolve --cred-dir "$u/bob" --offer "$state/os.offer" "${kms[@]}" \
+    --out "$state/os.res2" >/dev/null 2>"$state/os.err" || rc=$?
+  [ "$rc" = 5 ] && grep -q "TRANSFER_INIT replayed" "$state/os.err" && [ ! -e "$state/os.res2" ] &&
+    return 0
+  echo "  exit $rc: $(cat "$state/os.err")" >&2
+  return 1
+}
+check "one-shot resolve: the same TRANSFER_INIT in a second run is a replay (exit 5)" \
+  replayed_resolve
+cache_file_ok() {  # mode 0600; one entry of exactly a MAC and an expiry (no key material)
+  [ "$(stat -c %a "$u/bob/replay-cache")" = 600 ] &&
+    python3 - "$u/bob/replay-cache" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))["entries"]
+sys.exit(0 if len(e) == 1 and set(e[0]) == {"mac", "expires"} else 1)
+PY
+}
+check "one-shot: the replay cache file is mode 0600 and holds a MAC and expiry only" \
+  cache_file_ok
+other_cache_refuses() {  # respond answers only what its own cache recorded
+  local rc=0
+  "$kc" respond --cred-dir "$u/bob" --replay-cache "$state/empty.replay" \
+    --state "$state/os.res1" >/dev/null 2>"$state/os.err" || rc=$?
+  [ "$rc" = 5 ] && grep -q "not in the replay cache" "$state/os.err" && return 0
+  echo "  exit $rc: $(cat "$state/os.err")" >&2
+  return 1
+}
+check "one-shot respond: a state its replay cache never recorded is refused (exit 5)" \
+  other_cache_refuses
 
 # The audit trail the scenarios wrote is intact.
 check "audit trail verifies" "${ctl[@]}" audit verify

@@ -194,10 +194,14 @@ Status CallRun::CheckCall(CallOutcome& c, int call_no, bool reused, int requests
                      {"accepted", d.a_keys.has_value()}};
     if (!d.answered()) {
       j["error"] = d.refusal.message();
-      if (d.role == "outsider") {
-        rep_.Step(d.label, "refused as expected: not a member of " + target_);
+      if (const int code = UnansweredExit(d); code == kExitOk) {
+        rep_.Step(d.label, "refused as expected: not a member of " + target_ + " (" +
+                               d.refusal.message() + ")");
+      } else if (d.role == "outsider") {
+        fail(code,
+             d.label + " (outsider) got no verdict on its membership: " + d.refusal.message());
       } else {
-        fail(ExitFor(d.refusal), d.label + ": " + d.refusal.message());
+        fail(code, d.label + ": " + d.refusal.message());
       }
       devs.push_back(std::move(j));
       continue;

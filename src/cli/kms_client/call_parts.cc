@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "src/base/encoding.h"
+#include "src/cli/kms_client/commands.h"
 #include "src/client/responder.h"
 #include "src/client/sdp.h"
 #include "src/client/srtp_session.h"
@@ -58,15 +59,10 @@ Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& k
   };
   auto rs = ResolveTicket(kms, p.creds, kms_id, ti, rp, env);
   if (!rs.ok()) return refused(rs.status());
-  auto session = OpenResolve(*rs, p.creds, rp, env.clock.Now());
+  // spec §7.4, §9.1 (RFC 3830 §5.4): authenticated and replay-checked against the device's
+  // cache, which all its calls of this run share.
+  auto session = OpenResolve(*rs, p.creds, rp, env.clock.Now(), p.replay);
   if (!session.ok()) return refused(session.status());
-  // RFC 6043 §4.2.2.2 / RFC 3830 §5.4: an authenticated TRANSFER_INIT is accepted once.
-  const auto t_ti = client::TimestampInstant(*decoded.FindT());
-  if (Status s = p.replay.CheckAndInsert(decoded.FindV()->mac, t_ti.value_or(env.clock.Now()),
-                                         env.clock.Now());
-      !s.ok()) {
-    return refused(s);
-  }
   client::TransferRespOptions tro;
   tro.identity = p.creds.identity;
   auto tr = client::BuildTransferResp(*session, tro, env);
@@ -74,6 +70,15 @@ Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& k
   d.transfer_resp = std::move(tr->wire);
   d.keys = std::move(tr->keys);
   return d;
+}
+
+int UnansweredExit(const DeviceResult& d) {
+  const int code = ExitFor(d.refusal);
+  // Only a refusal says the outsider is not a member (RFC 6043 §12.5: the KMS checks the
+  // group roster): a KMS that was never reached, or input that never got that far, proves
+  // nothing, and the call must fail with that failure's own code.
+  if (d.role == "outsider" && code == kExitRefused) return kExitOk;
+  return code;
 }
 
 nlohmann::json Fingerprints(const std::vector<client::CryptoSessionKeys>& s) {

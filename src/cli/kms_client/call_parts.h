@@ -73,10 +73,18 @@ struct DeviceResult {
 };
 
 // AnswerOffer: the responder side of one device: SDP offer -> TRANSFER_INIT (SDP IDs
-// checked), early checks, RESOLVE_INIT at the KMS, TRANSFER_INIT authenticated, replay
-// check, TRANSFER_RESP. Returns the refusal as a Status; never throws away its reason.
+// checked), early checks, RESOLVE_INIT at the KMS, TRANSFER_INIT authenticated and checked
+// against the party's replay cache, TRANSFER_RESP. Returns the refusal as a Status; never
+// throws away its reason.
 Result<DeviceResult> AnswerOffer(client::KmsTransport& kms, const std::string& kms_id, Party& p,
                                  const std::string& offer, const client::Env& env);
+
+// UnansweredExit: the verdict on a party that got no keys: kExitOk for an outsider whose
+// refusal is of the exit-5 class (ExitFor: a MIKEY Error from the KMS, failed
+// authentication, refused policy), which is what the scenario expects of it; otherwise the
+// refusal's own exit code (ExitFor), e.g. 4 when the KMS was not reached, or 2 for bad
+// input, since those say nothing about group membership.
+int UnansweredExit(const DeviceResult& d);
 
 // Fingerprints: {"<cs_id>": KeyFingerprint} for every crypto session.
 nlohmann::json Fingerprints(const std::vector<client::CryptoSessionKeys>& s);

@@ -16,8 +16,8 @@ namespace kms::cli {
 enum ExitCode : int {
   kExitOk = 0,
   kExitUsage = 1,        // bad command line
-  kExitBadInput = 2,     // undecodable message / SDP / state file
-  kExitCredentials = 3,  // missing or unsafe credential files
+  kExitBadInput = 2,     // undecodable message / SDP / state file / replay cache file
+  kExitCredentials = 3,  // missing or unsafe credential files (replay cache file included)
   kExitTransport = 4,    // KMS unreachable, TLS failure, HTTP status != 200, or a 200
                          // reply that is not application/mikey or is over the size cap
   kExitRefused = 5,      // authentication failed, policy refused, MIKEY Error received

@@ -6,6 +6,7 @@
 #include "src/base/encoding.h"
 #include "src/cli/kms_client/commands.h"
 #include "src/cli/kms_client/inputs.h"
+#include "src/cli/kms_client/replay_file.h"
 #include "src/cli/kms_client/steps.h"
 #include "src/client/sdp.h"
 
@@ -17,7 +18,7 @@ struct FlowOpts {
   KmsOptions kms;
   std::vector<std::string> responders;
   int validity = 3600;
-  std::string out, ticket, state, answer, offer, responder;
+  std::string out, ticket, state, answer, offer, responder, replay_cache;
   bool no_sdp_ids = false, show_keys = false;
 };
 
@@ -135,12 +136,39 @@ client::ResponderPolicy PolicyFor(const client::Credentials& c) {
   return p;
 }
 
+// OpenReplayCache: the device's replay cache file (--replay-cache, else
+// <cred-dir>/replay-cache); on failure prints the reason and sets the exit code: 2 for
+// undecodable content, 3 for a missing, unwritable or unsafe file (a credential-class
+// file: whoever can rewrite it can make the device accept a replay).
+std::unique_ptr<ReplayCacheFile> OpenReplayCache(const FlowOpts& o, const char* cmd, UnixTime now,
+                                                 int* rc) {
+  const std::string path = !o.replay_cache.empty() ? o.replay_cache
+                           : o.cred.dir.empty()    ? std::string()
+                                                   : o.cred.dir + "/replay-cache";
+  if (path.empty()) {
+    *rc = Fail(kExitUsage, cmd,
+               InvalidArgumentError("--replay-cache FILE is needed without --cred-dir"));
+    return nullptr;
+  }
+  auto f = ReplayCacheFile::Open(path, now);
+  if (!f.ok()) {
+    *rc = Fail(f.status().code() == StatusCode::kDecodeError ? kExitBadInput : kExitCredentials,
+               cmd, f.status());
+    return nullptr;
+  }
+  return std::move(f).value();
+}
+
 void Resolve(FlowOpts& o, int* rc) {
   auto creds = o.cred.Load();
   if (!creds.ok()) {
     *rc = Fail(kExitCredentials, "resolve", creds.status());
     return;
   }
+  SystemClock clock;
+  // Checked before the KMS is asked, so an unusable cache costs no resolution; the lock is
+  // not held across the exchange (it would serialize every resolve behind the network).
+  if (OpenReplayCache(o, "resolve", clock.Now(), rc) == nullptr) return;
   auto raw = ReadAll(o.offer);
   if (!raw.ok()) {
     *rc = Fail(kExitBadInput, "resolve", raw.status());
@@ -157,16 +185,24 @@ void Resolve(FlowOpts& o, int* rc) {
     return;
   }
   crypto::OpenSslRandom rng;
-  SystemClock clock;
   auto st = ResolveTicket(**transport, *creds, o.kms.Identity(), *ti, PolicyFor(*creds),
                           client::Env{rng, clock});
   if (!st.ok()) {
     *rc = Fail(ExitFor(st.status()), "resolve", st.status());
     return;
   }
-  auto session = OpenResolve(*st, *creds, PolicyFor(*creds), clock.Now());
+  // spec §7.4, §9.1: check and record under the file's lock, and save before the state is
+  // written, so a TRANSFER_INIT is accepted by at most one run of this device.
+  const UnixTime now = clock.Now();
+  const std::unique_ptr<ReplayCacheFile> replay = OpenReplayCache(o, "resolve", now, rc);
+  if (replay == nullptr) return;
+  auto session = OpenResolve(*st, *creds, PolicyFor(*creds), now, replay->cache());
   if (!session.ok()) {
     *rc = Fail(ExitFor(session.status()), "resolve", session.status());
+    return;
+  }
+  if (Status s = replay->Save(now); !s.ok()) {
+    *rc = Fail(kExitCredentials, "resolve", s);
     return;
   }
   if (Status s = WriteStateFile(o.out, ToJson(*st)); !s.ok()) {
@@ -187,6 +223,10 @@ void Respond(FlowOpts& o, int* rc) {
     *rc = Fail(kExitCredentials, "respond", creds.status());
     return;
   }
+  SystemClock clock;
+  const UnixTime now = clock.Now();
+  const std::unique_ptr<ReplayCacheFile> replay = OpenReplayCache(o, "respond", now, rc);
+  if (replay == nullptr) return;
   auto j = ReadStateFile(o.state);
   if (!j.ok()) {
     *rc = Fail(kExitBadInput, "respond", j.status());
@@ -198,8 +238,7 @@ void Respond(FlowOpts& o, int* rc) {
     return;
   }
   crypto::OpenSslRandom rng;
-  SystemClock clock;
-  auto session = OpenResolve(*st, *creds, PolicyFor(*creds), clock.Now());
+  auto session = ReopenResolve(*st, *creds, PolicyFor(*creds), now, replay->cache());
   if (!session.ok()) {
     *rc = Fail(ExitFor(session.status()), "respond", session.status());
     return;
@@ -255,11 +294,18 @@ void AddFlowCommands(CLI::App& app, int* exit_code) {
   o->kms.Add(res);
   res->add_option("--offer", o->offer, "TRANSFER_INIT (any input form; - for stdin)")->required();
   res->add_option("--out", o->out, "resolve state file to write (mode 0600)")->required();
+  const std::string replay_help =
+      "the device's replay cache of accepted TRANSFER_INITs (their MACs and expiry, no keys; "
+      "mode 0600, owned by you; created if absent; default: <cred-dir>/replay-cache). "
+      "`resolve` refuses (exit 5) a TRANSFER_INIT it holds and records the new one; "
+      "`respond` answers only a TRANSFER_INIT it holds";
+  res->add_option("--replay-cache", o->replay_cache, replay_help);
   res->callback([o, exit_code] { Resolve(*o, exit_code); });
 
   CLI::App* rsp = app.add_subcommand("respond", "print the TRANSFER_RESP for a resolved offer");
   o->cred.Add(rsp);
   rsp->add_option("--state", o->state, "resolve state file from `resolve`")->required();
+  rsp->add_option("--replay-cache", o->replay_cache, replay_help);
   rsp->add_flag("--show-keys", o->show_keys, "print the SRTP master keys and salts on stderr");
   rsp->callback([o, exit_code] { Respond(*o, exit_code); });
 }

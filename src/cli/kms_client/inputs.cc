@@ -124,6 +124,22 @@ Result<client::Credentials> LoadCredentials(const std::string& identity_file,
   return c;
 }
 
+Result<struct stat> CheckPrivateFile(int fd, const std::string& named, bool must_own) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return NotFoundError(named + " is not a readable regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return PermissionDeniedError(named + " must be readable only by its owner (chmod 600)");
+  }
+  // A file someone else owns could be replaced or read by that user between our runs.
+  if (must_own && st.st_uid != ::geteuid()) {
+    return PermissionDeniedError(named + " is owned by uid " + std::to_string(st.st_uid) +
+                                 ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+  }
+  return st;
+}
+
 Result<SecretBytes> LoadKeyFile(const std::string& path, const std::string& what) {
   const std::string named = what + " file " + path;
   // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below). fstat on
@@ -136,13 +152,7 @@ Result<SecretBytes> LoadKeyFile(const std::string& path, const std::string& what
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    return NotFoundError(named + " is not a readable regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return PermissionDeniedError(named + " must be readable only by its owner (chmod 600)");
-  }
+  KMS_ASSIGN_OR_RETURN(const struct stat st, CheckPrivateFile(fd, named));
   if (st.st_size > kMaxKeyFile) {
     return InvalidArgumentError(named + " is larger than " + std::to_string(kMaxKeyFile) +
                                 " bytes: not a key file");

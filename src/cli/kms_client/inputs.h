@@ -2,6 +2,8 @@
 // from files.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -29,6 +31,11 @@ Result<client::Credentials> LoadCredentials(const std::string& identity_file,
 // ("PSK", "mode-3 key"), which never quote the file's contents. The file is read straight
 // into scrubbed memory: no other copy of the key is left in the heap.
 Result<SecretBytes> LoadKeyFile(const std::string& path, const std::string& what);
+
+// CheckPrivateFile: `fd` (opened from the file `named` in messages) is a regular file
+// (else kNotFound) with no group/other permission bits and, with `must_own`, owned by the
+// effective user (else kPermissionDenied, the message says how to fix it). Its fstat.
+Result<struct stat> CheckPrivateFile(int fd, const std::string& named, bool must_own = false);
 
 // ReadLine: the first line of a text file, trimmed.
 Result<std::string> ReadLine(const std::string& path);

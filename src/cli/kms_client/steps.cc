@@ -40,14 +40,46 @@ Result<ResolveState> ResolveTicket(client::KmsTransport& kms, const client::Cred
   return ResolveState{std::move(rti.wire), std::move(pr.wire), std::move(resp)};
 }
 
-Result<client::ResponderSession> OpenResolve(const ResolveState& s, const client::Credentials& c,
-                                             const client::ResponderPolicy& p, UnixTime now) {
+namespace {
+struct Opened {
+  client::ReceivedTransferInit ti;
+  client::ResolvedTicket resolved;
+};
+Result<Opened> OpenStates(const ResolveState& s, const client::Credentials& c,
+                          const client::ResponderPolicy& p, UnixTime now) {
   KMS_ASSIGN_OR_RETURN(client::ReceivedTransferInit rti,
                        client::ReceiveTransferInit(s.transfer_init, p, now));
   KMS_ASSIGN_OR_RETURN(client::PendingResolve pr, client::PendingResolveFromWire(s.resolve_init));
   KMS_ASSIGN_OR_RETURN(client::ResolvedTicket rt,
                        client::ProcessResolveResp(s.resolve_resp, pr, c));
-  return client::AuthenticateTransferInit(std::move(rti), std::move(rt));
+  return Opened{std::move(rti), std::move(rt)};
+}
+}  // namespace
+
+Result<client::ResponderSession> OpenResolve(const ResolveState& s, const client::Credentials& c,
+                                             const client::ResponderPolicy& p, UnixTime now,
+                                             client::ReplayCache& replay) {
+  KMS_ASSIGN_OR_RETURN(Opened o, OpenStates(s, c, p, now));
+  // spec §7.4, §9.1 (RFC 3830 §5.4): the library's replay-protected overload, so only an
+  // authenticated TRANSFER_INIT enters the cache, keyed by its MAC.
+  return client::AuthenticateTransferInit(std::move(o.ti), std::move(o.resolved), replay, now);
+}
+
+Result<client::ResponderSession> ReopenResolve(const ResolveState& s, const client::Credentials& c,
+                                               const client::ResponderPolicy& p, UnixTime now,
+                                               const client::ReplayCache& replay) {
+  KMS_ASSIGN_OR_RETURN(Opened o, OpenStates(s, c, p, now));
+  // The replay check happened when `resolve` accepted this TRANSFER_INIT; checking it again
+  // here would refuse the very message it recorded. Requiring the record instead keeps
+  // `respond` from answering a state that never passed this device's cache.
+  KMS_ASSIGN_OR_RETURN(client::ResponderSession session,
+                       client::AuthenticateTransferInit(std::move(o.ti), std::move(o.resolved)));
+  if (!replay.Contains(session.ti.msg.FindV()->mac, now)) {
+    return PermissionDeniedError(
+        "this TRANSFER_INIT is not in the replay cache: resolve it with the same "
+        "--replay-cache first (and answer within the clock skew window)");
+  }
+  return session;
 }
 
 Status WriteStateFile(const std::string& path, const nlohmann::json& j) {

@@ -12,6 +12,7 @@
 #include "src/base/result.h"
 #include "src/client/https_transport.h"
 #include "src/client/initiator.h"
+#include "src/client/replay_cache.h"
 #include "src/client/responder.h"
 
 namespace kms::cli {
@@ -36,9 +37,19 @@ Result<ResolveState> ResolveTicket(client::KmsTransport& kms, const client::Cred
                                    const std::string& kms_id, std::span<const uint8_t> ti,
                                    const client::ResponderPolicy& p, const client::Env& env);
 // OpenResolve: re-checks the TRANSFER_INIT, verifies/decrypts RESOLVE_RESP and
-// authenticates the TRANSFER_INIT with the resolved keys.
+// authenticates the TRANSFER_INIT with the resolved keys, recording it in `replay` (the
+// device's cache; spec §7.4, §9.1): one seen before within the window is refused with
+// kAlreadyExists, detail 1 (MIKEY error Invalid TS).
 Result<client::ResponderSession> OpenResolve(const ResolveState& s, const client::Credentials& c,
-                                             const client::ResponderPolicy& p, UnixTime now);
+                                             const client::ResponderPolicy& p, UnixTime now,
+                                             client::ReplayCache& replay);
+// ReopenResolve: OpenResolve for a state whose TRANSFER_INIT an earlier OpenResolve already
+// accepted (`respond` after `resolve`): the same checks, but instead of recording it the
+// TRANSFER_INIT must be in `replay` still (kPermissionDenied otherwise), so only a state
+// that passed this device's replay check, within its window, is answered.
+Result<client::ResponderSession> ReopenResolve(const ResolveState& s, const client::Credentials& c,
+                                               const client::ResponderPolicy& p, UnixTime now,
+                                               const client::ReplayCache& replay);
 
 // State files: JSON objects of hex strings, written with mode 0600.
 Status WriteStateFile(const std::string& path, const nlohmann::json& j);

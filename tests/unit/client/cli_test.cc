@@ -216,6 +216,47 @@ TEST_F(CliTest, CallScenarioOptionsCheckedBeforeNetwork) {
   EXPECT_EQ(Lines(unsafe.err), 1u);
 }
 
+// resolve keeps the device's replay cache in a file (default <cred-dir>/replay-cache,
+// spec §7.4, §9.1), checked before anything else: unsafe -> 3, undecodable -> 2; with a
+// usable one resolve goes on (to the early checks, which refuse the vector's old T -> 5).
+TEST_F(CliTest, ReplayCacheFileCheckedBeforeNetwork) {
+  const std::string b = Creds("b", 0600);
+  const std::string cache = (dir_ / "b" / "replay-cache").string();
+  const std::string resolve = "resolve --cred-dir " + b + " --offer " +
+                              Write("ti.hex", HexEncode(testing::Vec(6, "TRANSFER_INIT"))) +
+                              " --kms-url https://127.0.0.1:1/kms --timeout-ms 2000 --out " +
+                              (dir_ / "r.json").string();
+  Write("b/replay-cache", "", 0644);
+  RunResult r = Run(resolve);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("replay cache " + cache), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1u);
+
+  Write("b/replay-cache", "{\"format\": \"kms-client replay cache v1\", \"entries\": [{", 0600);
+  r = Run(resolve);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("is not a kms-client replay cache"), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1u);
+  // --replay-cache names another file; the corrupt default is then not read.
+  const std::string other = (dir_ / "other-cache").string();
+  r = Run(resolve + " --replay-cache " + other);
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("timestamp outside the allowed skew"), std::string::npos) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(other.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(fs::exists(dir_ / "r.json"));
+
+  // Without --cred-dir there is no default place: a usage error.
+  const std::string files =
+      " --identity-file " + b + "/identity --btid-file " + b + "/btid --psk-file " + b + "/psk";
+  r = Run("resolve" + files + " --offer x --kms-url https://127.0.0.1:1/kms --out y");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--replay-cache"), std::string::npos) << r.err;
+  EXPECT_EQ(Run("respond" + files + " --state " + Write("s.json", "{}")).exit_code, 1);
+}
+
 // A stand-in KMS over HTTPS (libmicrohttpd + GnuTLS, throw-away certificate for 127.0.0.1):
 // the URL path picks the answer. docs/api.md: HTTP statuses mean transport problems only.
 class CliKmsTest : public CliTest {
