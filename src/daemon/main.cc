@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "policy/sqlite_policy_store.h"
 #include "src/base/clock.h"
 #include "src/base/encoding.h"
+#include "src/base/secure_pool.h"
 #include "src/base/usable_cpus.h"
 #include "src/core/decision_pool.h"
 #include "src/core/memory_replay_cache.h"
@@ -93,6 +95,23 @@ kms::Result<std::shared_ptr<kms::http::TlsIdentity>> LoadTlsIdentity(
   const std::span<const uint8_t> bytes = pem.Reveal();
   return kms::http::TlsIdentity::FromPem(
       chain, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// WarnUnlockedSecurePool: logs once per process, as a warning, that the secure pool could
+// not lock an arena (RLIMIT_MEMLOCK without CAP_IPC_LOCK): secrets in it may reach swap.
+// The pool only counts (it runs inside an allocation and base has no logger); this polls
+// that count, one atomic load, from the main loop.
+void WarnUnlockedSecurePool(bool* warned) {
+  if (*warned || kms::internal::SecurePoolUnlockedArenas() == 0) {
+    return;
+  }
+  *warned = true;
+  const kms::internal::SecurePoolStats s = kms::internal::GetSecurePoolStats();
+  Log("warning", "secure_pool_unlocked",
+      {{"unlocked_arenas", std::to_string(s.unlocked_arenas)},
+       {"arenas", std::to_string(s.arenas)},
+       {"reason", std::string("mlock: ") + std::strerror(s.first_lock_errno)},
+       {"hint", "raise LimitMEMLOCK (RLIMIT_MEMLOCK)"}});
 }
 
 }  // namespace
@@ -231,6 +250,7 @@ int main(int argc, char** argv) {
                    [&] { return static_cast<double>((*token)->token->pool_capacity()); });
   metrics.AddGauge("kms_token_sessions_in_use", "token sessions leased right now",
                    [&] { return static_cast<double>((*token)->token->sessions_in_use()); });
+  kms::http::AddSecurePoolGauges(metrics, kms::internal::GetSecurePoolStats);
   metrics.SetHelp("kms_token_operation_seconds", "duration of one token operation (session lease)");
   (*token)->token->SetLeaseObserver(
       [&metrics](double seconds) { metrics.Observe("kms_token_operation_seconds", seconds); });
@@ -272,6 +292,8 @@ int main(int argc, char** argv) {
       return kExitStartup;
     }
   }
+  bool pool_warned = false;
+  WarnUnlockedSecurePool(&pool_warned);
   Log("info", "started", {{"https_port", std::to_string((*ua)->port())},
                           {"ops_port", std::to_string((*ops)->port())},
                           {"kms_identity", cfg.kms.kms_identity},
@@ -291,6 +313,8 @@ int main(int argc, char** argv) {
     if (watchdog) {
       sd_notify(0, "WATCHDOG=1");
     }
+    // Arenas are mapped as load grows, so a refusal can come long after start-up.
+    WarnUnlockedSecurePool(&pool_warned);
     if (sig == SIGHUP) {
       // New certificate and key for new handshakes; the listening socket stays open and
       // established connections keep their session. Policy needs no reload: every request

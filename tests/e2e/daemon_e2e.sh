@@ -2,7 +2,8 @@
 # End-to-end checks of kmsd as a daemon (issue 7): Content-Length rules, slow senders, TLS
 # reload on SIGHUP without a listener gap, sd_notify, the audit checkpoint logged at shutdown
 # as the trail's anchor (verified with kmsctl), the TLS key held in the token through a
-# PKCS#11 URI, dropping root to a configured user, and the decision-worker count. Real kmsd,
+# PKCS#11 URI, dropping root to a configured user, secure-pool arenas that RLIMIT_MEMLOCK
+# refuses to lock (warned once, on /metrics), and the decision-worker count. Real kmsd,
 # SoftHSM2, SQLite, OpenSSL, curl and Python's ssl module as independent clients.
 # Usage: daemon_e2e.sh <build-dir>
 set -euo pipefail
@@ -259,6 +260,33 @@ else
   echo "note: RLIMIT_MEMLOCK cannot be raised here, so a kmsd with locked memory is not exercised"
 fi
 sed -i '/^mlockall = true$/d' "$state/kmsd.toml"
+# The secure key pool under a locked-memory limit of 0 (without CAP_IPC_LOCK: not root, or
+# root dropped to the configured user before the first arena is mapped): every arena's mlock
+# is refused, kmsd serves on, warns once and shows the refusal on /metrics.
+pool_unlocked() {
+  local soft rc=0 metrics
+  soft=$(ulimit -S -l)
+  ulimit -S -l 0
+  kms_start_kmsd "$state" "$bin" || rc=$?
+  ulimit -S -l "$soft"
+  [ "$rc" = 0 ] && call "$state/token-tls.crt" || return 1
+  metrics=$(curl -sf "http://127.0.0.1:$KMS_OPS_PORT/metrics") || return 1
+  grep '^kms_secure_pool' <<<"$metrics" | sed 's/^/  /'
+  if grep -q '^kms_secure_pool_arenas 0$' <<<"$metrics"; then
+    echo "  note: this build bypasses the secure pool (sanitizer or KMS_SECURE_MLOCK=OFF)"
+    return 0
+  fi
+  grep 'event=secure_pool_unlocked' "$state/kmsd.log" | sed 's/^/  /'
+  [ "$(grep -c 'event=secure_pool_unlocked' "$state/kmsd.log")" = 1 ] &&
+    grep 'event=secure_pool_unlocked' "$state/kmsd.log" | grep -q '^level=warning ' &&
+    awk '/^kms_secure_pool_unlocked_arenas / { found = 1; ok = ($2 >= 1) }
+         END { exit !(found && ok) }' <<<"$metrics"
+}
+if [ -n "$drop_user" ] || [ "$(id -u)" -ne 0 ]; then
+  check "secure pool arenas refused by RLIMIT_MEMLOCK: one warning, counted on /metrics" \
+    pool_unlocked
+  stop_kmsd
+fi
 wrong_uri() {
   sed -i 's|object=kmsd-tls|object=no-such-key|' "$state/kmsd.toml"
   local rc=0
