@@ -85,8 +85,16 @@ Status VerifyRows(Db& db, AuditVerifyReport& report) {
   return Status::Ok();
 }
 
+// Anchored: the row checkpoint options.min_checkpoints seals, once it verified.
+struct Anchored {
+  int64_t last_row = 0;
+  Hash32 row_hash{};
+};
+
+// VerifyCheckpoints: also sets *anchored for checkpoint options.min_checkpoints once that
+// checkpoint verified (leaves it empty otherwise).
 Status VerifyCheckpoints(Db& db, ports::KeyVault& vault, const AuditVerifyOptions& options,
-                         AuditVerifyReport& report) {
+                         AuditVerifyReport& report, std::optional<Anchored>* anchored) {
   KMS_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT seq, last_row, row_hash, key_version, "
                                           "time_ns, prev_mac, mac FROM audit_checkpoint "
                                           "ORDER BY seq"));
@@ -170,6 +178,9 @@ Status VerifyCheckpoints(Db& db, ports::KeyVault& vault, const AuditVerifyOption
                " differ from what " + name + " sealed");
       continue;
     }
+    if (seq == options.min_checkpoints) {
+      *anchored = Anchored{last_row, AsHash(sealed_hash)};
+    }
     prev_mac = mac;
     prev_last_row = last_row;
     report.sealed_through_row = last_row;
@@ -189,18 +200,24 @@ std::string_view AuditProblemName(AuditProblem p) {
     case AuditProblem::kForgedCheckpoint: return "forged_checkpoint";
     case AuditProblem::kMissingCheckpoint: return "missing_checkpoint";
     case AuditProblem::kTruncated: return "truncated";
+    case AuditProblem::kAnchorMismatch:
+      return "anchor_mismatch";
   }
   return "unknown";
 }
 
 Result<AuditVerifyReport> VerifyAudit(Db& db, ports::KeyVault& vault,
                                       const AuditVerifyOptions& options) {
+  if (options.checkpoint_row_hash && options.min_checkpoints <= 0) {
+    return InvalidArgumentError("a checkpoint hash anchor needs the checkpoint's number");
+  }
   // One read transaction: a consistent snapshot even while the writer appends.
   KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, TxnKind::kDeferred));
   AuditVerifyReport report;
   KMS_RETURN_IF_ERROR(VerifyRows(db, report));
   AuditVerifyReport cp_report;
-  KMS_RETURN_IF_ERROR(VerifyCheckpoints(db, vault, options, cp_report));
+  std::optional<Anchored> anchored;
+  KMS_RETURN_IF_ERROR(VerifyCheckpoints(db, vault, options, cp_report, &anchored));
   report.checkpoints = cp_report.checkpoints;
   report.sealed_through_row = std::min(cp_report.sealed_through_row, report.rows);
   // Row problems come first (they name the row); otherwise the first checkpoint problem.
@@ -233,6 +250,22 @@ Result<AuditVerifyReport> VerifyAudit(Db& db, ports::KeyVault& vault,
                report.checkpoints + 1,
                "the newest checkpoint is " + std::to_string(report.checkpoints) +
                    ", checkpoint " + std::to_string(options.min_checkpoints) + " is missing");
+  }
+  // With no problem so far, checkpoint min_checkpoints exists and verified, so `anchored`
+  // is set. A different hash means the rows it seals are not the ones recorded: rewritten
+  // and sealed again under the same number. The row named is the one whose hash differs;
+  // where the rewrite began is unknown, so no row up to it counts as sealed.
+  if (report.problem == AuditProblem::kNone && options.checkpoint_row_hash &&
+      (!anchored || CRYPTO_memcmp(anchored->row_hash.data(), options.checkpoint_row_hash->data(),
+                                  anchored->row_hash.size()) != 0)) {
+    const int64_t row = anchored ? anchored->last_row : 0;
+    SetProblem(report, AuditProblem::kAnchorMismatch, row, options.min_checkpoints,
+               "checkpoint " + std::to_string(options.min_checkpoints) + " seals row " +
+                   std::to_string(row) +
+                   " with another hash than the anchor (the trail up to it was rewritten and "
+                   "sealed again, or the anchor is not this trail's)");
+    report.sealed_through_row = 0;
+    report.unsealed_rows = report.rows;
   }
   return report;
 }

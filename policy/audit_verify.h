@@ -4,7 +4,9 @@
 // it seals. Rows after the last valid checkpoint are reported as unsealed, never as valid.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +23,7 @@ enum class AuditProblem : uint8_t {
   kForgedCheckpoint,   // MAC wrong, unknown key version, or it seals a hash not in the chain
   kMissingCheckpoint,  // a checkpoint number is missing, or more rows than allowed unsealed
   kTruncated,          // the trail ends before a row or checkpoint an external anchor names
+  kAnchorMismatch,     // the anchored checkpoint seals another row hash than was recorded
 };
 
 std::string_view AuditProblemName(AuditProblem p);
@@ -37,6 +40,12 @@ struct AuditVerifyOptions {
   // `kmsctl --json audit verify`); else kTruncated. 0 skips the check.
   int64_t min_rows = 0;
   int64_t min_checkpoints = 0;
+  // If set (needs min_checkpoints > 0): checkpoint min_checkpoints must seal a row with this
+  // chain hash (kmsd logs it as event=audit_checkpoint hash=...); else kAnchorMismatch.
+  // Numbers alone do not pin the content: someone who can write the database can cut the
+  // trail back to an older checkpoint, append rows of his own with a recomputed chain (no
+  // key needed) and let kmsd's timer seal them under the same checkpoint numbers again.
+  std::optional<std::array<uint8_t, 32>> checkpoint_row_hash;
 };
 
 struct AuditVerifyReport {

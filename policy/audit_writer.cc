@@ -250,15 +250,27 @@ Result<bool> AuditWriter::HasUnsealedRows() {
 }
 
 Status AuditWriter::Checkpoint() {
-  std::lock_guard<std::mutex> db_lock(db_mu_);
-  KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db_, TxnKind::kImmediate));
-  KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db_));
-  KMS_ASSIGN_OR_RETURN(CheckpointHead prev, ReadCheckpointHead(db_));
-  if (head.seq == 0 || prev.last_row >= head.seq) {
-    return Status::Ok();  // nothing new to seal
+  SealedCheckpoint sealed;
+  {
+    std::lock_guard<std::mutex> db_lock(db_mu_);
+    KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db_, TxnKind::kImmediate));
+    KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db_));
+    KMS_ASSIGN_OR_RETURN(CheckpointHead prev, ReadCheckpointHead(db_));
+    if (head.seq == 0 || prev.last_row >= head.seq) {
+      return Status::Ok();  // nothing new to seal
+    }
+    KMS_ASSIGN_OR_RETURN(CheckpointHead cp, WriteCheckpoint(db_, vault_, head, prev, NowNs()));
+    KMS_RETURN_IF_ERROR(txn.Commit());
+    sealed = {cp.seq, cp.last_row, head.hash, cp.time_ns};
   }
-  KMS_RETURN_IF_ERROR(WriteCheckpoint(db_, vault_, head, prev, NowNs()).status());
-  return txn.Commit();
+  // Only a committed checkpoint is reported: an anchor naming one that was rolled back
+  // would make every later verify fail as truncated. Called outside db_mu_ so that the
+  // observer never runs while holding the database (on the writer thread it still delays
+  // the next commit: hence "must not block").
+  if (options_.on_checkpoint) {
+    options_.on_checkpoint(sealed);
+  }
+  return Status::Ok();
 }
 
 void AuditWriter::Run() {

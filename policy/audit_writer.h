@@ -30,12 +30,25 @@
 #include <thread>
 #include <vector>
 
+#include "policy/audit_chain.h"
 #include "policy/sqlite_db.h"
 #include "src/core/ports/audit_sink.h"
 #include "src/core/ports/idle_workers.h"
 #include "src/core/ports/key_vault.h"
 
 namespace kms::policy {
+
+// SealedCheckpoint: what one checkpoint sealed, as `kmsctl audit verify` takes it back as
+// external anchors: --expect-seq last_row --expect-checkpoint checkpoint
+// --expect-checkpoint-hash HexEncode(row_hash). Public integrity data only: row_hash is the
+// unkeyed SHA-256 chain hash of row last_row (audit_chain.h); neither the audit key nor the
+// checkpoint's HMAC is part of it.
+struct SealedCheckpoint {
+  int64_t checkpoint = 0;  // the checkpoint's number (audit_checkpoint.seq)
+  int64_t last_row = 0;    // the newest audit row it seals
+  Hash32 row_hash{};       // that row's chain hash
+  int64_t time_ns = 0;     // when it was sealed (unix ns)
+};
 
 struct AuditWriterOptions {
   // batch_interval: the longest extra wait before a commit for more rows to join; the wait
@@ -81,6 +94,13 @@ struct AuditWriterOptions {
   // (a mark older than now - window can never be replayed, the rest is margin for clock
   // steps). 0: never pruned.
   std::chrono::seconds replay_retention{0};
+  // on_checkpoint: called once per checkpoint this writer sealed (row count, timer,
+  // Checkpoint(), and the final one in the destructor), after its transaction committed, on
+  // the thread that sealed it and outside the writer's locks; must not block or call back
+  // into the writer. A hash chain cannot prove where it ends (docs/security-target.md
+  // "Audit trail"), so kmsd logs each one (event=audit_checkpoint): the journal, forwarded
+  // off the appliance, then holds the anchors verify needs.
+  std::function<void(const SealedCheckpoint&)> on_checkpoint;
 };
 
 class AuditWriter final : public ports::AuditSink {

@@ -75,6 +75,11 @@ SecurePoolStats GetSecurePoolStats() {
   return pool == nullptr ? SecurePoolStats{} : pool->Stats();
 }
 
+size_t SecurePoolUnlockedArenas() {
+  const SecurePool* pool = ProcessSecurePool();
+  return pool == nullptr ? 0 : pool->unlocked_arenas();
+}
+
 void* SecureAllocatePerBuffer(size_t bytes) {
 #if defined(KMS_SECURE_MLOCK)
   if (bytes > SIZE_MAX - PageBytes()) {

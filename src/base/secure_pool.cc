@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 
 #include "src/base/check.h"
@@ -85,6 +86,12 @@ uint8_t* SecurePool::NewChunk(size_t class_index) noexcept {
       // carving blocks later takes no page faults.
       if (mlock(mem, arena_bytes_) == 0) {
         locked_arenas_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        // Counted, never logged here: this runs under the class and arena locks of an
+        // allocation, and base has no logger. kmsd reads the count and says it once.
+        int expected = 0;
+        (void)first_lock_errno_.compare_exchange_strong(expected, errno, std::memory_order_relaxed);
+        unlocked_arenas_.fetch_add(1, std::memory_order_relaxed);
       }
       // The arena is page-aligned and a whole number of pages, so this covers every block
       // (the per-buffer path could only mark pages lying wholly inside a block).
@@ -176,6 +183,8 @@ SecurePoolStats SecurePool::Stats() const {
   SecurePoolStats s;
   s.arenas = arena_count_.load(std::memory_order_acquire);
   s.locked_arenas = locked_arenas_.load(std::memory_order_relaxed);
+  s.unlocked_arenas = unlocked_arenas_.load(std::memory_order_relaxed);
+  s.first_lock_errno = first_lock_errno_.load(std::memory_order_relaxed);
   s.arena_bytes = s.arenas * arena_bytes_;
   for (size_t i = 0; i < kNumClasses; ++i) {
     const SizeClass& c = classes_[i];

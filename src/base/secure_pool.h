@@ -25,6 +25,10 @@ namespace kms::internal {
 struct SecurePoolStats {
   size_t arenas = 0;         // arenas mapped
   size_t locked_arenas = 0;  // of which mlock succeeded (RLIMIT_MEMLOCK may refuse)
+  // Of which mlock was tried and refused (Options::lock and not locked): their secrets may
+  // be swapped out. kmsd exports it (kms_secure_pool_unlocked_arenas) and warns once.
+  size_t unlocked_arenas = 0;
+  int first_lock_errno = 0;  // errno of the first refusal (ENOMEM, EPERM...); 0 if none
   size_t arena_bytes = 0;    // total bytes mapped for arenas (never shrinks)
   size_t bytes_in_use = 0;   // live blocks, counted at their size-class size
   // Requests the pool declined (caller used the per-buffer path): larger than the largest
@@ -69,7 +73,13 @@ class SecurePool {
   // Owns: whether `p` points into one of this pool's arenas.
   bool Owns(const void* p) const noexcept;
 
+  // Stats: every counter; takes each size class's lock briefly (for /metrics and tests,
+  // never on the allocation path).
   SecurePoolStats Stats() const;
+  // unlocked_arenas: Stats().unlocked_arenas as one atomic load, cheap enough to poll.
+  size_t unlocked_arenas() const noexcept {
+    return unlocked_arenas_.load(std::memory_order_relaxed);
+  }
 
  private:
   // One cache line per class so threads working on different classes do not contend.
@@ -107,6 +117,8 @@ class SecurePool {
   std::array<std::atomic<uintptr_t>, kMaxArenas> arena_base_{};
   std::atomic<size_t> arena_count_{0};
   std::atomic<size_t> locked_arenas_{0};
+  std::atomic<size_t> unlocked_arenas_{0};
+  std::atomic<int> first_lock_errno_{0};
   std::atomic<size_t> fallbacks_{0};
   std::atomic<size_t> cap_fallbacks_{0};
 };
@@ -119,5 +131,8 @@ SecurePool* ProcessSecurePool();
 // GetSecurePoolStats: ProcessSecurePool()'s counters, all zero when it is bypassed; for
 // tests and metrics.
 SecurePoolStats GetSecurePoolStats();
+
+// SecurePoolUnlockedArenas: ProcessSecurePool()->unlocked_arenas(), 0 when it is bypassed.
+size_t SecurePoolUnlockedArenas();
 
 }  // namespace kms::internal

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -23,6 +24,8 @@
 #include "policy/migrations.h"
 #include "policy/sqlite_policy_store.h"
 #include "src/base/clock.h"
+#include "src/base/encoding.h"
+#include "src/base/secure_pool.h"
 #include "src/base/usable_cpus.h"
 #include "src/core/decision_pool.h"
 #include "src/core/memory_replay_cache.h"
@@ -93,6 +96,23 @@ kms::Result<std::shared_ptr<kms::http::TlsIdentity>> LoadTlsIdentity(
   const std::span<const uint8_t> bytes = pem.Reveal();
   return kms::http::TlsIdentity::FromPem(
       chain, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// WarnUnlockedSecurePool: logs once per process, as a warning, that the secure pool could
+// not lock an arena (RLIMIT_MEMLOCK without CAP_IPC_LOCK): secrets in it may reach swap.
+// The pool only counts (it runs inside an allocation and base has no logger); this polls
+// that count, one atomic load, from the main loop.
+void WarnUnlockedSecurePool(bool* warned) {
+  if (*warned || kms::internal::SecurePoolUnlockedArenas() == 0) {
+    return;
+  }
+  *warned = true;
+  const kms::internal::SecurePoolStats s = kms::internal::GetSecurePoolStats();
+  Log("warning", "secure_pool_unlocked",
+      {{"unlocked_arenas", std::to_string(s.unlocked_arenas)},
+       {"arenas", std::to_string(s.arenas)},
+       {"reason", std::string("mlock: ") + std::strerror(s.first_lock_errno)},
+       {"hint", "raise LimitMEMLOCK (RLIMIT_MEMLOCK)"}});
 }
 
 }  // namespace
@@ -195,6 +215,16 @@ int main(int argc, char** argv) {
     metrics.Observe("kms_audit_commit_seconds", seconds);
     metrics.Inc("kms_audit_rows_total", {}, rows);
   };
+  // The journal as the external anchor of the audit trail (docs/operations.md "Audit
+  // trail"): the values are exactly what `kmsctl audit verify --expect-seq
+  // --expect-checkpoint --expect-checkpoint-hash` takes. The hash is the unkeyed chain hash
+  // of the sealed row; the audit key stays in the token and its HMAC is not logged.
+  ao.on_checkpoint = [](const kms::policy::SealedCheckpoint& c) {
+    Log("info", "audit_checkpoint",
+        {{"seq", std::to_string(c.last_row)},
+         {"checkpoint", std::to_string(c.checkpoint)},
+         {"hash", kms::HexEncode(c.row_hash)}});
+  };
   ao.batch_interval = std::chrono::milliseconds(cfg.audit.batch_interval_ms);
   ao.max_wait = std::chrono::milliseconds(cfg.audit.max_wait_ms);
   ao.queue_limit = cfg.audit.queue_limit;
@@ -249,6 +279,7 @@ int main(int argc, char** argv) {
                    [&] { return static_cast<double>((*token)->token->pool_capacity()); });
   metrics.AddGauge("kms_token_sessions_in_use", "token sessions leased right now",
                    [&] { return static_cast<double>((*token)->token->sessions_in_use()); });
+  kms::http::AddSecurePoolGauges(metrics, kms::internal::GetSecurePoolStats);
   metrics.SetHelp("kms_token_operation_seconds", "duration of one token operation (session lease)");
   (*token)->token->SetLeaseObserver(
       [&metrics](double seconds) { metrics.Observe("kms_token_operation_seconds", seconds); });
@@ -290,6 +321,8 @@ int main(int argc, char** argv) {
       return kExitStartup;
     }
   }
+  bool pool_warned = false;
+  WarnUnlockedSecurePool(&pool_warned);
   Log("info", "started", {{"https_port", std::to_string((*ua)->port())},
                           {"ops_port", std::to_string((*ops)->port())},
                           {"kms_identity", cfg.kms.kms_identity},
@@ -312,6 +345,8 @@ int main(int argc, char** argv) {
       sd_notify(0, "WATCHDOG=1");
     }
     key_watcher.Poll();  // one indexed SELECT per kind; a token re-read only on a change
+    // Arenas are mapped as load grows, so a refusal can come long after start-up.
+    WarnUnlockedSecurePool(&pool_warned);
     if (sig == SIGHUP) {
       // New certificate and key for new handshakes; the listening socket stays open and
       // established connections keep their session. Policy needs no reload: every request

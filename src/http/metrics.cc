@@ -102,4 +102,14 @@ std::string Metrics::Render() const {
   return out;
 }
 
+void AddSecurePoolGauges(Metrics& metrics, std::function<internal::SecurePoolStats()> stats) {
+  // Two gauges, two reads per scrape: Stats() only takes each size class's lock for a moment,
+  // and a scrape comes every few seconds at most.
+  metrics.AddGauge("kms_secure_pool_arenas", "arenas of the locked secret pool mapped",
+                   [stats] { return static_cast<double>(stats().arenas); });
+  metrics.AddGauge("kms_secure_pool_unlocked_arenas",
+                   "secret pool arenas whose mlock was refused (RLIMIT_MEMLOCK)",
+                   [stats] { return static_cast<double>(stats().unlocked_arenas); });
+}
+
 }  // namespace kms::http

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "src/base/secure_pool.h"
+
 namespace kms::http {
 
 class Metrics {
@@ -40,5 +42,11 @@ class Metrics {
   std::map<std::string, std::pair<std::string, std::function<double()>>> gauges_;
   std::map<std::string, std::string> help_;
 };
+
+// AddSecurePoolGauges: kms_secure_pool_arenas (arenas of locked-memory pool mapped) and
+// kms_secure_pool_unlocked_arenas (of which mlock was refused, so their secrets may reach
+// swap), both from `stats` read at each scrape only, never on the allocation path. kmsd
+// passes internal::GetSecurePoolStats; tests pass a fake.
+void AddSecurePoolGauges(Metrics& metrics, std::function<internal::SecurePoolStats()> stats);
 
 }  // namespace kms::http

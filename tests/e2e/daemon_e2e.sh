@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of kmsd as a daemon (issue 7): Content-Length rules, slow senders, TLS
-# reload on SIGHUP without a listener gap, sd_notify, the TLS key held in the token through a
-# PKCS#11 URI, dropping root to a configured user, and the decision-worker count. Real kmsd,
+# reload on SIGHUP without a listener gap, sd_notify, the audit checkpoint logged at shutdown
+# as the trail's anchor (verified with kmsctl), the TLS key held in the token through a
+# PKCS#11 URI, dropping root to a configured user, secure-pool arenas that RLIMIT_MEMLOCK
+# refuses to lock (warned once, on /metrics), and the decision-worker count. Real kmsd,
 # SoftHSM2, SQLite, OpenSSL, curl and Python's ssl module as independent clients.
 # Usage: daemon_e2e.sh <build-dir>
 set -euo pipefail
@@ -45,6 +47,9 @@ call() {  # a whole call A -> B through kmsd, media included
 kms_provision "$state" "$bin"
 # Short limits so the slow-sender checks take seconds, not minutes.
 sed -i 's/^threads = 2$/threads = 2\nidle_timeout_s = 2\nrequest_timeout_s = 3/' "$state/kmsd.toml"
+# No timer checkpoint during the run: the rows of the calls below are sealed by the final
+# checkpoint at shutdown, whose log line section 4 checks. ([process] stays the last table.)
+sed -i 's/^\[process\]$/[audit]\ncheckpoint_interval_s = 3600\n\n[process]/' "$state/kmsd.toml"
 # A stand-in for systemd: notification socket and a 1 s watchdog.
 python3 "$tools/notify_listener.py" "$state/notify.sock" "$state/notify.log" &
 LISTENER_PID=$!
@@ -137,6 +142,36 @@ sleep 0.3  # the listener writes asynchronously
 check "sd_notify: READY=1, WATCHDOG=1 pings, RELOADING=1/READY=1, STOPPING=1" notify_sequence
 kill "$LISTENER_PID" 2>/dev/null || true
 LISTENER_PID=0
+# The journal as the audit trail's external anchor (docs/operations.md "Audit trail"): the
+# final checkpoint sealed at shutdown is logged after event=stopping, names the trail's last
+# row, carries only the row number, checkpoint number and the row's public chain hash, and
+# kmsctl verifies the trail against exactly those values; a changed hash is refused.
+ctl=("$bin/src/cli/kmsctl" --db "$state/policy.db" --token "pkcs11:token=kms-demo"
+     --pin-file "$state/user.pin")
+anchor_logged() {
+  local line seq cp hash report
+  line=$(sed -n '/event=stopping/,$p' "$state/kmsd.log" | grep 'event=audit_checkpoint' | tail -1)
+  echo "  $line"
+  grep -Eq '^level=info event=audit_checkpoint seq=[0-9]+ checkpoint=[0-9]+ hash=[0-9a-f]{64}$' \
+    <<<"$line" || return 1
+  seq=$(sed 's/.* seq=\([0-9]*\) .*/\1/' <<<"$line")
+  cp=$(sed 's/.* checkpoint=\([0-9]*\) .*/\1/' <<<"$line")
+  hash=$(sed 's/.* hash=//' <<<"$line")
+  report=$("${ctl[@]}" --json audit verify --expect-seq "$seq" --expect-checkpoint "$cp" \
+    --expect-checkpoint-hash "$hash") || return 1
+  # The last line names the end of the trail: every row sealed, the newest checkpoint.
+  python3 -c 'import json, sys; r = json.loads(sys.argv[1]);
+sys.exit(not (r["intact"] and r["rows"] == int(sys.argv[2]) and r["checkpoints"] == int(sys.argv[3])
+              and r["unsealed_rows"] == 0))' "$report" "$seq" "$cp" || return 1
+  local wrong rc=0
+  wrong=$( [ "${hash:0:1}" = 0 ] && echo 1 || echo 0 )${hash:1}
+  "${ctl[@]}" --json audit verify --expect-checkpoint "$cp" --expect-checkpoint-hash "$wrong" \
+    >"$state/anchor.json" || rc=$?
+  [ "$rc" = 3 ] && python3 -c 'import json, sys;
+sys.exit(json.load(open(sys.argv[1]))["problem"] != "anchor_mismatch")' "$state/anchor.json"
+}
+check "final audit checkpoint logged at shutdown; kmsctl verifies its values, refuses another hash" \
+  anchor_logged
 
 # 5. The TLS key in the token: an EC key written into the token, then deleted from disk;
 #    kmsd finds it through a PKCS#11 URI and signs every handshake inside the token.
@@ -225,6 +260,33 @@ else
   echo "note: RLIMIT_MEMLOCK cannot be raised here, so a kmsd with locked memory is not exercised"
 fi
 sed -i '/^mlockall = true$/d' "$state/kmsd.toml"
+# The secure key pool under a locked-memory limit of 0 (without CAP_IPC_LOCK: not root, or
+# root dropped to the configured user before the first arena is mapped): every arena's mlock
+# is refused, kmsd serves on, warns once and shows the refusal on /metrics.
+pool_unlocked() {
+  local soft rc=0 metrics
+  soft=$(ulimit -S -l)
+  ulimit -S -l 0
+  kms_start_kmsd "$state" "$bin" || rc=$?
+  ulimit -S -l "$soft"
+  [ "$rc" = 0 ] && call "$state/token-tls.crt" || return 1
+  metrics=$(curl -sf "http://127.0.0.1:$KMS_OPS_PORT/metrics") || return 1
+  grep '^kms_secure_pool' <<<"$metrics" | sed 's/^/  /'
+  if grep -q '^kms_secure_pool_arenas 0$' <<<"$metrics"; then
+    echo "  note: this build bypasses the secure pool (sanitizer or KMS_SECURE_MLOCK=OFF)"
+    return 0
+  fi
+  grep 'event=secure_pool_unlocked' "$state/kmsd.log" | sed 's/^/  /'
+  [ "$(grep -c 'event=secure_pool_unlocked' "$state/kmsd.log")" = 1 ] &&
+    grep 'event=secure_pool_unlocked' "$state/kmsd.log" | grep -q '^level=warning ' &&
+    awk '/^kms_secure_pool_unlocked_arenas / { found = 1; ok = ($2 >= 1) }
+         END { exit !(found && ok) }' <<<"$metrics"
+}
+if [ -n "$drop_user" ] || [ "$(id -u)" -ne 0 ]; then
+  check "secure pool arenas refused by RLIMIT_MEMLOCK: one warning, counted on /metrics" \
+    pool_unlocked
+  stop_kmsd
+fi
 wrong_uri() {
   sed -i 's|object=kmsd-tls|object=no-such-key|' "$state/kmsd.toml"
   local rc=0

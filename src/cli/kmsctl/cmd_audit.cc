@@ -1,7 +1,10 @@
 // kmsctl audit verify|export (issue 9 item 4). verify: exit 0 only when the hash chain and
 // its sealed checkpoints hold (policy/audit_verify.h) and, if given, reach the anchors
-// --expect-seq/--expect-checkpoint; exit 3 and the first bad row otherwise. export: the rows
+// --expect-seq/--expect-checkpoint[-hash] (kmsd logs them as event=audit_checkpoint); exit 3
+// and the first bad row otherwise. export: the rows
 // matching --since/--until/--user/--action, as JSON or text, stored bytes escaped.
+#include <algorithm>
+#include <array>
 #include <ctime>
 #include <iostream>
 #include <optional>
@@ -42,6 +45,19 @@ int Verify(const Globals& g, const kms::policy::AuditVerifyOptions& options,
               << " at row " << report->first_bad_row << ": " << report->detail << "\n";
   }
   return report->intact() ? kExitOk : kExitAuditBroken;
+}
+
+// ParseRowHash: 64 hex digits (either case), the hash= of kmsd's event=audit_checkpoint.
+kms::Result<std::array<uint8_t, 32>> ParseRowHash(const std::string& hex) {
+  auto bytes = kms::HexDecode(hex);
+  std::array<uint8_t, 32> out{};
+  if (!bytes.ok() || bytes->size() != out.size()) {
+    return kms::InvalidArgumentError(
+        "--expect-checkpoint-hash takes 64 hex digits (the hash= of an event=audit_checkpoint "
+        "line)");
+  }
+  std::copy(bytes->begin(), bytes->end(), out.begin());
+  return out;
 }
 
 struct ExportOpts {
@@ -146,14 +162,33 @@ void AddAuditCommands(CLI::App& app, Context& ctx) {
   verify->add_option("--expect-seq", vo->min_rows,
                      "fail (exit 3) unless the trail still holds this row number")
       ->check(CLI::PositiveNumber);
-  verify->add_option("--expect-checkpoint", vo->min_checkpoints,
-                     "fail (exit 3) unless checkpoint number N is still there")
-      ->check(CLI::PositiveNumber);
+  auto* expect_checkpoint =
+      verify
+          ->add_option("--expect-checkpoint", vo->min_checkpoints,
+                       "fail (exit 3) unless checkpoint number N is still there")
+          ->check(CLI::PositiveNumber);
+  // The numbers alone do not pin what the rows say (audit_verify.h): with the hash the
+  // checkpoint must also seal exactly the row recorded.
+  auto hash_hex = std::make_shared<std::string>();
+  verify
+      ->add_option("--expect-checkpoint-hash", *hash_hex,
+                   "fail (exit 3) unless that checkpoint seals a row with this hash (64 hex "
+                   "digits, hash= of kmsd's event=audit_checkpoint line)")
+      ->check(CLI::Validator(
+          [](const std::string& v) {
+            auto h = ParseRowHash(v);
+            return h.ok() ? std::string() : std::string(h.status().message());
+          },
+          "HASH"))
+      ->needs(expect_checkpoint);
   verify->add_option("--max-rows-per-checkpoint", vo->max_rows_per_checkpoint,
                      "fail (exit 3) if more rows than this lie between two checkpoints or "
                      "after the last one")
       ->check(CLI::PositiveNumber);
-  verify->callback([&ctx, vo] {
+  verify->callback([&ctx, vo, hash_hex] {
+    if (!hash_hex->empty()) {
+      vo->checkpoint_row_hash = *ParseRowHash(*hash_hex);  // the validator accepted it
+    }
     ctx.action = [&ctx, vo] {
       return WithTokenAndAdmin(
           ctx.g, [&](auto& t, auto& a) { return Verify(ctx.g, *vo, t, a); },

@@ -1,10 +1,17 @@
 #include "src/base/secure_pool.h"
 
 #include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -124,6 +131,8 @@ TEST(SecurePoolTest, EveryClassComesFromALockedDontDumpArena) {
   ASSERT_GE(s.arenas, 1u);
   // 256 KiB per arena fits well under the usual 8 MiB RLIMIT_MEMLOCK.
   EXPECT_EQ(s.locked_arenas, s.arenas);
+  EXPECT_EQ(s.unlocked_arenas, 0u);
+  EXPECT_EQ(s.first_lock_errno, 0);
   for (auto [p, n] : live) {
     Mapping m;
     ASSERT_TRUE(FindMapping(p, &m)) << n;
@@ -134,6 +143,90 @@ TEST(SecurePoolTest, EveryClassComesFromALockedDontDumpArena) {
     }
     EXPECT_TRUE(pool.Deallocate(p, n, nullptr));
   }
+}
+
+// What a child with RLIMIT_MEMLOCK room for one arena saw (sent back through a pipe).
+struct RefusedLockResult {
+  bool setup_ok = false;  // the limit was lowered and CAP_IPC_LOCK dropped
+  bool blocks_usable = false;
+  SecurePoolStats stats;
+};
+
+// DropIpcLock: clears CAP_IPC_LOCK from this process's effective and permitted sets, so that
+// RLIMIT_MEMLOCK applies even to root (mlock(2): the capability bypasses the limit).
+bool DropIpcLock() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
+  if (syscall(SYS_capget, &header, data.data()) != 0) {
+    return false;
+  }
+  const uint32_t mask = CAP_TO_MASK(CAP_IPC_LOCK);
+  data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~mask;
+  data[CAP_TO_INDEX(CAP_IPC_LOCK)].permitted &= ~mask;
+  return syscall(SYS_capset, &header, data.data()) == 0;
+}
+
+// RunWithOneArenaOfMemlock: in a forked child (mlocks are not inherited across fork, and the
+// lowered limit and dropped capability stay there), maps two 64 KiB arenas under a limit
+// that holds one.
+RefusedLockResult RunWithOneArenaOfMemlock() {
+  constexpr size_t kArena = 64 * kKiB;
+  RefusedLockResult result;
+  int fds[2];
+  if (pipe(fds) != 0) {
+    return result;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    RefusedLockResult r;
+    rlimit limit{};
+    r.setup_ok = getrlimit(RLIMIT_MEMLOCK, &limit) == 0 && DropIpcLock();
+    limit.rlim_cur = kArena + kArena / 2;  // the soft limit: lowering it needs no privilege
+    r.setup_ok = r.setup_ok && setrlimit(RLIMIT_MEMLOCK, &limit) == 0;
+    SecurePool pool(SecurePool::Options{.arena_bytes = kArena, .max_total_bytes = 4 * kArena});
+    // 4 KiB blocks: 16 fill the first arena, the 17th maps the second.
+    std::vector<void*> blocks;
+    r.blocks_usable = true;
+    for (int i = 0; i < 17; ++i) {
+      void* p = pool.Allocate(SecurePool::kMaxBlockBytes);
+      r.blocks_usable = r.blocks_usable && p != nullptr;
+      if (p != nullptr) {
+        std::memset(p, 0x5a, SecurePool::kMaxBlockBytes);  // the unlocked arena still works
+        blocks.push_back(p);
+      }
+    }
+    r.stats = pool.Stats();
+    for (void* p : blocks) {
+      (void)pool.Deallocate(p, SecurePool::kMaxBlockBytes, nullptr);
+    }
+    const ssize_t n = write(fds[1], &r, sizeof(r));
+    _exit(n == static_cast<ssize_t>(sizeof(r)) ? 0 : 1);
+  }
+  close(fds[1]);
+  if (pid > 0) {
+    RefusedLockResult got;
+    if (read(fds[0], &got, sizeof(got)) == static_cast<ssize_t>(sizeof(got))) {
+      result = got;
+    }
+    int status = 0;
+    (void)waitpid(pid, &status, 0);
+  }
+  close(fds[0]);
+  return result;
+}
+
+TEST(SecurePoolTest, RefusedMlockIsCountedAndTheArenaStillServes) {
+  if (!kMlockIsReal) {
+    GTEST_SKIP() << "the sanitizer's mlock interceptor never refuses";
+  }
+  const RefusedLockResult r = RunWithOneArenaOfMemlock();
+  ASSERT_TRUE(r.setup_ok) << "could not lower RLIMIT_MEMLOCK or drop CAP_IPC_LOCK in the child";
+  EXPECT_TRUE(r.blocks_usable);
+  EXPECT_EQ(r.stats.arenas, 2u);
+  EXPECT_EQ(r.stats.locked_arenas, 1u);
+  EXPECT_EQ(r.stats.unlocked_arenas, 1u);
+  EXPECT_EQ(r.stats.first_lock_errno, ENOMEM) << std::strerror(r.stats.first_lock_errno);
 }
 
 TEST(SecurePoolTest, UnlockedPoolIsVisiblyUnlocked) {
@@ -147,6 +240,7 @@ TEST(SecurePoolTest, UnlockedPoolIsVisiblyUnlocked) {
   EXPECT_FALSE(m.Has("dd"));
   EXPECT_EQ(m.locked_kb, 0u);
   EXPECT_EQ(pool.Stats().locked_arenas, 0u);
+  EXPECT_EQ(pool.Stats().unlocked_arenas, 0u);  // never tried: not a refusal
   EXPECT_TRUE(pool.Deallocate(p, 32, nullptr));
 }
 

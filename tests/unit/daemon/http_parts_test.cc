@@ -1,5 +1,5 @@
 // Unit tests of the front end's own parts (the listeners are exercised end to end in
-// tests/e2e): rate limiter and the Prometheus text format.
+// tests/e2e): rate limiter, the Prometheus text format and the secure-pool gauges.
 #include <gtest/gtest.h>
 
 #include "src/http/metrics.h"
@@ -51,6 +51,33 @@ TEST(MetricsTest, PrometheusTextFormat) {
   EXPECT_NE(t.find("kms_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"), std::string::npos);
   EXPECT_NE(t.find("kms_request_duration_seconds_count 2\n"), std::string::npos);
   EXPECT_NE(t.find("kms_replay_cache_entries 42\n"), std::string::npos);
+}
+
+// kmsd's secure-pool gauges read the pool's statistics at each scrape: what the pool counts
+// (arenas mapped, arenas whose mlock was refused) is what /metrics shows, and it follows.
+TEST(MetricsTest, SecurePoolGaugesFollowTheStatistics) {
+  Metrics m;
+  internal::SecurePoolStats stats;
+  stats.arenas = 3;
+  stats.locked_arenas = 3;
+  int reads = 0;
+  AddSecurePoolGauges(m, [&] {
+    ++reads;
+    return stats;
+  });
+  EXPECT_EQ(reads, 0);  // nothing read before a scrape
+  std::string t = m.Render();
+  EXPECT_NE(t.find("# TYPE kms_secure_pool_arenas gauge\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("# TYPE kms_secure_pool_unlocked_arenas gauge\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\nkms_secure_pool_arenas 3\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\nkms_secure_pool_unlocked_arenas 0\n"), std::string::npos) << t;
+  // Two more arenas, whose mlock RLIMIT_MEMLOCK refused.
+  stats.arenas = 5;
+  stats.unlocked_arenas = 2;
+  t = m.Render();
+  EXPECT_NE(t.find("\nkms_secure_pool_arenas 5\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\nkms_secure_pool_unlocked_arenas 2\n"), std::string::npos) << t;
+  EXPECT_EQ(reads, 4);  // one read per gauge and scrape
 }
 
 }  // namespace
