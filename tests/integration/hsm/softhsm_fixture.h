@@ -47,6 +47,12 @@ class SoftHsmToken {
 // RunCommand: runs argv (no shell), returns exit status and stdout.
 int RunCommand(const std::vector<std::string>& argv, std::string* out);
 
+// ForeignLogout: what another library in kmsd's process could do: open its own session on
+// token's slot through the raw function list, C_Logout there and close it again. Login state
+// is per application (PKCS#11 v2.40 §5.6 C_Login/C_Logout), so every session of the Token is
+// logged out too. A non-fatal failure if the module refuses any of the three calls.
+void ForeignLogout(const P11Module& module, const Token& token);
+
 // StorageModeName: "Wrapped" or "TokenObjects", the name suffix of the test suites
 // instantiated over both credential storage modes.
 inline std::string StorageModeName(const ::testing::TestParamInfo<CredentialStorage>& info) {

@@ -147,6 +147,25 @@ TEST_F(TlsKeyTest, KeepsSigningAfterATokenReconnect) {
   EXPECT_TRUE(Verify(point, digest, *sig));
 }
 
+// Another library's C_Logout logs kmsd out too (PKCS#11 v2.40 §5.6) and SoftHSM2 forgets the
+// cached key handle: at most one failed signature (kUnavailable, the token marked lost), then
+// the key is found again under the new login.
+TEST_F(TlsKeyTest, KeepsSigningAfterAForeignLogout) {
+  const std::vector<uint8_t> point = GenerateEcKey("kmsd-tls");
+  Result<std::unique_ptr<TokenTlsKey>> key = TokenTlsKey::Open(*token_, "pkcs11:object=kmsd-tls");
+  ASSERT_TRUE(key.ok());
+  std::array<uint8_t, 32> digest{};
+  ASSERT_TRUE((*key)->SignDigest(digest).ok());
+  ASSERT_NO_FATAL_FAILURE(testing::ForeignLogout(*module_, *token_));
+  Result<std::vector<uint8_t>> sig = (*key)->SignDigest(digest);
+  if (!sig.ok()) {
+    EXPECT_EQ(sig.status().code(), StatusCode::kUnavailable) << sig.status().ToString();
+    sig = (*key)->SignDigest(digest);
+  }
+  ASSERT_TRUE(sig.ok()) << sig.status().ToString();
+  EXPECT_TRUE(Verify(point, digest, *sig));
+}
+
 TEST_F(TlsKeyTest, RefusesUrisThatDoNotNameOneEcSigningKeyInThisToken) {
   GenerateEcKey("kmsd-tls");
   GenerateEcKey("twice");
