@@ -232,7 +232,15 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
       return InvalidArgumentError(FromCkRv(rv, "C_UnwrapKey").message() +
                                   ": the credential does not unwrap under its KEK");
     }
-    KMS_RETURN_IF_ERROR(TokenSide(lease.Check(rv, "C_UnwrapKey")));
+    Status unwrapped = lease.Check(rv, "C_UnwrapKey");
+    if (rv == CKR_UNWRAPPING_KEY_HANDLE_INVALID) {
+      // The KEK handle comes from this connection's index. If the token no longer knows it
+      // while we are still logged in (a logout was marked by Check already), the token
+      // changed behind our back: reconnect and re-find the keys by label, as
+      // TokenKeyVault::Hmac does for the TPK, instead of failing every unwrap.
+      token_.MarkLost();
+    }
+    KMS_RETURN_IF_ERROR(TokenSide(unwrapped));
     Result<size_t> len = ReadValueLen(lease, h);
     if (!len.ok() || (*len != 0 && *len != key_len)) {
       lease.fn()->C_DestroyObject(lease.handle(), h);  // result irrelevant: reported below
@@ -257,6 +265,9 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
   Result<std::vector<CK_OBJECT_HANDLE>> found = FindAll(lease, match, 2);
   KMS_RETURN_IF_ERROR(TokenSide(found.status()));
   if (found->empty()) {
+    // A logged-out session does not see private token objects (PKCS#11 v2.40 §4.4): that is
+    // a token condition (kUnavailable, then a new login), not a missing credential.
+    KMS_RETURN_IF_ERROR(TokenSide(lease.CheckLoggedIn()));
     return NotFoundError("no token object for this credential");
   }
   if (found->size() > 1) {

@@ -58,6 +58,8 @@ Result<CK_OBJECT_HANDLE> KeyManager::FindBackupKey(SessionLease& lease, uint32_t
       .String(CKA_LABEL, BackupKeyLabel(version));
   KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 2));
   if (found.empty()) {
+    // Invisible while logged out (PKCS#11 v2.40 §4.4): kUnavailable, never a new backup key.
+    KMS_RETURN_IF_ERROR(lease.CheckLoggedIn());
     return NotFoundError(BackupKeyLabel(version) + " is not in this token");
   }
   if (found.size() > 1) {

@@ -26,6 +26,54 @@ class Fd {
   int fd_;
 };
 
+bool SameInode(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// InCredentialsDirectory: the opened file (file_st) is the entry `path` names in the
+// directory $CREDENTIALS_DIRECTORY names. Both directories are compared by device and inode
+// (so "/run/credentials/kmsd.service-evil" or a path through a symlinked parent are judged by
+// what they are, not how they are spelled), and the entry is looked up again in that
+// directory without following links and compared with the opened file, so a rename between
+// open() and this check cannot make another file pass.
+bool InCredentialsDirectory(const std::string& path, const struct stat& file_st) {
+  const char* env = std::getenv("CREDENTIALS_DIRECTORY");
+  if (env == nullptr || *env == '\0') {
+    return false;
+  }
+  Fd dir(::open(env, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat dir_st {};
+  if (dir.get() < 0 || ::fstat(dir.get(), &dir_st) != 0) {
+    return false;
+  }
+  const size_t slash = path.rfind('/');
+  const std::string parent =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  struct stat parent_st {};
+  if (name.empty() || ::stat(parent.c_str(), &parent_st) != 0 || !SameInode(parent_st, dir_st)) {
+    return false;
+  }
+  struct stat entry_st {};
+  return ::fstatat(dir.get(), name.c_str(), &entry_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         SameInode(entry_st, file_st);
+}
+
+// SystemdCredentialMode: the owner and mode rule of the exception in secret_file.h. With a
+// POSIX.1e ACL the group bits of st_mode are the ACL mask, the most any named user or group
+// entry grants (acl(7)): group read is what systemd's ACL for the service user needs, group
+// write or any permission for others is never accepted.
+bool SystemdCredentialMode(const struct stat& st) {
+  const bool root_owned = st.st_uid == 0;
+  if (!root_owned && st.st_uid != ::geteuid()) {
+    return false;
+  }
+  if ((st.st_mode & S_IRWXO) != 0 || (st.st_mode & (S_IWGRP | S_IXGRP)) != 0) {
+    return false;
+  }
+  return root_owned || (st.st_mode & S_IWUSR) == 0;
+}
+
 }  // namespace
 
 Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes,
@@ -49,11 +97,15 @@ Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes,
   if (!S_ISREG(st.st_mode)) {
     return PermissionDeniedError("secret file " + path + " is not a regular file");
   }
-  if (st.st_uid != ::geteuid()) {
-    return PermissionDeniedError("secret file " + path +
-                                 " is not owned by the service user; refused");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+  const bool owner_ok = st.st_uid == ::geteuid();
+  const bool mode_ok = (st.st_mode & (S_IRWXG | S_IRWXO)) == 0;
+  // Only a file failing the owner-only rule looks at the systemd credential exception
+  // (secret_file.h); its refusals keep the owner-only rule's messages.
+  if ((!owner_ok || !mode_ok) && !(SystemdCredentialMode(st) && InCredentialsDirectory(path, st))) {
+    if (!owner_ok) {
+      return PermissionDeniedError("secret file " + path +
+                                   " is not owned by the service user; refused");
+    }
     return PermissionDeniedError("secret file " + path +
                                  " is accessible by group or others; refused (chmod 0400)");
   }

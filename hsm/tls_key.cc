@@ -90,6 +90,11 @@ Result<CK_OBJECT_HANDLE> TokenTlsKey::Locate(SessionLease& lease) {
     match.String(CKA_ID, *uri_.id);
   }
   KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 2));
+  if (found.empty()) {
+    // Private keys are invisible to a logged-out session (PKCS#11 v2.40 §4.4): kUnavailable
+    // and a new login then, not "no key".
+    KMS_RETURN_IF_ERROR(lease.CheckLoggedIn());
+  }
   if (found.size() != 1) {
     return NotFoundError(found.empty() ? "TLS key: no signing private key matches the URI"
                                        : "TLS key: several private keys match the URI");

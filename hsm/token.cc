@@ -20,6 +20,16 @@ bool IsPinRefusal(CK_RV rv) {
          rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
 }
 
+// IsHandleInvalid: the token does not know an object handle we hold. Besides an object
+// destroyed behind our back, this is what a logged-out application sees: private objects
+// are reachable only by a logged-in user (PKCS#11 v2.40 §4.4 CKA_PRIVATE), and SoftHSM2
+// forgets its handles to them and destroys private session objects at C_Logout, so it
+// answers these codes rather than CKR_USER_NOT_LOGGED_IN.
+bool IsHandleInvalid(CK_RV rv) {
+  return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID ||
+         rv == CKR_UNWRAPPING_KEY_HANDLE_INVALID || rv == CKR_WRAPPING_KEY_HANDLE_INVALID;
+}
+
 }  // namespace
 
 // ---- SessionLease ----
@@ -68,7 +78,37 @@ Status SessionLease::Check(CK_RV rv, std::string_view function) {
   if (IsTokenLost(rv)) {
     token_->MarkLost();
   }
-  return FromCkRv(rv, function);
+  Status s = FromCkRv(rv, function);
+  if (IsHandleInvalid(rv)) {
+    // A logout is a condition of the token, never "no such key" (which the core would
+    // answer as an authentication failure): kUnavailable, and the next call logs in again.
+    if (Status login = CheckLoggedIn(); !login.ok()) {
+      return UnavailableError(s.message() + "; " + login.message());
+    }
+  }
+  return s;
+}
+
+Status SessionLease::CheckLoggedIn() {
+  CK_SESSION_INFO info{};
+  const CK_RV rv = fn()->C_GetSessionInfo(handle_, &info);
+  if (rv != CKR_OK) {
+    // No recursion into Check: C_GetSessionInfo has no object handle.
+    if (IsSessionBroken(rv)) {
+      broken_ = true;
+    }
+    if (IsTokenLost(rv)) {
+      token_->MarkLost();
+    }
+    return TokenSide(FromCkRv(rv, "C_GetSessionInfo"));
+  }
+  if (info.state == CKS_RO_USER_FUNCTIONS || info.state == CKS_RW_USER_FUNCTIONS) {
+    return Status::Ok();
+  }
+  token_->MarkLost();
+  return UnavailableError(
+      "token session no longer logged in (logged out elsewhere in this process); logging in "
+      "again at the next call");
 }
 
 // ---- Token ----
@@ -214,6 +254,10 @@ Status Token::LoadKeyIndex(SessionLease& lease) {
                                      LongTermKeyLabel(info->name.kind, info->name.version));
     }
   }
+  // A logged-out session finds no private object (PKCS#11 v2.40 §4.4), so its result would
+  // replace the index with an empty one and every key would be kNotFound until a restart.
+  // Checked after the search and the inspection, so a logout during them is seen too.
+  KMS_RETURN_IF_ERROR(lease.CheckLoggedIn());
   std::unique_lock<std::shared_mutex> lock(index_mu_);
   index_ = std::move(index);
   rejected_ = std::move(rejected);

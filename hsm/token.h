@@ -7,7 +7,10 @@
 //    listed by RejectedKeyObjects() and never used;
 //  * loss handling: a lost token makes every call fail with kUnavailable; the next call
 //    after reconnect_interval re-finds the slot by URI, opens a new login session, logs in
-//    (unless the PIN was refused: never retried) and re-finds the keys by label.
+//    (unless the PIN was refused: never retried) and re-finds the keys by label. A logout
+//    made by anyone else in the process (login state is per application, PKCS#11 v2.40
+//    §5.6) counts as a loss: it is noticed by the first call whose handle the token no
+//    longer knows (SessionLease::Check) or whose search comes back empty.
 #pragma once
 
 #include <atomic>
@@ -53,8 +56,16 @@ class SessionLease {
   void MarkBroken() { broken_ = true; }
   bool broken() const { return broken_; }
   // Check: FromCkRv(rv, function); a session-loss code also marks the lease broken and a
-  // token-loss code marks the token lost.
+  // token-loss code marks the token lost. An invalid object/key handle also asks whether
+  // the session is still logged in (CheckLoggedIn): if not, the answer is kUnavailable
+  // (the token is marked lost) instead of the table's kNotFound.
   Status Check(CK_RV rv, std::string_view function);
+  // CheckLoggedIn: OK while the session is in a user state (C_GetSessionInfo says
+  // CKS_RO/RW_USER_FUNCTIONS). Otherwise the application was logged out behind our back (a
+  // C_Logout on any session of the process, PKCS#11 v2.40 §5.6): the token is marked lost so
+  // that the next call logs in again, and the answer is kUnavailable. One token call; used
+  // on error paths and after searches whose result must not come from a logged-out view.
+  Status CheckLoggedIn();
 
  private:
   friend class Token;

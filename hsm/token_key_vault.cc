@@ -136,7 +136,10 @@ Status TokenKeyVault::Hmac(ports::KeyRef key, crypto::HmacAlg alg,
       return UnavailableError("C_SignInit: " + std::string("long-term key handle invalid; ") +
                               "token marked lost");
     }
-    credentials_.Forget(key);  // the next OpenCredential unwraps it again
+    // The next OpenCredential unwraps it again. If the handle died with a logout made
+    // elsewhere in the process, Check below marks the token lost, so that unwrap runs
+    // after a new login rather than under a KEK handle the token forgot too.
+    credentials_.Forget(key);
   }
   return TokenSide(lease.Check(rv, "C_SignInit"));
 }

@@ -8,7 +8,10 @@
 // Error contract towards the core (src/core answers kUnavailable with 503 and refuses the
 // MIKEY request, as an authentication failure, on any other code):
 //  * kUnavailable: every condition of the token or of this layer, whatever the request:
-//    token or session lost, reconnect pending or failed, the PIN refused at a reconnect,
+//    token or session lost, logged out by other code in the process (a key or KEK handle
+//    the token forgot, or a search coming back empty, while C_GetSessionInfo no longer
+//    shows a user state: at most one call fails, the next logs in again), reconnect
+//    pending or failed, the PIN refused at a reconnect,
 //    pool exhausted, any PKCS#11 error of C_SignInit/C_Sign/C_GenerateRandom/C_UnwrapKey
 //    other than those below (CKR_GENERAL_ERROR from C_Sign, CKR_OPERATION_ACTIVE, ...), and
 //    a stale credential reference (evicted from the LRU, or opened before a reconnect: a

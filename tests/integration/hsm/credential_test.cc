@@ -19,7 +19,7 @@ namespace kms::hsm {
 namespace {
 
 using testing::OpensslHmac;
-using testing::SoftHsmToken;
+using testing::SoftHsmTest;
 
 const std::vector<uint8_t> kData = {'M', 'I', 'K', 'E', 'Y', 0, 1, 2, 3, 250};
 
@@ -31,25 +31,17 @@ std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
   return v;
 }
 
-class CredentialTest : public ::testing::TestWithParam<CredentialStorage> {
+class CredentialTest : public SoftHsmTest<::testing::TestWithParam<CredentialStorage>> {
  protected:
+  CredentialTest() : SoftHsmTest("kms-cred-test") {}
   void SetUp() override {
-    module_ = SoftHsmToken::OpenModule();
-    ASSERT_NE(module_, nullptr);
     TokenConfig config = softhsm_.Config();
     config.credential_storage = GetParam();
     config.credential_cache_size = 2;
-    Result<std::unique_ptr<Token>> t = Token::Open(*module_, config);
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    token_ = std::move(t).value();
+    ASSERT_NO_FATAL_FAILURE(OpenToken(config));
     KeyManager km(*token_);
     ASSERT_TRUE(km.CreateKek(1).ok());
     vault_ = std::make_unique<TokenKeyVault>(*token_);
-  }
-  void TearDown() override {
-    vault_.reset();
-    token_.reset();
-    module_.reset();
   }
 
   std::vector<uint8_t> Hmac(ports::KeyRef ref, crypto::HmacAlg alg) {
@@ -59,10 +51,7 @@ class CredentialTest : public ::testing::TestWithParam<CredentialStorage> {
     return out;
   }
 
-  SoftHsmToken softhsm_{"kms-cred-test"};
-  std::unique_ptr<P11Module> module_;
-  std::unique_ptr<Token> token_;
-  std::unique_ptr<TokenKeyVault> vault_;
+  std::unique_ptr<TokenKeyVault> vault_;  // destroyed before the token (SoftHsmTest)
 };
 
 TEST_P(CredentialTest, ImportedKeyHmacEqualsOpenSsl) {
@@ -186,21 +175,15 @@ TEST_P(CredentialTest, OpenedCredentialIsNotExtractable) {
 INSTANTIATE_TEST_SUITE_P(Modes, CredentialTest,
                          ::testing::Values(CredentialStorage::kWrapped,
                                            CredentialStorage::kTokenObjects),
-                         [](const ::testing::TestParamInfo<CredentialStorage>& param_info) {
-                           return param_info.param == CredentialStorage::kWrapped ? "Wrapped"
-                                                                             : "TokenObjects";
-                         });
+                         testing::StorageModeName);
 
 // A known PSK wrapped by OpenSSL (EVP_aes_256_wrap_pad, an outside implementation of
 // RFC 5649) under a known KEK: for these tests only, never how the product makes KEKs.
-class WrappedImportTest : public ::testing::Test {
+class WrappedImportTest : public SoftHsmTest<> {
  protected:
+  WrappedImportTest() : SoftHsmTest("kms-kwp-test") {}
   void SetUp() override {
-    module_ = SoftHsmToken::OpenModule();
-    ASSERT_NE(module_, nullptr);
-    Result<std::unique_ptr<Token>> t = Token::Open(*module_, softhsm_.Config());
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    token_ = std::move(t).value();
+    ASSERT_NO_FATAL_FAILURE(OpenToken());
     ASSERT_EQ(blob_.size(), 40u);
   }
   // KnownKek: a KEK object holding kek_ (C_CreateObject) with the extra attributes in t.
@@ -215,9 +198,6 @@ class WrappedImportTest : public ::testing::Test {
     return h;
   }
 
-  SoftHsmToken softhsm_{"kms-kwp-test"};
-  std::unique_ptr<P11Module> module_;
-  std::unique_ptr<Token> token_;
   const std::vector<uint8_t> kek_ = Pattern(32, 0xA0);
   const std::vector<uint8_t> psk_ = Pattern(32, 0x42);
   const std::vector<uint8_t> blob_ = testing::OpensslWrapPad(kek_, psk_);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <span>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -192,6 +193,75 @@ TEST_F(SecretFileTest, SystemdCredentialNeedsDirectory) {
   EXPECT_EQ(ReadSystemdCredential("../pin", 256, true).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ReadSystemdCredential("..", 256, true).status().code(), StatusCode::kInvalidArgument);
+  unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+// systemd >= 254 (secret_file.h): a credential is a root-owned 0440 file on tmpfs whose group
+// bits are the mask of an ACL granting the service user read. Accepted in the directory
+// $CREDENTIALS_DIRECTORY names, however that directory is reached.
+TEST_F(SecretFileTest, SystemdCredentialOwnedByRootWithGroupReadIsAccepted) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root: systemd's credential files are owned by root, and only root "
+                    "can make such a file here";
+  }
+  const std::string creds = dir_ + "/credentials";
+  ASSERT_EQ(mkdir(creds.c_str(), 0700), 0);
+  setenv("CREDENTIALS_DIRECTORY", creds.c_str(), 1);
+  const std::string pin = Write("credentials/kms-pin", "1234\n", 0440);
+  Result<SecretBytes> read = ReadSystemdCredential("kms-pin", 256, true);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(read->ConstantTimeEqual(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("1234"), 4)));
+  EXPECT_TRUE(ReadSecretFile(pin, 256, true).ok());
+  // The real directory counts, not the spelling: through a symlinked parent, and with the
+  // variable itself naming the directory through a link.
+  const std::string via = dir_ + "/via-link";
+  ASSERT_EQ(symlink(creds.c_str(), via.c_str()), 0);
+  EXPECT_TRUE(ReadSecretFile(via + "/kms-pin", 256, true).ok());
+  setenv("CREDENTIALS_DIRECTORY", via.c_str(), 1);
+  EXPECT_TRUE(ReadSystemdCredential("kms-pin", 256, true).ok());
+  // Root keeping write permission is still "writable by root only".
+  EXPECT_TRUE(ReadSecretFile(Write("credentials/rw", "1234", 0640), 256, true).ok());
+  unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+// Everything else keeps the owner-only refusal and its message.
+TEST_F(SecretFileTest, SystemdCredentialExceptionIsNarrow) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root: the files under test are root-owned like systemd's";
+  }
+  const std::string creds = dir_ + "/credentials";
+  ASSERT_EQ(mkdir(creds.c_str(), 0700), 0);
+  const std::string pin = Write("credentials/kms-pin", "1234", 0440);
+  const auto refused = [](const std::string& path, const char* why) {
+    Status s = ReadSecretFile(path, 256, true).status();
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << path;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.ToString();
+  };
+  // Without the variable, and with it naming another directory, the same file is refused.
+  unsetenv("CREDENTIALS_DIRECTORY");
+  refused(pin, "group or others");
+  setenv("CREDENTIALS_DIRECTORY", dir_.c_str(), 1);
+  refused(pin, "group or others");
+  setenv("CREDENTIALS_DIRECTORY", creds.c_str(), 1);
+  // The same mode outside the directory; in a sibling that merely shares its name's prefix.
+  refused(Write("outside", "1234", 0440), "group or others");
+  ASSERT_EQ(mkdir((creds + "-evil").c_str(), 0700), 0);
+  refused(Write("credentials-evil/kms-pin", "1234", 0440), "group or others");
+  // Inside, but readable by others, writable or executable by the group (the ACL mask).
+  refused(Write("credentials/o", "1234", 0444), "group or others");
+  refused(Write("credentials/gw", "1234", 0460), "group or others");
+  refused(Write("credentials/gx", "1234", 0450), "group or others");
+  // A symbolic link inside, even to an accepted file (O_NOFOLLOW stays).
+  ASSERT_EQ(symlink(pin.c_str(), (creds + "/link").c_str()), 0);
+  EXPECT_EQ(ReadSystemdCredential("link", 256, true).status().code(),
+            StatusCode::kPermissionDenied);
+  refused(creds + "/link", "symbolic link");
+  // Owned by neither root nor the service user.
+  const std::string other = Write("credentials/other", "1234", 0440);
+  ASSERT_EQ(chown(other.c_str(), 12345, 12345), 0);
+  refused(other, "not owned by the service user");
+  EXPECT_TRUE(ReadSystemdCredential("kms-pin", 256, true).ok());  // the control
   unsetenv("CREDENTIALS_DIRECTORY");
 }
 

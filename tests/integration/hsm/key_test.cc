@@ -18,30 +18,18 @@
 namespace kms::hsm {
 namespace {
 
-using testing::SoftHsmToken;
+using testing::SoftHsmTest;
 
-class KeyTest : public ::testing::Test {
+class KeyTest : public SoftHsmTest<> {
  protected:
+  KeyTest() : SoftHsmTest("kms-key-test") {}
   void SetUp() override {
-    module_ = SoftHsmToken::OpenModule();
-    ASSERT_NE(module_, nullptr);
-    Result<std::unique_ptr<Token>> t = Token::Open(*module_, softhsm_.Config());
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    token_ = std::move(t).value();
+    ASSERT_NO_FATAL_FAILURE(OpenToken());
     KeyManager km(*token_);
     ASSERT_TRUE(km.CreateTicketKey(1).ok());
     ASSERT_TRUE(km.CreateKek(1).ok());
     ASSERT_TRUE(km.CreateAuditKey(1).ok());
   }
-  void TearDown() override {
-    token_.reset();
-    module_.reset();
-  }
-
-  // Declared first so the token directory outlives the module.
-  SoftHsmToken softhsm_{"kms-key-test"};
-  std::unique_ptr<P11Module> module_;
-  std::unique_ptr<Token> token_;
 };
 
 TEST_F(KeyTest, CreateListFindDestroy) {

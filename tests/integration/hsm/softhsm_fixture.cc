@@ -111,6 +111,20 @@ TokenConfig SoftHsmToken::Config() const {
   return c;
 }
 
+void ForeignLogout(const P11Module& module, const Token& token) {
+  const CK_FUNCTION_LIST* f = module.fn();
+  CK_TOKEN_INFO info{};
+  Result<CK_SLOT_ID> slot = Token::FindSlotFor(f, token.uri(), token.config().token_uri, &info);
+  ASSERT_TRUE(slot.ok()) << slot.status().ToString();
+  CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+  ASSERT_EQ(f->C_OpenSession(*slot, CKF_SERIAL_SESSION, nullptr, nullptr, &session), CKR_OK);
+  CK_SESSION_INFO before{};
+  EXPECT_EQ(f->C_GetSessionInfo(session, &before), CKR_OK);
+  EXPECT_EQ(before.state, CKS_RO_USER_FUNCTIONS);  // the Token's login covers this session
+  EXPECT_EQ(f->C_Logout(session), CKR_OK);
+  EXPECT_EQ(f->C_CloseSession(session), CKR_OK);
+}
+
 std::unique_ptr<P11Module> SoftHsmToken::OpenModule() {
   Result<std::unique_ptr<P11Module>> m =
       P11Module::Open(KMS_SOFTHSM2_MODULE, ModuleOptions{.no_delete = true});

@@ -13,7 +13,7 @@
 namespace kms::hsm {
 namespace {
 
-using testing::SoftHsmToken;
+using testing::SoftHsmTest;
 
 const std::vector<uint8_t> kData = {'p', 'r', 'f'};
 
@@ -57,11 +57,11 @@ CK_RV CountingLogin(CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR_PTR pin, CK
   return g_real.C_Login(s, u, pin, len);
 }
 
-class VaultContractTest : public ::testing::Test {
+class VaultContractTest : public SoftHsmTest<> {
  protected:
+  VaultContractTest() : SoftHsmTest("kms-contract") {}
   void SetUp() override {
-    module_ = SoftHsmToken::OpenModule();
-    ASSERT_NE(module_, nullptr);
+    ASSERT_NO_FATAL_FAILURE(OpenModule());
     CK_FUNCTION_LIST* f = module_->mutable_functions_for_testing();
     g_real = *f;
     f->C_Sign = &FaultySign;
@@ -73,21 +73,13 @@ class VaultContractTest : public ::testing::Test {
     g_logins = 0;
     TokenConfig config = softhsm_.Config();
     config.credential_cache_size = 1;
-    Result<std::unique_ptr<Token>> t = Token::Open(*module_, config);
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    token_ = std::move(t).value();
+    ASSERT_NO_FATAL_FAILURE(OpenToken(config));
     KeyManager km(*token_);
     ASSERT_TRUE(km.CreateTicketKey(1).ok());
     ASSERT_TRUE(km.CreateKek(1).ok());
     vault_ = std::make_unique<TokenKeyVault>(*token_);
     tpk_ = *vault_->TicketKey(1);
   }
-  void TearDown() override {
-    vault_.reset();
-    token_.reset();
-    module_.reset();
-  }
-
   Status Hmac(ports::KeyRef key) {
     std::vector<uint8_t> out(32);
     return vault_->Hmac(key, crypto::HmacAlg::kSha256, kData, out);
@@ -98,10 +90,7 @@ class VaultContractTest : public ::testing::Test {
     return c.ok() ? *c : ports::WrappedCredential{};
   }
 
-  SoftHsmToken softhsm_{"kms-contract"};
-  std::unique_ptr<P11Module> module_;
-  std::unique_ptr<Token> token_;
-  std::unique_ptr<TokenKeyVault> vault_;
+  std::unique_ptr<TokenKeyVault> vault_;  // destroyed before the token (SoftHsmTest)
   ports::KeyRef tpk_;
 };
 
