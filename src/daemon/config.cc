@@ -205,12 +205,19 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source_name
       {"server", [&](Reader& r) { return ReadServer(r, &c.server, &c.decision_workers, &c.tls); }},
       {"ops", [&](Reader& r) { return ReadOps(r, &c.ops); }},
       {"token", [&](Reader& r) { return ReadToken(r, &c.token); }},
-      {"database", [&](Reader& r) {
+      {"database",
+       [&](Reader& r) {
          KMS_RETURN_IF_ERROR(r.Str("path", &c.database));
          KMS_RETURN_IF_ERROR(r.Int("cache_entries", &c.database_cache_entries, 0, 10'000'000));
          return r.Done();
        }},
       {"audit", [&](Reader& r) { return ReadAudit(r, &c.audit); }},
+      {"keys",
+       [&](Reader& r) {
+         KMS_RETURN_IF_ERROR(
+             r.Int("tpk_max_tickets", &c.keys.tpk_max_tickets, 0, int64_t{1} << 62));
+         return r.Done();
+       }},
       {"process", [&](Reader& r) { return ReadProcess(r, &c.process); }},
   };
   for (const auto& [key, node] : root) {

@@ -20,6 +20,7 @@ std::optional<uint32_t> PinnedKeyVault::Pinned(ports::KeyKind kind) const {
 }
 
 Result<uint32_t> PinnedKeyVault::ActiveTicketKeyVersion() {
+  tpk_uses_.fetch_add(1, std::memory_order_relaxed);
   if (auto v = Pinned(ports::KeyKind::kTpk)) return *v;
   return inner_.ActiveTicketKeyVersion();
 }
@@ -40,6 +41,45 @@ void KeyWatcher::Emit(const char* level, const char* event, std::initializer_lis
 void KeyWatcher::Poll() {
   PollKind(ports::KeyKind::kTpk);
   PollKind(ports::KeyKind::kAudit);
+  CountAndRotate();
+}
+
+void KeyWatcher::FlushUsage() {
+  const std::optional<uint32_t> v = vault_.Pinned(ports::KeyKind::kTpk);
+  unsaved_uses_ += vault_.TakeTicketKeyUses();
+  if (!v || !hooks_.add_usage || unsaved_uses_ == 0) return;
+  if (hooks_.add_usage(ports::KeyKind::kTpk, *v, static_cast<int64_t>(unsaved_uses_)).ok()) {
+    unsaved_uses_ = 0;
+  }
+}
+
+void KeyWatcher::CountAndRotate() {
+  const std::optional<uint32_t> v = vault_.Pinned(ports::KeyKind::kTpk);
+  if (hooks_.tpk_max_uses == 0 || !hooks_.add_usage || !hooks_.rotate || !v) {
+    vault_.TakeTicketKeyUses();  // nothing to count against
+    return;
+  }
+  unsaved_uses_ += vault_.TakeTicketKeyUses();
+  // A failed write keeps the uses for the next tick (the count only ever errs high).
+  Result<int64_t> total =
+      hooks_.add_usage(ports::KeyKind::kTpk, *v, static_cast<int64_t>(unsaved_uses_));
+  if (!total.ok()) return;
+  unsaved_uses_ = 0;
+  if (static_cast<uint64_t>(*total) < hooks_.tpk_max_uses) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (last_rotation_attempt_ && now - *last_rotation_attempt_ < std::chrono::minutes(1)) return;
+  last_rotation_attempt_ = now;
+  Emit("info", "key_rotation_due",
+       {{"kind", "tpk"},
+        {"version", std::to_string(*v)},
+        {"uses", std::to_string(*total)},
+        {"limit", std::to_string(hooks_.tpk_max_uses)}});
+  if (Status s = hooks_.rotate(ports::KeyKind::kTpk); !s.ok()) {
+    Emit("error", "key_rotation_failed", {{"kind", "tpk"}, {"reason", s.message()}});
+    return;
+  }
+  last_rotation_attempt_.reset();
+  PollKind(ports::KeyKind::kTpk);  // switch to the new version now, not a tick later
 }
 
 bool KeyWatcher::TokenHas(ports::KeyKind kind, uint32_t version) {

@@ -20,7 +20,9 @@
 #include "hsm/secret_file.h"
 #include "hsm/tls_key.h"
 #include "hsm/token_stack.h"
+#include "policy/admin.h"
 #include "policy/audit_writer.h"
+#include "policy/key_usage.h"
 #include "policy/migrations.h"
 #include "policy/sqlite_policy_store.h"
 #include "src/base/clock.h"
@@ -33,6 +35,7 @@
 #include "src/core/vault_adapters.h"
 #include "src/daemon/config.h"
 #include "src/daemon/hardening.h"
+#include "src/daemon/key_rotation.h"
 #include "src/daemon/key_selection.h"
 #include "src/daemon/log.h"
 #include "src/http/listen_socket.h"
@@ -204,10 +207,27 @@ int main(int argc, char** argv) {
   // take effect while kmsd runs; an unregistered key object is never used): pinned before
   // anything can seal, then re-read on every tick of the main loop.
   kms::daemon::PinnedKeyVault vault(*(*token)->vault);
-  kms::daemon::KeyWatcher key_watcher(
-      vault, {[&store](kms::ports::KeyKind kind) { return (*store)->NewestActiveKeyVersion(kind); },
-              [&token] { return (*token)->token->RefreshKeyIndex(); },
-              {}});
+  // Automatic TPK rotation writes through its own connection, audited as "admin:kmsd".
+  auto key_admin =
+      kms::policy::PolicyAdmin::Open(cfg.database, "kmsd", kms::policy::AdminAccess::kReadWrite);
+  if (!key_admin.ok()) {
+    Log("error", "startup_failed",
+        {{"component", "policy"}, {"reason", key_admin.status().message()}});
+    return kExitStartup;
+  }
+  kms::daemon::KeyWatcher::Hooks key_hooks;
+  key_hooks.newest_registered = [&store](kms::ports::KeyKind kind) {
+    return (*store)->NewestActiveKeyVersion(kind);
+  };
+  key_hooks.refresh_token_index = [&token] { return (*token)->token->RefreshKeyIndex(); };
+  key_hooks.tpk_max_uses = cfg.keys.tpk_max_tickets;
+  key_hooks.add_usage = [&key_admin](kms::ports::KeyKind kind, uint32_t version, int64_t delta) {
+    return kms::policy::AddKeyUsage(key_admin->db(), kind, version, delta);
+  };
+  key_hooks.rotate = [&token, &key_admin](kms::ports::KeyKind kind) {
+    return kms::daemon::RotateKey(*(*token)->token, *key_admin, kind);
+  };
+  kms::daemon::KeyWatcher key_watcher(vault, std::move(key_hooks));
   key_watcher.Poll();
   kms::http::Metrics metrics;
   kms::policy::AuditWriterOptions ao;
@@ -378,6 +398,7 @@ int main(int argc, char** argv) {
   ops->reset();
   decisions.reset();
   idle_workers.on_idle = nullptr;
+  key_watcher.FlushUsage();  // the last second's TPK uses (the count survives restarts)
   audit->reset();  // flushes the queue and seals a final checkpoint
   Log("info", "stopped");
   return 0;

@@ -3,7 +3,8 @@
 # §7): after `kmsctl key rotate tpk`, the same kmsd process seals new tickets under v2 within
 # its 1 s key-watch tick (src/daemon/key_selection.h), a ticket sealed under v1 before the
 # rotation still resolves until v1 is destroyed, and after `kmsctl key rotate audit` kmsd's checkpoints are sealed
-# with audit key v2 and the trail verifies.
+# with audit key v2 and the trail verifies; with [keys] tpk_max_tickets kmsd rotates the TPK
+# itself once that many tickets were sealed under it, counting across restarts.
 # Usage: tpk_rotation_live.sh BUILD_DIR SOURCE_DIR; exit 0 when every check holds.
 # shellcheck source=tests/integration/kmsctl/lib.sh
 . "$(dirname "$0")/lib.sh" "$@"
@@ -69,4 +70,25 @@ pids=()
 last=$(sqlite3 "$a/policy.db" "SELECT key_version FROM audit_checkpoint ORDER BY seq DESC LIMIT 1")
 [ "$last" = 2 ] || fail "kmsd's final checkpoint sealed with audit key v$last, not v2"
 "${ctl[@]}" audit verify >/dev/null || fail "audit verify after the audit key rotation"
+# Automatic rotation after [keys] tpk_max_tickets uses (checklist item 30). The count of v2
+# was kept in the database by the kmsd above (requests 2 and 3, flushed at its shutdown), so
+# a limit one above it makes the next ticket the last under v2: the restarted kmsd carries
+# on from the durable count, rotates to v3 itself (audited as admin:kmsd) and seals under v3.
+used=$(sqlite3 "$a/policy.db" "SELECT sealed FROM key_usage WHERE kind = 'tpk' AND version = 2")
+[ "${used:-0}" -ge 2 ] || fail "TPK v2's use count was not kept: '$used'"
+printf '\n[keys]\ntpk_max_tickets = %d\n' $((used + 1)) >>"$a/kmsd.toml"
+kms_start_kmsd "$a" "$bin" || fail "restart kmsd"
+pids+=("$KMSD_PID")
+kms=(--kms-url "https://127.0.0.1:$KMS_PORT/kms" --kms-id "https://127.0.0.1/kms"
+     --ca-file "$a/tls.crt")
+request 4
+[ "$(sealed_under 4)" = tpk-0002 ] || fail "ticket 4 sealed under '$(sealed_under 4)', not tpk-0002"
+wait_log "event=key_rotation_due kind=tpk version=2"
+wait_log "event=key_version_active kind=tpk version=3 previous=2"
+request 5
+[ "$(sealed_under 5)" = tpk-0003 ] || fail "ticket 5 sealed under '$(sealed_under 5)', not tpk-0003"
+resolve 4  # v2, now retired, still resolves
+"${ctl[@]}" --json audit export --action key.rotate | grep -q '"actor": "admin:kmsd"' ||
+  fail "kmsd's rotation is not audited"
+"${ctl[@]}" audit verify >/dev/null || fail "audit verify after kmsd's rotation"
 echo "tpk rotation live: ok"

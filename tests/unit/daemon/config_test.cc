@@ -75,6 +75,8 @@ max_wait_ms = 50
 queue_limit = 100
 checkpoint_rows = 10
 checkpoint_interval_s = 5
+[keys]
+tpk_max_tickets = 1000
 [process]
 user = "kms"
 mlockall = true
@@ -94,6 +96,7 @@ seccomp = true
   EXPECT_EQ(c->database, "/tmp/p.db");
   EXPECT_EQ(c->database_cache_entries, 0u);
   EXPECT_EQ(c->audit.checkpoint_rows, 10u);
+  EXPECT_EQ(c->keys.tpk_max_tickets, 1000u);
   EXPECT_TRUE(c->process.mlockall);
   EXPECT_TRUE(c->process.seccomp);
   EXPECT_EQ(c->tls.cert_file, "c");
