@@ -46,16 +46,18 @@ last_row() {
 
 # 1. No hook: kmsd starts, logs and audits the pass, with every test named.
 started_and_audited() {
-  local before
+  local before rc=0
   before=$(rows)
   KMS_SELF_TEST_FAIL="$1" NOTIFY_SOCKET="$state/notify.sock" kms_start_kmsd "$state" "$bin" ||
     return 1
   local passed="tests=$(IFS=,; echo "${tests[*]}")"
-  grep "event=self_test_passed" "$state/kmsd.log" | grep -q -- "$passed" &&
+  { grep "event=self_test_passed" "$state/kmsd.log" | grep -q -- "$passed" &&
     curl -sf "http://127.0.0.1:$KMS_OPS_PORT/readyz" -o /dev/null &&
     [ "$(rows)" -eq $((before + 1)) ] &&
-    last_row | grep -q "^ok self_test.passed  passed=${passed#tests=}$" || { last_row; return 1; }
-  kms_stop_kmsd
+    last_row | grep -q "^ok self_test.passed  passed=${passed#tests=}$"; } ||
+    { echo "  last audit row: $(last_row)" >&2; rc=1; }
+  kms_stop_kmsd  # on every path: a second start must not leave this one running
+  return $rc
 }
 check "no hook: kmsd starts, logs self_test_passed with all 9 tests, audits the pass" \
   started_and_audited ""
