@@ -7,8 +7,8 @@
 //
 // What it is and is not (docs/security-target.md "Self-tests"): an error-detection test
 // (a corrupted or partially updated binary is refused), not a defence against someone who
-// can write to the install directory: he can replace the digest file too. An unkeyed digest
-// is what FIPS 140-3 accepts for a software module's integrity test at security level 1.
+// can write to the install directory: they can replace the digest file too. ISO/IEC
+// 19790:2012 accepts an error detection code for this test at security levels 1 and 2.
 #pragma once
 
 #include <string>
