@@ -179,6 +179,7 @@ Status ReadProcess(Reader& r, ProcessSettings* p) {
   KMS_RETURN_IF_ERROR(r.Str("user", &p->user));
   KMS_RETURN_IF_ERROR(r.Bool("mlockall", &p->mlockall));
   KMS_RETURN_IF_ERROR(r.Bool("seccomp", &p->seccomp));
+  KMS_RETURN_IF_ERROR(r.Bool("require_integrity_digest", &p->require_integrity_digest));
   return r.Done();
 }
 

@@ -52,6 +52,9 @@ struct ProcessSettings {
   std::string user;       // drop to this user when started as root ("" = stay)
   bool mlockall = false;
   bool seccomp = false;
+  // require_integrity_digest: refuse to start when "<kmsd>.sha256" is missing (a digest that
+  // is present is always checked; src/daemon/integrity.h).
+  bool require_integrity_digest = false;
 };
 
 struct Config {

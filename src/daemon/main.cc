@@ -38,6 +38,7 @@
 #include "src/daemon/key_rotation.h"
 #include "src/daemon/key_selection.h"
 #include "src/daemon/log.h"
+#include "src/daemon/self_test.h"
 #include "src/http/listen_socket.h"
 #include "src/http/ops_server.h"
 #include "src/http/ua_server.h"
@@ -259,6 +260,11 @@ int main(int argc, char** argv) {
     return kExitStartup;
   }
   idle_workers.on_idle = [w = audit->get()] { w->Nudge(); };
+  // Self-tests (src/daemon/self_test.h): after the audit writer, so the result is recorded;
+  // before the core and the HTTP servers, so a failure leaves nothing that can emit a key.
+  if (!kms::daemon::RunKmsdSelfTests(cfg, *(*token)->token, vault, **audit).ok()) {
+    return kExitStartup;  // logged (event=self_test_failed) and audited
+  }
   kms::core::MemoryReplayCache replay({cfg.kms.replay_window, 1u << 20, 16});
   kms::SystemClock clock;
   // The replay cache survives a restart (evaluator checklist item 18): every message the

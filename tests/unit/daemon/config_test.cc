@@ -24,6 +24,7 @@ TEST(ConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c->kms.replay_window.count(), 300);
   EXPECT_EQ(c->token.credential_storage, "wrapped");
   EXPECT_FALSE(c->process.seccomp);
+  EXPECT_FALSE(c->process.require_integrity_digest);
   EXPECT_EQ(c->decision_workers, 0u);
   // 0: one decision worker per token session, but no more than the usable CPUs.
   EXPECT_EQ(c->token.pool_size, 8u);
@@ -81,6 +82,7 @@ tpk_max_tickets = 1000
 user = "kms"
 mlockall = true
 seccomp = true
+require_integrity_digest = true
 )",
                        "full.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -99,6 +101,7 @@ seccomp = true
   EXPECT_EQ(c->keys.tpk_max_tickets, 1000u);
   EXPECT_TRUE(c->process.mlockall);
   EXPECT_TRUE(c->process.seccomp);
+  EXPECT_TRUE(c->process.require_integrity_digest);
   EXPECT_EQ(c->tls.cert_file, "c");
   EXPECT_EQ(c->tls.key, "k");
   EXPECT_FALSE(c->tls.key_in_token());
