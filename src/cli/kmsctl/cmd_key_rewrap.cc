@@ -106,22 +106,38 @@ int RunRewrap(const Globals& g, const std::string& so_pin_file,
   if (!so_pin.ok()) return Fail(so_pin.status().WithContext("SO PIN"));
   auto module = kms::hsm::P11Module::Open(g.module);
   if (!module.ok()) return Fail(module.status());
-  auto key = kms::hsm::RewrapKey::Create(**module, g.token_uri, *so_pin);
-  if (!key.ok()) return Fail(key.status().WithContext("SO step"));
+  CK_RV refused = CKR_OK;
+  auto key = kms::hsm::RewrapKey::Create(**module, g.token_uri, *so_pin, &refused);
+  if (!key.ok()) {
+    const kms::Status s = key.status().WithContext("SO step");
+    return Fail(refused != CKR_OK ? LoginRefused(g, "so", refused, s) : s);
+  }
   auto admin = OpenAdmin(g);
   if (!admin.ok()) return Fail(admin.status());
-  // The module moves into the stack; the re-wrap key must go before the stack (and the
-  // module) does, hence the inner scope.
-  auto stack = kms::hsm::TokenStack::Open(std::move(*module), std::move(*config));
-  if (!stack.ok()) return Fail(stack.status());
+  // The user logs in on the same module (one role per application, after the SO). The
+  // stack is assembled here rather than by TokenStack::Open, which unloads the module it
+  // was given when the login fails: the re-wrap key, destroyed later, then called into the
+  // unloaded module (SIGSEGV after a right SO PIN and a wrong user PIN). Here a failed
+  // login returns with the module still loaded, and locals go in reverse order: the key
+  // first, then the module.
+  auto token = kms::hsm::Token::Open(**module, std::move(*config), &refused);
+  if (!token.ok()) {
+    return Fail(refused != CKR_OK ? LoginRefused(g, "user", refused, token.status())
+                                  : token.status());
+  }
+  auto stack = std::make_unique<kms::hsm::TokenStack>();
+  stack->module = std::move(*module);
+  stack->token = std::move(*token);
+  stack->vault = std::make_unique<kms::hsm::TokenKeyVault>(*stack->token);
+  // The re-wrap key must go before the stack (and the module) does, hence the inner scope.
   int rc = kExitOk;
   {
     std::unique_ptr<kms::hsm::RewrapKey> k = std::move(*key);
     if (before) {
-      rc = before(**stack, *admin);
+      rc = before(*stack, *admin);
     }
     if (rc == kExitOk) {
-      if (kms::Status s = RewrapAll(*(*stack)->token, *k, *admin); !s.ok()) {
+      if (kms::Status s = RewrapAll(*stack->token, *k, *admin); !s.ok()) {
         rc = Fail(s);
       }
     }
