@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -141,7 +142,33 @@ int WithTokenAndAdmin(
   if (!admin.ok()) {
     return Fail(admin.status());
   }
+  if (kms::Status s = UseRegisteredKek(**stack, *admin); !s.ok()) {
+    return Fail(s);
+  }
   return fn(**stack, *admin);
+}
+
+kms::Result<uint32_t> RegisteredKek(kms::policy::PolicyAdmin& admin) {
+  KMS_ASSIGN_OR_RETURN(auto keys, admin.ListKeyVersions());
+  uint32_t active = 0;
+  for (const auto& k : keys) {
+    if (k.kind == kms::ports::KeyKind::kKek && k.state == kms::ports::KeyState::kActive) {
+      active = std::max(active, k.version);
+    }
+  }
+  if (active == 0) {
+    return kms::NotFoundError("the database registers no active KEK (kmsctl init)");
+  }
+  return active;
+}
+
+kms::Status UseRegisteredKek(kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin) {
+  auto kek = RegisteredKek(admin);
+  if (!kek.ok()) {
+    return kek.status().code() == kms::StatusCode::kNotFound ? kms::Status::Ok() : kek.status();
+  }
+  stack.vault->credentials().SetWrapKek(*kek);
+  return kms::Status::Ok();
 }
 
 void PrintJson(const nlohmann::json& j) { std::cout << DumpJson(j, 2) << "\n"; }

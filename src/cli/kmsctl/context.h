@@ -72,12 +72,19 @@ int ReadAdmin(const Globals& g, const std::function<kms::Status(kms::policy::Pol
 // nanoseconds since the epoch (the unit of audit_log.time_ns); kInvalidArgument otherwise,
 // also for a time before 1970 or after 2262-04-11T23:47:16Z (the end of int64_t ns).
 kms::Result<int64_t> ParseTime(const std::string& text);
-// WithTokenAndAdmin: opens the token, then the database, and runs fn (which returns the
-// exit code); Fail() if either cannot be opened.
+// WithTokenAndAdmin: opens the token, then the database, applies UseRegisteredKek and runs
+// fn (which returns the exit code); Fail() if either cannot be opened.
 int WithTokenAndAdmin(
     const Globals& g,
     const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn,
     kms::policy::AdminAccess access = kms::policy::AdminAccess::kReadWrite);
+// RegisteredKek: the KEK version the database registers as active (the newest if, against
+// the rules, several are); kNotFound if none is (kmsctl init registers one).
+kms::Result<uint32_t> RegisteredKek(kms::policy::PolicyAdmin& admin);
+// UseRegisteredKek: new credentials are wrapped under RegisteredKek, never under a higher
+// KEK object the database does not list (one left by a rotation killed before its commit;
+// checklist 28). OK and no change while the database registers no KEK yet (init).
+kms::Status UseRegisteredKek(kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin);
 // PrintJson: pretty JSON on stdout (DumpJson with indent 2).
 void PrintJson(const nlohmann::json& j);
 // DumpJson: j as JSON text; never throws. A string that is not valid UTF-8 (audit rows carry
