@@ -145,6 +145,11 @@ Status TokenSide(Status s) {
   return Status(StatusCode::kUnavailable, s.message());
 }
 
+bool IsPinRefusal(CK_RV rv) {
+  return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
+         rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
+}
+
 bool IsSessionBroken(CK_RV rv) {
   switch (rv) {
     case CKR_SESSION_HANDLE_INVALID:

@@ -23,6 +23,12 @@ Status FromCkRv(CK_RV rv, std::string_view function);
 // (hsm/token_key_vault.h) reports them all as kUnavailable, which the core answers with 503.
 Status TokenSide(Status s);
 
+// IsPinRefusal: C_Login failed because of the PIN itself (wrong, locked, expired, or a
+// value or length the token refuses), as opposed to the token or session being unusable.
+// These are the authentication failures kmsctl audits (FIA_AFL.1, docs/security-target.md
+// "Administrator authentication"); a caller must never retry the login after one.
+bool IsPinRefusal(CK_RV rv);
+
 // IsSessionBroken: the session cannot be reused (it is gone, or the token behind it is);
 // a lease seeing one of these codes is marked broken and closed, not pooled.
 bool IsSessionBroken(CK_RV rv);

@@ -278,11 +278,19 @@ Result<std::shared_ptr<const CredentialHandle>> CredentialStore::Materialize(
   return std::make_shared<const CredentialHandle>(token_, (*found)[0], *len, gen, false);
 }
 
+Result<uint32_t> CredentialStore::WrapKekVersion() const {
+  const uint32_t pinned = wrap_kek_.load();
+  if (pinned == 0) {
+    return token_.ActiveVersion(KeyKind::kKek);
+  }
+  return pinned;  // its presence is checked under the lease (LongTermKey: kNotFound)
+}
+
 Result<ports::WrappedCredential> CredentialStore::WrapTransient(
     const std::string& credential_id, AttrTemplate& tmpl, bool generate) {
   KMS_RETURN_IF_ERROR(token_.EnsureConnected());
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
-  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, WrapKekVersion());
   KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(lease, KeyKind::kKek, kek_version));
   KMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE h, CreateSecretKey(lease, tmpl, generate));
   TransientObject transient(lease, h);
@@ -305,7 +313,7 @@ Result<ExportedCredential> CredentialStore::GenerateForTransport(
   }
   KMS_RETURN_IF_ERROR(token_.EnsureConnected());
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token_.AcquireOwner());
-  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, token_.ActiveVersion(KeyKind::kKek));
+  KMS_ASSIGN_OR_RETURN(uint32_t kek_version, WrapKekVersion());
   KMS_ASSIGN_OR_RETURN(LongTermKeyInfo kek, token_.LongTermKey(lease, KeyKind::kKek, kek_version));
   // The transport key: a public session object whose only use is this wrap.
   AttrTemplate pub;

@@ -10,6 +10,7 @@
 // handle is dropped (the session objects died with their session).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -100,6 +101,14 @@ class CredentialStore {
                                                   size_t key_bytes,
                                                   const TransportPublicKey& transport);
 
+  // SetWrapKek: Generate, Import and GenerateForTransport wrap under KEK `version` from now
+  // on instead of the highest version the token holds (0 restores that default). kmsctl
+  // sets the version the policy database registers as active: an unregistered KEK object
+  // left by a rotation killed before its commit is higher, and must not receive credentials
+  // the database would then name under a KEK it does not list (checklist 28). A version
+  // the token lacks makes those calls kNotFound.
+  void SetWrapKek(uint32_t version) { wrap_kek_.store(version); }
+
   CredentialStorage mode() const { return mode_; }
   // WrapWith: C_WrapKey of key under wrapping_key (one call; the length query only if the
   // 1 KiB buffer did not fit). Also used by hsm/kek_rewrap.cc.
@@ -122,6 +131,8 @@ class CredentialStore {
 
   Result<std::shared_ptr<const CredentialHandle>> Materialize(
       const ports::WrappedCredential& credential);
+  // WrapKekVersion: the KEK version new credentials are wrapped under (SetWrapKek).
+  Result<uint32_t> WrapKekVersion() const;
   Result<ports::WrappedCredential> WrapTransient(const std::string& credential_id,
                                                  AttrTemplate& tmpl, bool generate);
   Result<ports::WrappedCredential> CreatePersistent(const std::string& credential_id,
@@ -133,6 +144,7 @@ class CredentialStore {
   Token& token_;
   const CredentialStorage mode_;
   const size_t capacity_;
+  std::atomic<uint32_t> wrap_kek_{0};  // SetWrapKek; 0: the token's highest KEK version
 
   mutable std::mutex mu_;
   Lru lru_;  // front = most recently used

@@ -33,7 +33,8 @@ Result<CK_OBJECT_HANDLE> UnwrapCopy(SessionLease& lease, CK_OBJECT_HANDLE unwrap
 
 Result<std::unique_ptr<RewrapKey>> RewrapKey::Create(P11Module& module,
                                                      const std::string& token_uri,
-                                                     const SecretBytes& so_pin) {
+                                                     const SecretBytes& so_pin,
+                                                     CK_RV* out_pin_refusal) {
   const CK_FUNCTION_LIST* f = module.fn();
   KMS_ASSIGN_OR_RETURN(Pkcs11Uri uri, ParsePkcs11Uri(token_uri));
   CK_TOKEN_INFO info{};
@@ -50,6 +51,9 @@ Result<std::unique_ptr<RewrapKey>> RewrapKey::Create(P11Module& module,
     f->C_CloseSession(session);
     if (rv == CKR_USER_ALREADY_LOGGED_IN || rv == CKR_USER_ANOTHER_ALREADY_LOGGED_IN) {
       return FailedPreconditionError("the SO step of a re-wrap must run before the user logs in");
+    }
+    if (out_pin_refusal != nullptr && IsPinRefusal(rv)) {
+      *out_pin_refusal = rv;  // for the caller's audit row (FIA_AFL.1); never retried
     }
     return FromCkRv(rv, "C_Login(SO)");
   }

@@ -40,10 +40,13 @@ namespace kms::hsm {
 
 class RewrapKey {
  public:
-  // Create: step 1 on the token named by token_uri. kPermissionDenied for a wrong SO PIN;
-  // kFailedPrecondition if this process is already logged in (the user must log in after).
+  // Create: step 1 on the token named by token_uri. kPermissionDenied for a wrong SO PIN
+  // (C_Login is tried once; out_pin_refusal, if set, receives the CKR code when the token
+  // refused the PIN itself: IsPinRefusal); kFailedPrecondition if this process is already
+  // logged in (the user must log in after).
   static Result<std::unique_ptr<RewrapKey>> Create(P11Module& module, const std::string& token_uri,
-                                                   const SecretBytes& so_pin);
+                                                   const SecretBytes& so_pin,
+                                                   CK_RV* out_pin_refusal = nullptr);
   ~RewrapKey();
   RewrapKey(const RewrapKey&) = delete;
   RewrapKey& operator=(const RewrapKey&) = delete;

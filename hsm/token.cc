@@ -15,11 +15,6 @@ constexpr CK_FLAGS kSessionFlags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
 // Upper bound on long-term key objects read at connect (versions of three kinds).
 constexpr size_t kMaxLongTermKeys = 4096;
 
-bool IsPinRefusal(CK_RV rv) {
-  return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
-         rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
-}
-
 // IsHandleInvalid: the token does not know an object handle we hold. Besides an object
 // destroyed behind our back, this is what a logged-out application sees: private objects
 // are reachable only by a logged-in user (PKCS#11 v2.40 §4.4 CKA_PRIVATE), and SoftHSM2
@@ -116,7 +111,8 @@ Status SessionLease::CheckLoggedIn() {
 Token::Token(P11Module& module, TokenConfig config, Pkcs11Uri uri)
     : module_(module), config_(std::move(config)), uri_(std::move(uri)) {}
 
-Result<std::unique_ptr<Token>> Token::Open(P11Module& module, TokenConfig config) {
+Result<std::unique_ptr<Token>> Token::Open(P11Module& module, TokenConfig config,
+                                           CK_RV* out_pin_refusal) {
   KMS_ASSIGN_OR_RETURN(Pkcs11Uri uri, ParsePkcs11Uri(config.token_uri));
   if (config.pool_size == 0) {
     return InvalidArgumentError("token pool_size must be at least 1");
@@ -124,7 +120,14 @@ Result<std::unique_ptr<Token>> Token::Open(P11Module& module, TokenConfig config
   std::unique_ptr<Token> token(new Token(module, std::move(config), std::move(uri)));
   {
     std::unique_lock<std::shared_mutex> lock(token->call_mu_);
-    KMS_RETURN_IF_ERROR(token->Connect(/*reinitialize=*/false));
+    if (Status s = token->Connect(/*reinitialize=*/false); !s.ok()) {
+      // The token object dies here, so the refusal code leaves through the out-parameter
+      // (kmsctl audits it: FIA_AFL.1); the Status keeps its "C_Login: CKR_..." message.
+      if (out_pin_refusal != nullptr && token->pin_refused_.load()) {
+        *out_pin_refusal = token->pin_refusal_rv_.load();
+      }
+      return s;
+    }
   }
   return token;
 }
@@ -226,6 +229,7 @@ Status Token::Login(CK_SESSION_HANDLE session) {
     return Status::Ok();  // login state is per token, shared by all our sessions
   }
   if (IsPinRefusal(rv)) {
+    pin_refusal_rv_.store(rv);
     pin_refused_.store(true);
   }
   return FromCkRv(rv, "C_Login");

@@ -99,8 +99,11 @@ struct RejectedKeyObject {
 class Token {
  public:
   // Open: parses the URI and connects (slot, login session, C_Login, key index). A wrong
-  // PIN is kPermissionDenied after exactly one C_Login; a missing token kUnavailable.
-  static Result<std::unique_ptr<Token>> Open(P11Module& module, TokenConfig config);
+  // PIN is kPermissionDenied after exactly one C_Login; a missing token kUnavailable. When
+  // C_Login refused the PIN (IsPinRefusal, hsm/ck_rv.h) and out_pin_refusal is set, it
+  // receives the CKR code (e.g. CKR_PIN_INCORRECT); it is left alone otherwise.
+  static Result<std::unique_ptr<Token>> Open(P11Module& module, TokenConfig config,
+                                             CK_RV* out_pin_refusal = nullptr);
 
   // ~Token: closes the pool and login sessions (C_CloseSession only). No lease may exist.
   ~Token();
@@ -192,6 +195,7 @@ class Token {
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> pin_refused_{false};
+  std::atomic<CK_RV> pin_refusal_rv_{CKR_OK};  // set before pin_refused_
 
   std::mutex reconnect_mu_;  // guards last_attempt_, last_error_
   std::chrono::steady_clock::time_point last_attempt_{};

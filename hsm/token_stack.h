@@ -19,12 +19,15 @@ struct TokenStack {
   std::unique_ptr<TokenKeyVault> vault;
 
   // Open: loads the module by path, finds the token by URI, logs in (PIN read once).
+  // out_pin_refusal: as for Token::Open (the CKR code of a PIN the token refused).
   static Result<std::unique_ptr<TokenStack>> Open(const std::string& module_path,
-                                                  TokenConfig config);
+                                                  TokenConfig config,
+                                                  CK_RV* out_pin_refusal = nullptr);
   // Open: the same on a module already loaded (kmsctl key rewrap runs the SO step on the
   // module before the user logs in: hsm/kek_rewrap.h).
   static Result<std::unique_ptr<TokenStack>> Open(std::unique_ptr<P11Module> module,
-                                                  TokenConfig config);
+                                                  TokenConfig config,
+                                                  CK_RV* out_pin_refusal = nullptr);
   ~TokenStack();
 };
 

@@ -62,13 +62,16 @@ Result<PolicyAdmin> PolicyAdmin::Open(const std::string& path, std::string opera
     }
     return db.status();
   }
-  if (access != AdminAccess::kReadOnly) {
+  if (access == AdminAccess::kCreate || access == AdminAccess::kReadWrite) {
     KMS_RETURN_IF_ERROR(Migrate(*db).status());
     return PolicyAdmin(std::move(*db), std::move(operator_id));
   }
   // Read-write open (a WAL reader needs the -shm file writable), but query_only: a read
-  // command never changes the file, not even by migrating it.
-  KMS_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
+  // command never changes the file, not even by migrating it. kAuditOnly may append a
+  // refusal row, and still never migrates.
+  if (access == AdminAccess::kReadOnly) {
+    KMS_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
+  }
   KMS_ASSIGN_OR_RETURN(int version, SchemaVersion(*db));
   const int latest = static_cast<int>(EmbeddedMigrations().size());
   if (version == 0) {

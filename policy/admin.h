@@ -94,6 +94,8 @@ enum class AdminAccess : uint8_t {
   kReadWrite,  // it must exist (else kNotFound); migrated if older than this binary
   kReadOnly,   // it must exist at this binary's schema version; the connection is
                // query_only, so nothing is written (kmsctl list/show/verify/export)
+  kAuditOnly,  // as kReadOnly but writable: for RecordRefusal only. A refused command
+               // neither creates nor migrates the file (kmsctl admin.login_failed rows)
 };
 
 class PolicyAdmin {
@@ -174,6 +176,13 @@ class PolicyAdmin {
   // create/restore), in its own transaction.
   Status RecordEvent(const std::string& action, const std::string& subject,
                      const std::string& detail);
+  // RecordRefusal: an audit row (outcome denied, actor admin:<operator>) for an operator
+  // attempt that was refused before it could change anything, e.g. the token refusing
+  // the PIN (action "admin.login_failed", rule "token.pin_refused"). Its own IMMEDIATE
+  // transaction; the policy version is not bumped (nothing changed). detail must not
+  // hold secrets: the caller passes the role and the PKCS#11 code name, never the PIN.
+  Status RecordRefusal(const std::string& action, const std::string& subject,
+                       const std::string& rule, const std::string& detail);
   // SnapshotTo: a consistent copy of the whole database into a new file (VACUUM INTO; the
   // path is bound, never spliced into SQL). Fails if path exists.
   Status SnapshotTo(const std::string& path);

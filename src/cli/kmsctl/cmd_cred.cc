@@ -65,6 +65,13 @@ int Store(const Globals& g, const CredOpts& o, const Validity& v,
   return rc;
 }
 
+// UseDatabaseKek: UseRegisteredKek before the key is wrapped (the row is stored later, in
+// its own transaction: Store).
+kms::Status UseDatabaseKek(const Globals& g, kms::hsm::TokenStack& stack) {
+  KMS_ASSIGN_OR_RETURN(kms::policy::PolicyAdmin admin, OpenAdmin(g));
+  return UseRegisteredKek(stack, admin);
+}
+
 int Import(const Globals& g, const CredOpts& o) {
   auto validity = ParseValidity(o);
   if (!validity.ok()) return Fail(validity.status());
@@ -73,6 +80,7 @@ int Import(const Globals& g, const CredOpts& o) {
   }
   auto stack = OpenToken(g);
   if (!stack.ok()) return Fail(stack.status());
+  if (kms::Status s = UseDatabaseKek(g, **stack); !s.ok()) return Fail(s);
   kms::hsm::TokenKeyVault& vault = *(*stack)->vault;
   if (!o.wrapped.empty()) {
     // The same grammar and checks as a user-import row's key column.
@@ -157,6 +165,7 @@ int Generate(const Globals& g, const CredOpts& o) {
   }
   auto stack = OpenToken(g);
   if (!stack.ok()) return Fail(stack.status());
+  if (kms::Status s = UseDatabaseKek(g, **stack); !s.ok()) return Fail(s);
   kms::hsm::TokenKeyVault& vault = *(*stack)->vault;
   if (!transport) {
     auto w = vault.GenerateCredential(o.id, o.bytes);

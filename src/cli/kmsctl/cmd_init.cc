@@ -1,7 +1,8 @@
 // kmsctl init: creates TPK, KEK and audit key version 1 in the token if absent and
 // registers them in the database (issue 9 item 1), as well as every version the token
-// already holds and the database does not list. Idempotent; --force creates new versions
-// and retires the old ones. The only command that creates the database file.
+// already holds and the database does not list (the newest becomes the one active version).
+// Idempotent; --force creates new versions and retires the old ones. The only command that creates
+// the database file.
 #include <algorithm>
 #include <iostream>
 #include <vector>
@@ -33,6 +34,18 @@ kms::Status RegisterExisting(kms::policy::PolicyAdmin& a, kms::ports::KeyKind ki
     KMS_RETURN_IF_ERROR(a.SetKeyVersion(kind, v, state));
     std::cout << "registered " << kms::hsm::LongTermKeyLabel(ToHsmKind(kind), v)
               << " found in the token (" << KeyStateText(state) << ")\n";
+    if (state != kms::ports::KeyState::kActive) {
+      continue;
+    }
+    // One active version per kind: a newer object the database did not list (e.g. left
+    // by a rotation killed before its commit, checklist 28) takes over from the version
+    // that was active, which is retired now, as a rotation would have done.
+    for (const auto& k : known) {
+      if (k.kind == kind && k.state == kms::ports::KeyState::kActive && k.version < v) {
+        KMS_RETURN_IF_ERROR(a.SetKeyVersion(kind, k.version, kms::ports::KeyState::kRetired));
+        std::cout << "retired " << kms::hsm::LongTermKeyLabel(ToHsmKind(kind), k.version) << "\n";
+      }
+    }
   }
   return kms::Status::Ok();
 }

@@ -1,7 +1,7 @@
 // kmsctl key rewrap, and the re-wrap step of `key rotate kek` (issue 9 item 3): every stored
-// credential under an older KEK version is re-wrapped under the newest one inside the
-// token (hsm/kek_rewrap.h explains the trusted transient key this needs), then the new
-// blobs replace the old ones in the database, one transaction and one audit row per
+// credential under an older KEK version is re-wrapped under the one the database registers
+// as active, inside the token (hsm/kek_rewrap.h explains the trusted transient key this needs),
+// then the new blobs replace the old ones in the database, one transaction and one audit row per
 // credential ("credential.rewrap"), a page of credentials at a time.
 //
 // Order matters: the SO step runs on the module before the user logs in (PKCS#11 allows one
@@ -9,8 +9,8 @@
 // credential usable, each under the KEK version its row names; running `key rewrap` again
 // finishes the rest. A credential that cannot be re-wrapped (e.g. under a KEK made before
 // trusted re-wrap) is reported and left; the others are still moved and the run exits 1 at
-// its end (kmsctl cred remove, then provisioning it again, resolves it). kmsd finds a KEK version it has not indexed yet by itself
-// (Token::RefreshKeyIndex), so no restart is needed.
+// its end (kmsctl cred remove, then provisioning it again, resolves it). kmsd finds a KEK version
+// it has not indexed yet by itself (Token::RefreshKeyIndex), so no restart is needed.
 #include <iostream>
 #include <utility>
 
@@ -45,7 +45,15 @@ bool CredentialOnly(const kms::Status& s) {
 // as it is; every other one is moved, and the run fails at its end if any was left.
 kms::Status RewrapAll(kms::hsm::Token& token, const kms::hsm::RewrapKey& key,
                       kms::policy::PolicyAdmin& admin) {
-  KMS_ASSIGN_OR_RETURN(uint32_t newest, token.ActiveVersion(kms::hsm::KeyKind::kKek));
+  // The target is the KEK the database registers as active, not the token's highest: a
+  // rotation killed between its C_GenerateKey and its commit leaves a higher KEK object
+  // that no row lists, and credentials moved under it would name a KEK that key list,
+  // key destroy's safety check and backup restore's key check cannot see (checklist 28).
+  KMS_ASSIGN_OR_RETURN(uint32_t newest, RegisteredKek(admin));
+  if (!token.LongTermKey(kms::hsm::KeyKind::kKek, newest).ok()) {
+    return kms::FailedPreconditionError("the token lacks kms-kek-v" + std::to_string(newest) +
+                                        ", which the database registers as active");
+  }
   size_t moved = 0, skipped = 0, failed = 0;
   std::string after;
   kms::Status stop = kms::Status::Ok();
@@ -106,22 +114,38 @@ int RunRewrap(const Globals& g, const std::string& so_pin_file,
   if (!so_pin.ok()) return Fail(so_pin.status().WithContext("SO PIN"));
   auto module = kms::hsm::P11Module::Open(g.module);
   if (!module.ok()) return Fail(module.status());
-  auto key = kms::hsm::RewrapKey::Create(**module, g.token_uri, *so_pin);
-  if (!key.ok()) return Fail(key.status().WithContext("SO step"));
+  CK_RV refused = CKR_OK;
+  auto key = kms::hsm::RewrapKey::Create(**module, g.token_uri, *so_pin, &refused);
+  if (!key.ok()) {
+    const kms::Status s = key.status().WithContext("SO step");
+    return Fail(refused != CKR_OK ? LoginRefused(g, "so", refused, s) : s);
+  }
   auto admin = OpenAdmin(g);
   if (!admin.ok()) return Fail(admin.status());
-  // The module moves into the stack; the re-wrap key must go before the stack (and the
-  // module) does, hence the inner scope.
-  auto stack = kms::hsm::TokenStack::Open(std::move(*module), std::move(*config));
-  if (!stack.ok()) return Fail(stack.status());
+  // The user logs in on the same module (one role per application, after the SO). The
+  // stack is assembled here rather than by TokenStack::Open, which unloads the module it
+  // was given when the login fails: the re-wrap key, destroyed later, then called into the
+  // unloaded module (SIGSEGV after a right SO PIN and a wrong user PIN). Here a failed
+  // login returns with the module still loaded, and locals go in reverse order: the key
+  // first, then the module.
+  auto token = kms::hsm::Token::Open(**module, std::move(*config), &refused);
+  if (!token.ok()) {
+    return Fail(refused != CKR_OK ? LoginRefused(g, "user", refused, token.status())
+                                  : token.status());
+  }
+  auto stack = std::make_unique<kms::hsm::TokenStack>();
+  stack->module = std::move(*module);
+  stack->token = std::move(*token);
+  stack->vault = std::make_unique<kms::hsm::TokenKeyVault>(*stack->token);
+  // The re-wrap key must go before the stack (and the module) does, hence the inner scope.
   int rc = kExitOk;
   {
     std::unique_ptr<kms::hsm::RewrapKey> k = std::move(*key);
     if (before) {
-      rc = before(**stack, *admin);
+      rc = before(*stack, *admin);
     }
     if (rc == kExitOk) {
-      if (kms::Status s = RewrapAll(*(*stack)->token, *k, *admin); !s.ok()) {
+      if (kms::Status s = RewrapAll(*stack->token, *k, *admin); !s.ok()) {
         rc = Fail(s);
       }
     }
@@ -132,7 +156,7 @@ int RunRewrap(const Globals& g, const std::string& so_pin_file,
 void AddKeyRewrapCommand(CLI::App& key, Context& ctx) {
   auto o = std::make_shared<RewrapOpts>();
   auto* rewrap = key.add_subcommand(
-      "rewrap", "re-wrap every credential under an older KEK under the newest, in the token");
+      "rewrap", "re-wrap every credential under an older KEK under the active one, in the token");
   rewrap->add_option("--so-pin-file", o->so_pin_file,
                      "file holding the token's SO PIN (owner-only), for the trusted re-wrap "
                      "key")

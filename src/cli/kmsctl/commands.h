@@ -18,7 +18,7 @@ void AddPeerCommands(CLI::App& app, Context& ctx);
 void AddKeyCommands(CLI::App& app, Context& ctx);
 void AddKeyRewrapCommand(CLI::App& key, Context& ctx);  // cmd_key_rewrap.cc
 // RunRewrap: the SO step, then the token (user) and database; runs `before` (may be empty;
-// e.g. the KEK rotation), then re-wraps every credential below the newest KEK.
+// e.g. the KEK rotation), then re-wraps every credential below the registered active KEK.
 int RunRewrap(const Globals& g, const std::string& so_pin_file,
               const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>&
                   before);

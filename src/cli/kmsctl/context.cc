@@ -3,11 +3,13 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <limits>
 
+#include "hsm/ck_rv.h"
 #include "src/base/encoding.h"
 
 namespace kmsctl {
@@ -39,7 +41,44 @@ kms::Result<kms::hsm::TokenConfig> TokenConfigFor(const Globals& g) {
 
 kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g) {
   KMS_ASSIGN_OR_RETURN(kms::hsm::TokenConfig c, TokenConfigFor(g));
-  return kms::hsm::TokenStack::Open(g.module, std::move(c));
+  CK_RV refused = CKR_OK;
+  auto stack = kms::hsm::TokenStack::Open(g.module, std::move(c), &refused);
+  if (!stack.ok() && refused != CKR_OK) {
+    return LoginRefused(g, "user", refused, stack.status());
+  }
+  return stack;
+}
+
+kms::Status LoginRefused(const Globals& g, std::string_view role, CK_RV rv, const kms::Status& s) {
+  // FAU_GEN.1 / checklist 20: a failed administrator authentication is recorded. The token
+  // has already refused the PIN, so the database is opened only now and only to append
+  // this row: kAuditOnly never creates (init with a wrong PIN leaves no file) nor migrates
+  // it, and a read command (audit verify) records the failure too, the one write a read
+  // command makes (docs/operations.md "Database file").
+  const std::string reason = kms::hsm::CkRvName(rv);
+  std::string recorded;
+  auto admin = OpenAdmin(g, kms::policy::AdminAccess::kAuditOnly);
+  kms::Status w = admin.ok()
+                      ? admin->RecordRefusal("admin.login_failed", g.command, "token.pin_refused",
+                                             "role=" + std::string(role) + " reason=" + reason)
+                      : admin.status();
+  if (w.ok()) {
+    recorded = "recorded in the audit trail as admin.login_failed";
+  } else if (w.code() == kms::StatusCode::kNotFound) {
+    recorded = "not audited: no policy database at " + g.db + " yet";
+  } else {
+    recorded = "NOT audited: " + w.message();
+  }
+  // CKR_PIN_LOCKED: the token's retry counter ran out (FIA_AFL.1 lives in the token); only
+  // the SO (user PIN) or the token's own recovery (SO PIN) can lift it.
+  const std::string locked =
+      rv == CKR_PIN_LOCKED ? (role == "so" ? "; the SO PIN is locked: see the token's recovery "
+                                             "procedure"
+                                           : "; the user PIN is locked: the SO must reset it")
+                           : "";
+  std::string role_text = role == "so" ? "SO" : std::string(role);
+  return kms::PermissionDeniedError("the token refused the " + role_text + " PIN (" + s.message() +
+                                    ")" + locked + "; login not retried; " + recorded);
 }
 
 kms::Result<kms::policy::PolicyAdmin> OpenAdmin(const Globals& g,
@@ -103,7 +142,33 @@ int WithTokenAndAdmin(
   if (!admin.ok()) {
     return Fail(admin.status());
   }
+  if (kms::Status s = UseRegisteredKek(**stack, *admin); !s.ok()) {
+    return Fail(s);
+  }
   return fn(**stack, *admin);
+}
+
+kms::Result<uint32_t> RegisteredKek(kms::policy::PolicyAdmin& admin) {
+  KMS_ASSIGN_OR_RETURN(auto keys, admin.ListKeyVersions());
+  uint32_t active = 0;
+  for (const auto& k : keys) {
+    if (k.kind == kms::ports::KeyKind::kKek && k.state == kms::ports::KeyState::kActive) {
+      active = std::max(active, k.version);
+    }
+  }
+  if (active == 0) {
+    return kms::NotFoundError("the database registers no active KEK (kmsctl init)");
+  }
+  return active;
+}
+
+kms::Status UseRegisteredKek(kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin) {
+  auto kek = RegisteredKek(admin);
+  if (!kek.ok()) {
+    return kek.status().code() == kms::StatusCode::kNotFound ? kms::Status::Ok() : kek.status();
+  }
+  stack.vault->credentials().SetWrapKek(*kek);
+  return kms::Status::Ok();
 }
 
 void PrintJson(const nlohmann::json& j) { std::cout << DumpJson(j, 2) << "\n"; }

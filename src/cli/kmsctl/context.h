@@ -30,6 +30,7 @@ struct Globals {
   std::string pin_file;
   std::string op;
   bool json = false;
+  std::string command;  // the subcommand path run, e.g. "key rotate" (set by main)
 };
 
 // Context: the globals and the action chosen by the parsed subcommand.
@@ -43,10 +44,20 @@ std::string OperatorName(const Globals& g);
 // Fail: prints "kmsctl: <message>" on stderr; kExitUsage for kInvalidArgument, else
 // kExitFailed. Messages never carry key bytes or PINs (the layers below guarantee it).
 int Fail(const kms::Status& s);
-// OpenToken: the token named by --token with the PIN from --pin-file (required).
+// OpenToken: the token named by --token with the PIN from --pin-file (required). A PIN the
+// token refuses is recorded (LoginRefused) before the error is returned.
 kms::Result<std::unique_ptr<kms::hsm::TokenStack>> OpenToken(const Globals& g);
 // TokenConfigFor: the TokenConfig OpenToken uses (kInvalidArgument without --pin-file).
 kms::Result<kms::hsm::TokenConfig> TokenConfigFor(const Globals& g);
+// LoginRefused: the token refused the PIN of `role` ("user" or "so") with `rv` (a code for
+// which kms::hsm::IsPinRefusal holds) and `s` is the error. Appends one audit row (action
+// admin.login_failed, outcome denied, actor admin:<operator>, subject the command, detail
+// "role=<role> reason=<CKR name>"; never the PIN) through a short write connection that
+// neither creates nor migrates the database (docs/security-target.md "Administrator
+// authentication"), and returns s with a message saying so, or why nothing could be
+// recorded (no database yet, another schema version, database locked). The code stays
+// kPermissionDenied (exit 1): the command fails either way.
+kms::Status LoginRefused(const Globals& g, std::string_view role, CK_RV rv, const kms::Status& s);
 // OpenAdmin: the policy database. Only `init` creates it (kCreate); change commands need
 // it to exist and migrate it (kReadWrite); read commands (list, show, verify, export) open
 // it kReadOnly and write nothing. A missing file is kNotFound (exit 1), creating nothing.
@@ -61,12 +72,19 @@ int ReadAdmin(const Globals& g, const std::function<kms::Status(kms::policy::Pol
 // nanoseconds since the epoch (the unit of audit_log.time_ns); kInvalidArgument otherwise,
 // also for a time before 1970 or after 2262-04-11T23:47:16Z (the end of int64_t ns).
 kms::Result<int64_t> ParseTime(const std::string& text);
-// WithTokenAndAdmin: opens the token, then the database, and runs fn (which returns the
-// exit code); Fail() if either cannot be opened.
+// WithTokenAndAdmin: opens the token, then the database, applies UseRegisteredKek and runs
+// fn (which returns the exit code); Fail() if either cannot be opened.
 int WithTokenAndAdmin(
     const Globals& g,
     const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn,
     kms::policy::AdminAccess access = kms::policy::AdminAccess::kReadWrite);
+// RegisteredKek: the KEK version the database registers as active (the newest if, against
+// the rules, several are); kNotFound if none is (kmsctl init registers one).
+kms::Result<uint32_t> RegisteredKek(kms::policy::PolicyAdmin& admin);
+// UseRegisteredKek: new credentials are wrapped under RegisteredKek, never under a higher
+// KEK object the database does not list (one left by a rotation killed before its commit;
+// checklist 28). OK and no change while the database registers no KEK yet (init).
+kms::Status UseRegisteredKek(kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& admin);
 // PrintJson: pretty JSON on stdout (DumpJson with indent 2).
 void PrintJson(const nlohmann::json& j);
 // DumpJson: j as JSON text; never throws. A string that is not valid UTF-8 (audit rows carry

@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
     (void)app.exit(e);
     return kmsctl::kExitUsage;
   }
+  // The command path for audit rows about this run (admin.login_failed names it).
+  for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+    sub = sub->get_subcommands().front();
+    g.command += (g.command.empty() ? "" : " ") + sub->get_name();
+  }
   if (!ctx.action) {
     std::cerr << "kmsctl: no command given\n" << app.help();
     return kmsctl::kExitUsage;

@@ -30,6 +30,8 @@ class RewrapFailureTest : public KmsctlTest {
 TEST_F(RewrapFailureTest, ContinuesPastACredentialThatCannotBeRewrappedAndReportsIt) {
   InitWithAlice();  // btid-alice under KEK v1
   AddLegacyKek(2);
+  // Registered (active; v1 retired): new credentials go under the KEK the database lists.
+  CtlOk({"init"});
   // Sorted before btid-alice, so the old loop stopped before reaching it.
   CtlOk({"cred", "generate", "alice", "--id", "a-legacy"});
   ASSERT_EQ(KekVersionOf("a-legacy"), 2);
