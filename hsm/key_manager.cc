@@ -1,6 +1,9 @@
 #include "hsm/key_manager.h"
 
+#include <utility>
+
 #include "hsm/find_scope.h"
+#include "hsm/key_provenance.h"
 #include "hsm/key_templates.h"
 
 namespace kms::hsm {
@@ -48,6 +51,8 @@ namespace {
 constexpr size_t kGcmIvBytes = 12;   // SP 800-38D §8.2: 96-bit IVs
 constexpr size_t kGcmTagBytes = 16;  // full-length tag
 constexpr uint32_t kMaxBackupVersions = 16;
+// More objects with one backup label than this is an error (fail closed), not a search cut.
+constexpr size_t kMaxBackupKeyObjects = 16;
 }  // namespace
 
 Result<CK_OBJECT_HANDLE> KeyManager::FindBackupKey(SessionLease& lease, uint32_t version) {
@@ -56,16 +61,47 @@ Result<CK_OBJECT_HANDLE> KeyManager::FindBackupKey(SessionLease& lease, uint32_t
       .Bool(CKA_TOKEN, true)
       .String(CKA_ID, kBackupKeyId)
       .String(CKA_LABEL, BackupKeyLabel(version));
-  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, FindAll(lease, match, 2));
-  if (found.empty()) {
+  // Label and CKA_ID are chosen by whoever creates an object: a R/W public session (no user
+  // PIN) can C_CreateObject a public secret key of known value with them (PKCS#11 v2.40
+  // §4.4). So every match must pass the provenance check (hsm/key_provenance.h); planted
+  // objects beside the genuine one are refused, not an error, up to a bound.
+  KMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found,
+                       FindAll(lease, match, kMaxBackupKeyObjects));
+  std::vector<CK_OBJECT_HANDLE> genuine;
+  for (CK_OBJECT_HANDLE h : found) {
+    RejectedKeyObject why;
+    KMS_ASSIGN_OR_RETURN(bool ok, InspectBackupKey(lease, h, version, &why));
+    if (ok) {
+      genuine.push_back(h);
+    } else {
+      Reject(std::move(why));
+    }
+  }
+  if (genuine.empty()) {
     // Invisible while logged out (PKCS#11 v2.40 §4.4): kUnavailable, never a new backup key.
     KMS_RETURN_IF_ERROR(lease.CheckLoggedIn());
     return NotFoundError(BackupKeyLabel(version) + " is not in this token");
   }
-  if (found.size() > 1) {
-    return FailedPreconditionError("several objects are labelled " + BackupKeyLabel(version));
+  if (genuine.size() > 1) {
+    return FailedPreconditionError("several generated keys are labelled " +
+                                   BackupKeyLabel(version));
   }
-  return found[0];
+  return genuine[0];
+}
+
+void KeyManager::Reject(RejectedKeyObject why) {
+  std::lock_guard<std::mutex> lock(rejected_mu_);
+  for (const RejectedKeyObject& r : rejected_) {
+    if (r.label == why.label && r.reason == why.reason) {
+      return;
+    }
+  }
+  rejected_.push_back(std::move(why));
+}
+
+std::vector<RejectedKeyObject> KeyManager::RejectedBackupKeys() const {
+  std::lock_guard<std::mutex> lock(rejected_mu_);
+  return rejected_;
 }
 
 Result<uint32_t> KeyManager::EnsureBackupKey() {

@@ -45,12 +45,21 @@ class KeyManager {
   // kAuthFailed if the data or aad were changed (the tag does not verify).
   Result<std::vector<uint8_t>> OpenBackup(uint32_t version, std::span<const uint8_t> sealed,
                                           std::span<const uint8_t> aad);
+  // RejectedBackupKeys: objects labelled "kms-backup-vN" with the backup CKA_ID that
+  // failed the provenance check (hsm/key_provenance.h) and were never used, each once, for
+  // the caller to report like Token::RejectedKeyObjects: someone wrote to the token.
+  std::vector<RejectedKeyObject> RejectedBackupKeys() const;
 
  private:
+  // FindBackupKey: the one object of version `version` that passes InspectBackupKey;
+  // kNotFound if none does (refused ones are recorded), kFailedPrecondition if several do.
   Result<CK_OBJECT_HANDLE> FindBackupKey(SessionLease& lease, uint32_t version);
+  void Reject(RejectedKeyObject why);  // records a refused object once
 
   Token& token_;
   std::mutex mu_;  // serialises provisioning (check-then-create)
+  mutable std::mutex rejected_mu_;
+  std::vector<RejectedKeyObject> rejected_;  // guarded by rejected_mu_
 };
 
 }  // namespace kms::hsm

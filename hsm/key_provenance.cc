@@ -89,6 +89,65 @@ bool SameMechanisms(const CK_ATTRIBUTE& want, const CK_ATTRIBUTE& got) {
   return a == b;
 }
 
+// MatchesGenerated: true if h carries every attribute of want (except the nested
+// CKA_UNWRAP_TEMPLATE) with the same value, and CKA_LOCAL, CKA_ALWAYS_SENSITIVE and
+// CKA_NEVER_EXTRACTABLE TRUE. Otherwise false with rejected->reason naming the first
+// attribute that differs. An error only when the session or token is gone.
+Result<bool> MatchesGenerated(SessionLease& lease, CK_OBJECT_HANDLE h, AttrTemplate want,
+                              RejectedKeyObject* rejected) {
+  // What KeyManager asked for, plus what only the token sets for a key generated in it and
+  // never readable or extractable since (PKCS#11 v2.40 §4.10: CKA_LOCAL, CKA_ALWAYS_SENSITIVE
+  // and CKA_NEVER_EXTRACTABLE are set by the token, never by a template).
+  want.Bool(CKA_LOCAL, true).Bool(CKA_ALWAYS_SENSITIVE, true).Bool(CKA_NEVER_EXTRACTABLE, true);
+  // The same attributes with zeroed buffers of the expected sizes, read in one call.
+  AttrTemplate got;
+  std::vector<size_t> compared;  // indexes into want (the nested unwrap template is skipped)
+  for (size_t i = 0; i < want.size(); ++i) {
+    const CK_ATTRIBUTE& w = want.data()[i];
+    if (w.type == CKA_UNWRAP_TEMPLATE) {
+      continue;
+    }
+    got.Bytes(w.type, std::vector<uint8_t>(w.ulValueLen, 0));
+    compared.push_back(i);
+  }
+  const CK_RV rv = lease.fn()->C_GetAttributeValue(lease.handle(), h, got.data(), got.size());
+  if (Gone(rv)) {
+    return lease.Check(rv, "C_GetAttributeValue(key attributes)");
+  }
+  // CKR_ATTRIBUTE_TYPE_INVALID, _SENSITIVE or CKR_BUFFER_TOO_SMALL mark the offending
+  // attribute CK_UNAVAILABLE_INFORMATION and still fill the others (PKCS#11 v2.40 §5.7).
+  const bool per_attribute = rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+                             rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_BUFFER_TOO_SMALL;
+  if (!per_attribute) {
+    rejected->reason = "attributes unreadable (" + CkRvName(rv) + ")";
+    return false;
+  }
+  for (size_t k = 0; k < compared.size(); ++k) {
+    const CK_ATTRIBUTE& w = want.data()[compared[k]];
+    const CK_ATTRIBUTE& g = got.data()[k];
+    bool same;
+    if (g.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+      same = false;
+    } else if (w.type == CKA_ALLOWED_MECHANISMS) {
+      same = SameMechanisms(w, g);
+    } else {
+      same = w.ulValueLen == g.ulValueLen &&
+             (w.ulValueLen == 0 || std::memcmp(w.pValue, g.pValue, w.ulValueLen) == 0);
+    }
+    if (!same) {
+      rejected->reason = AttributeName(w.type) + (g.ulValueLen == CK_UNAVAILABLE_INFORMATION
+                                                      ? " is missing"
+                                                      : " differs from what KeyManager generates");
+      return false;
+    }
+  }
+  if (rv != CKR_OK) {  // not expected once every attribute compared equal; never trusted
+    rejected->reason = "attributes unreadable (" + CkRvName(rv) + ")";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::optional<LongTermKeyInfo>> InspectLongTermKey(SessionLease& lease, CK_OBJECT_HANDLE h,
@@ -110,57 +169,18 @@ Result<std::optional<LongTermKeyInfo>> InspectLongTermKey(SessionLease& lease, C
     return std::optional<LongTermKeyInfo>();
   }
 
-  // What KeyManager::Create asks for, plus what only the token sets for a key generated in
-  // it and never readable or extractable since.
-  AttrTemplate want = LongTermKeyTemplate(*name);
-  want.Bool(CKA_LOCAL, true).Bool(CKA_ALWAYS_SENSITIVE, true).Bool(CKA_NEVER_EXTRACTABLE, true);
-  // The same attributes with zeroed buffers of the expected sizes, read in one call.
-  AttrTemplate got;
-  std::vector<size_t> compared;  // indexes into want (the nested unwrap template is skipped)
-  for (size_t i = 0; i < want.size(); ++i) {
-    const CK_ATTRIBUTE& w = want.data()[i];
-    if (w.type == CKA_UNWRAP_TEMPLATE) {
-      continue;
-    }
-    got.Bytes(w.type, std::vector<uint8_t>(w.ulValueLen, 0));
-    compared.push_back(i);
-  }
-  rv = lease.fn()->C_GetAttributeValue(lease.handle(), h, got.data(), got.size());
-  if (Gone(rv)) {
-    return lease.Check(rv, "C_GetAttributeValue(long-term key attributes)");
-  }
-  // CKR_ATTRIBUTE_TYPE_INVALID, _SENSITIVE or CKR_BUFFER_TOO_SMALL mark the offending
-  // attribute CK_UNAVAILABLE_INFORMATION and still fill the others (PKCS#11 v2.40 §5.7).
-  const bool per_attribute = rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-                             rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_BUFFER_TOO_SMALL;
-  if (!per_attribute) {
-    rejected->reason = "attributes unreadable (" + CkRvName(rv) + ")";
-    return std::optional<LongTermKeyInfo>();
-  }
-  for (size_t k = 0; k < compared.size(); ++k) {
-    const CK_ATTRIBUTE& w = want.data()[compared[k]];
-    const CK_ATTRIBUTE& g = got.data()[k];
-    bool same;
-    if (g.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-      same = false;
-    } else if (w.type == CKA_ALLOWED_MECHANISMS) {
-      same = SameMechanisms(w, g);
-    } else {
-      same = w.ulValueLen == g.ulValueLen &&
-             (w.ulValueLen == 0 || std::memcmp(w.pValue, g.pValue, w.ulValueLen) == 0);
-    }
-    if (!same) {
-      rejected->reason = AttributeName(w.type) + (g.ulValueLen == CK_UNAVAILABLE_INFORMATION
-                                                      ? " is missing"
-                                                      : " differs from what KeyManager generates");
-      return std::optional<LongTermKeyInfo>();
-    }
-  }
-  if (rv != CKR_OK) {  // not expected once every attribute compared equal; never trusted
-    rejected->reason = "attributes unreadable (" + CkRvName(rv) + ")";
+  KMS_ASSIGN_OR_RETURN(bool generated,
+                       MatchesGenerated(lease, h, LongTermKeyTemplate(*name), rejected));
+  if (!generated) {
     return std::optional<LongTermKeyInfo>();
   }
   return std::optional<LongTermKeyInfo>(LongTermKeyInfo{*name, h, kLongTermKeyBytes});
+}
+
+Result<bool> InspectBackupKey(SessionLease& lease, CK_OBJECT_HANDLE h, uint32_t version,
+                              RejectedKeyObject* rejected) {
+  rejected->label = BackupKeyLabel(version);  // the search matched this label exactly
+  return MatchesGenerated(lease, h, BackupKeyTemplate(version), rejected);
 }
 
 }  // namespace kms::hsm

@@ -15,10 +15,15 @@
 // Every legitimate long-term key is generated in the token (KeyManager::Create is the only
 // way this project makes one; they reach a second token by token cloning, which keeps the
 // attributes: docs/operations.md "Backup and restore"), so no unwrapped or imported
-// provenance is accepted. CKA_UNWRAP_TEMPLATE is not compared: KEKs made by earlier
+// provenance is accepted. The backup key "kms-backup-vN" (hsm/key_templates.h
+// BackupKeyTemplate) gets the same check: KeyManager::FindBackupKey finds it by label and
+// CKA_ID, and a planted public known-value key with a higher version would otherwise seal
+// every new backup under a key the planter knows (and let a restore accept a database the
+// planter sealed). CKA_UNWRAP_TEMPLATE is not compared: KEKs made by earlier
 // versions carry an earlier one, and only the user role can make a private key.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -36,5 +41,11 @@ namespace kms::hsm {
 // foreign object can never make the connect fail.
 Result<std::optional<LongTermKeyInfo>> InspectLongTermKey(SessionLease& lease, CK_OBJECT_HANDLE h,
                                                           RejectedKeyObject* rejected);
+
+// InspectBackupKey: the same check for object h found by the label and CKA_ID of backup key
+// `version` against BackupKeyTemplate(version): true if it passes; false with *rejected
+// filled otherwise; an error only when the session or the token is gone.
+Result<bool> InspectBackupKey(SessionLease& lease, CK_OBJECT_HANDLE h, uint32_t version,
+                              RejectedKeyObject* rejected);
 
 }  // namespace kms::hsm

@@ -74,6 +74,16 @@ kms::Result<std::string> PrivateTempDir(const std::string& near) {
 
 int Seal(kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& a, const std::string& out);
 
+// ReportRefused: objects labelled like a backup key that KeyManager refused (not generated
+// in the token as a backup key: hsm/key_provenance.h) were never used; their presence means
+// someone wrote to the token, so say so as kmsd does for the long-term key id.
+void ReportRefused(const kms::hsm::KeyManager& km) {
+  for (const kms::hsm::RejectedKeyObject& r : km.RejectedBackupKeys()) {
+    std::cerr << "kmsctl: warning: token object " << r.label
+              << " refused and not used: " << r.reason << "\n";
+  }
+}
+
 int Create(const Globals& g, const std::string& out) {
   if (access(out.c_str(), F_OK) == 0) {
     return Fail(kms::FailedPreconditionError(out + " exists"));
@@ -86,6 +96,7 @@ int Create(const Globals& g, const std::string& out) {
 int Seal(kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& a, const std::string& out) {
   kms::hsm::KeyManager km(*stack.token);
   auto version = km.EnsureBackupKey();
+  ReportRefused(km);
   if (!version.ok()) return Fail(version.status());
   // The audit row goes in first, so the backup itself records that it was taken.
   if (kms::Status s = a.RecordEvent("backup.create", out, "backup key v" +
@@ -145,6 +156,7 @@ int Restore(const Globals& g, const std::string& in) {
   kms::hsm::KeyManager km(*(*stack)->token);
   const std::span<const uint8_t> all(*file);
   auto plain = km.OpenBackup(version, all.subspan(kHeaderBytes), all.first(kHeaderBytes));
+  ReportRefused(km);
   if (!plain.ok()) return Fail(plain.status());
   static constexpr char kSqliteMagic[] = "SQLite format 3";
   if (plain->size() < 100 || !std::equal(kSqliteMagic, kSqliteMagic + 16, plain->begin())) {

@@ -51,6 +51,19 @@ class CredentialTest : public SoftHsmTest<::testing::TestWithParam<CredentialSto
     return out;
   }
 
+  // Opened: generates credential `id` and opens it as kmsd does; *h is the key object kmsd
+  // uses (kept alive by the credential cache).
+  void Opened(const std::string& id, ports::KeyRef* ref, CK_OBJECT_HANDLE* h) {
+    Result<ports::WrappedCredential> stored = vault_->GenerateCredential(id, 32);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    Result<ports::KeyRef> opened = vault_->OpenCredential(*stored);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    auto handle = vault_->credentials().Resolve(*opened);
+    ASSERT_TRUE(handle.ok());
+    *ref = *opened;
+    *h = (*handle)->handle();
+  }
+
   std::unique_ptr<TokenKeyVault> vault_;  // destroyed before the token (SoftHsmTest)
 };
 
@@ -143,18 +156,15 @@ TEST_P(CredentialTest, RejectsBadInput) {
 // The key object behind an opened credential is sensitive and non-extractable, and in the
 // default mode a session object (CKA_TOKEN false): no persistent per-user object.
 TEST_P(CredentialTest, OpenedCredentialIsNotExtractable) {
-  Result<ports::WrappedCredential> stored = vault_->GenerateCredential("btid-d", 32);
-  ASSERT_TRUE(stored.ok());
-  Result<ports::KeyRef> ref = vault_->OpenCredential(*stored);
-  ASSERT_TRUE(ref.ok());
-  auto handle = vault_->credentials().Resolve(*ref);
-  ASSERT_TRUE(handle.ok());
+  ports::KeyRef ref{};
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  ASSERT_NO_FATAL_FAILURE(Opened("btid-d", &ref, &h));
   Result<SessionLease> lease = token_->Acquire();
   ASSERT_TRUE(lease.ok());
   CK_BBOOL token = CK_TRUE, sensitive = CK_FALSE, extractable = CK_TRUE, wwt = CK_FALSE;
   CK_ATTRIBUTE a[4] = {{CKA_TOKEN, &token, 1}, {CKA_SENSITIVE, &sensitive, 1},
                        {CKA_EXTRACTABLE, &extractable, 1}, {CKA_WRAP_WITH_TRUSTED, &wwt, 1}};
-  ASSERT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), (*handle)->handle(), a, 4), CKR_OK);
+  ASSERT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), h, a, 4), CKR_OK);
   EXPECT_EQ(token, GetParam() == CredentialStorage::kTokenObjects ? CK_TRUE : CK_FALSE);
   EXPECT_EQ(sensitive, CK_TRUE);
   EXPECT_EQ(extractable, CK_FALSE);
@@ -162,14 +172,91 @@ TEST_P(CredentialTest, OpenedCredentialIsNotExtractable) {
   EXPECT_EQ(wwt, GetParam() == CredentialStorage::kWrapped ? CK_TRUE : CK_FALSE);
   uint8_t value[64];
   CK_ATTRIBUTE va{CKA_VALUE, value, sizeof(value)};
-  EXPECT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), (*handle)->handle(), &va, 1),
-            CKR_ATTRIBUTE_SENSITIVE);
+  EXPECT_EQ(lease->fn()->C_GetAttributeValue(lease->handle(), h, &va, 1), CKR_ATTRIBUTE_SENSITIVE);
   CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
   CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   uint8_t wrapped[128];
   CK_ULONG wl = sizeof(wrapped);
-  EXPECT_NE(lease->fn()->C_WrapKey(lease->handle(), &kwp, kek, (*handle)->handle(), wrapped, &wl),
-            CKR_OK);
+  EXPECT_NE(lease->fn()->C_WrapKey(lease->handle(), &kwp, kek, h, wrapped, &wl), CKR_OK);
+}
+
+// Gap 6 on kmsd's PSK copies: every change an attacker with the user PIN in kmsd's process
+// could try, with the exact answer. Token objects (kTokenObjects) are CKA_MODIFIABLE FALSE:
+// SoftHSM2 refuses any C_SetAttributeValue with CKR_ACTION_PROHIBITED. The session copies
+// unwrapped under the KEK (kWrapped, the default) keep the default CKA_MODIFIABLE TRUE:
+// SoftHSM2 refuses CKA_MODIFIABLE in the unwrap template and in C_SetAttributeValue after
+// it (CKR_ATTRIBUTE_READ_ONLY; PKCS#11 v2.40 §4.4 lets it be set only at creation), so
+// SENSITIVE->FALSE, EXTRACTABLE->TRUE and CKA_ALLOWED_MECHANISMS are refused as
+// read-only (v2.40 §4.10, §4.6), but the usage flags can be switched on. What keeps a copy
+// to one purpose is then CKA_ALLOWED_MECHANISMS (HMAC only, read-only): the derive and
+// encrypt mechanisms stay CKR_MECHANISM_INVALID. docs/security-target.md "Known limits".
+TEST_P(CredentialTest, OpenedCredentialResistsAttributeChanges) {
+  ports::KeyRef ref{};
+  CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+  ASSERT_NO_FATAL_FAILURE(Opened("btid-m", &ref, &h));
+  Result<SessionLease> lease = token_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  const CK_FUNCTION_LIST* f = lease->fn();
+  CK_SESSION_HANDLE s = lease->handle();
+  const bool session_copy = GetParam() == CredentialStorage::kWrapped;
+  const CK_RV read_only = session_copy ? CKR_ATTRIBUTE_READ_ONLY : CKR_ACTION_PROHIBITED;
+  auto read = [&](CK_ATTRIBUTE_TYPE type) {
+    CK_BBOOL b = 2;
+    CK_ATTRIBUTE a{type, &b, 1};
+    EXPECT_EQ(f->C_GetAttributeValue(s, h, &a, 1), CKR_OK);
+    return b;
+  };
+  auto set = [&](CK_ATTRIBUTE_TYPE type, bool value) {
+    AttrTemplate t;
+    t.Bool(type, value);
+    return f->C_SetAttributeValue(s, h, t.data(), t.size());
+  };
+  EXPECT_EQ(read(CKA_MODIFIABLE), session_copy ? CK_TRUE : CK_FALSE);
+  EXPECT_EQ(read(CKA_PRIVATE), CK_TRUE);
+  EXPECT_EQ(read(CKA_COPYABLE), CK_FALSE);
+  EXPECT_EQ(set(CKA_SENSITIVE, false), read_only);
+  EXPECT_EQ(read(CKA_SENSITIVE), CK_TRUE);
+  EXPECT_EQ(set(CKA_EXTRACTABLE, true), read_only);
+  EXPECT_EQ(read(CKA_EXTRACTABLE), CK_FALSE);
+  EXPECT_EQ(set(CKA_MODIFIABLE, false), read_only);
+  {
+    AttrTemplate t;
+    const CK_MECHANISM_TYPE wider[] = {CKM_SHA_1_HMAC, CKM_SHA256_HMAC,
+                                       CKM_CONCATENATE_BASE_AND_DATA};
+    t.Mechanisms(CKA_ALLOWED_MECHANISMS, wider);
+    EXPECT_EQ(f->C_SetAttributeValue(s, h, t.data(), t.size()), read_only);
+  }
+  // A copy, relaxed or not: CKA_COPYABLE FALSE (v3.0 §5.7: CKR_ACTION_PROHIBITED).
+  {
+    AttrTemplate t;
+    t.Bool(CKA_EXTRACTABLE, true);
+    CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+    EXPECT_EQ(f->C_CopyObject(s, h, t.data(), t.size(), &copy), CKR_ACTION_PROHIBITED);
+    EXPECT_EQ(copy, CK_INVALID_HANDLE);
+  }
+  // Item 9: HMAC-SHA-512 is outside CKA_ALLOWED_MECHANISMS.
+  CK_MECHANISM sha512{CKM_SHA512_HMAC, nullptr, 0};
+  EXPECT_EQ(f->C_SignInit(s, &sha512, h), CKR_MECHANISM_INVALID);
+  // Second purposes. FINDING (session copies only): SoftHSM2 accepts them (CKR_OK).
+  for (CK_ATTRIBUTE_TYPE type : {CKA_DERIVE, CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP}) {
+    SCOPED_TRACE(type);
+    EXPECT_EQ(set(type, true), session_copy ? CKR_OK : CKR_ACTION_PROHIBITED);
+    EXPECT_EQ(read(type), session_copy ? CK_TRUE : CK_FALSE);
+  }
+  // With DERIVE on, derivation (which would make a key without CKA_WRAP_WITH_TRUSTED,
+  // hsm/key_templates.cc ForceCredentialShape) is still outside the allowed mechanisms.
+  CK_BYTE extra[3] = {1, 2, 3};
+  CK_KEY_DERIVATION_STRING_DATA data{extra, sizeof(extra)};
+  CK_MECHANISM concat{CKM_CONCATENATE_BASE_AND_DATA, &data, sizeof(data)};
+  AttrTemplate dt;
+  dt.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  dt.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, false).Bool(CKA_EXTRACTABLE, true);
+  CK_OBJECT_HANDLE derived = CK_INVALID_HANDLE;
+  // SoftHSM2 checks the allowed mechanisms before CKA_DERIVE, so both modes give this.
+  EXPECT_EQ(f->C_DeriveKey(s, &concat, h, dt.data(), dt.size(), &derived), CKR_MECHANISM_INVALID);
+  EXPECT_EQ(derived, CK_INVALID_HANDLE);
+  // The token's own HMAC still works after the failed attempts.
+  EXPECT_EQ(Hmac(ref, crypto::HmacAlg::kSha256).size(), 32u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, CredentialTest,

@@ -47,4 +47,29 @@ inline std::vector<uint8_t> OpensslWrapPad(std::span<const uint8_t> kek,
   return out;
 }
 
+// OpensslGcmSeal: IV(12) || AES-256-GCM(key, iv, plaintext, aad) || tag(16), the layout of
+// KeyManager::SealBackup, computed outside the token (what a planter of a known backup key
+// could make).
+inline std::vector<uint8_t> OpensslGcmSeal(std::span<const uint8_t> key,
+                                           std::span<const uint8_t> iv,
+                                           std::span<const uint8_t> plaintext,
+                                           std::span<const uint8_t> aad) {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  std::vector<uint8_t> out(iv.begin(), iv.end());
+  out.resize(iv.size() + plaintext.size() + 16);
+  int len = 0;
+  int fin = 0;
+  int aad_len = 0;
+  bool ok =
+      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), iv.data()) == 1 &&
+      EVP_EncryptUpdate(ctx, nullptr, &aad_len, aad.data(), static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(ctx, out.data() + iv.size(), &len, plaintext.data(),
+                        static_cast<int>(plaintext.size())) == 1 &&
+      EVP_EncryptFinal_ex(ctx, out.data() + iv.size() + len, &fin) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.data() + iv.size() + len + fin) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  out.resize(ok ? iv.size() + static_cast<size_t>(len + fin) + 16 : 0);
+  return out;
+}
+
 }  // namespace kms::hsm::testing

@@ -1,10 +1,11 @@
-// Long-term keys in a real SoftHSM2 token: provisioning, lookup, and every extraction path
-// an evaluator tries (evaluator-checklist.md §2 items 5-11).
-#include <map>
+// Long-term keys in a real SoftHSM2 token: provisioning, lookup, and the provenance check
+// that keeps planted objects out of use (evaluator-checklist.md §1 "provenance checks").
+// The extraction attempts are in key_extraction_test.cc, the unwrap template in
+// key_unwrap_test.cc.
 #include <optional>
-#include <set>
-#include <sstream>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -13,24 +14,13 @@
 #include "hsm/key_manager.h"
 #include "hsm/key_templates.h"
 #include "hsm/token_key_vault.h"
-#include "tests/integration/hsm/softhsm_fixture.h"
+#include "tests/integration/hsm/hsm_test_util.h"
+#include "tests/integration/hsm/key_test_fixture.h"
 
 namespace kms::hsm {
 namespace {
 
-using testing::SoftHsmTest;
-
-class KeyTest : public SoftHsmTest<> {
- protected:
-  KeyTest() : SoftHsmTest("kms-key-test") {}
-  void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(OpenToken());
-    KeyManager km(*token_);
-    ASSERT_TRUE(km.CreateTicketKey(1).ok());
-    ASSERT_TRUE(km.CreateKek(1).ok());
-    ASSERT_TRUE(km.CreateAuditKey(1).ok());
-  }
-};
+using testing::KeyTest;
 
 TEST_F(KeyTest, CreateListFindDestroy) {
   KeyManager km(*token_);
@@ -63,220 +53,6 @@ TEST_F(KeyTest, CreateListFindDestroy) {
   EXPECT_EQ(km.ListKeys().size(), 3u);
 }
 
-TEST_F(KeyTest, HmacUsesOnlyAllowedMechanisms) {
-  TokenKeyVault vault(*token_);
-  Result<ports::KeyRef> tpk = vault.TicketKey(1);
-  ASSERT_TRUE(tpk.ok());
-  std::vector<uint8_t> data = {1, 2, 3};
-  std::vector<uint8_t> out20(20), out32(32);
-  EXPECT_TRUE(vault.Hmac(*tpk, crypto::HmacAlg::kSha1, data, out20).ok());
-  EXPECT_TRUE(vault.Hmac(*tpk, crypto::HmacAlg::kSha256, data, out32).ok());
-  EXPECT_EQ(vault.Hmac(*tpk, crypto::HmacAlg::kSha256, data, out20).code(),
-            StatusCode::kInvalidArgument);
-  // The audit key allows HMAC-SHA-256 only (evaluator-checklist.md §2 item 9).
-  Result<ports::KeyRef> audit = vault.AuditKey(1);
-  ASSERT_TRUE(audit.ok());
-  EXPECT_TRUE(vault.Hmac(*audit, crypto::HmacAlg::kSha256, data, out32).ok());
-  Status s = vault.Hmac(*audit, crypto::HmacAlg::kSha1, data, out20);
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("C_SignInit: CKR_MECHANISM_INVALID"), std::string::npos)
-      << s.ToString();
-  // A mechanism outside CKA_ALLOWED_MECHANISMS, called directly.
-  Result<SessionLease> lease = token_->Acquire();
-  ASSERT_TRUE(lease.ok());
-  CK_MECHANISM sha512{CKM_SHA512_HMAC, nullptr, 0};
-  CK_OBJECT_HANDLE h = token_->LongTermKey(KeyKind::kTicket, 1)->handle;
-  EXPECT_EQ(lease->fn()->C_SignInit(lease->handle(), &sha512, h), CKR_MECHANISM_INVALID);
-  // Unknown references never reach another key.
-  EXPECT_EQ(vault.Hmac(ports::KeyRef{12345}, crypto::HmacAlg::kSha256, data, out32).code(),
-            StatusCode::kNotFound);
-}
-
-CK_BBOOL ReadBool(SessionLease& lease, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type) {
-  CK_BBOOL v = CK_FALSE;
-  CK_ATTRIBUTE a{type, &v, sizeof(v)};
-  EXPECT_EQ(lease.fn()->C_GetAttributeValue(lease.handle(), h, &a, 1), CKR_OK) << type;
-  return v;
-}
-
-TEST_F(KeyTest, LongTermKeysResistEveryExtractionPath) {
-  Result<SessionLease> lease = token_->Acquire();
-  ASSERT_TRUE(lease.ok());
-  const CK_FUNCTION_LIST* f = lease->fn();
-  CK_SESSION_HANDLE s = lease->handle();
-  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
-  ASSERT_EQ(token_->LongTermKeys().size(), 3u);
-  for (const LongTermKeyInfo& key : token_->LongTermKeys()) {
-    SCOPED_TRACE(LongTermKeyLabel(key.name.kind, key.name.version));
-    CK_OBJECT_HANDLE h = key.handle;
-    // Item 5: the value is never readable.
-    uint8_t value[64];
-    CK_ATTRIBUTE va{CKA_VALUE, value, sizeof(value)};
-    EXPECT_EQ(f->C_GetAttributeValue(s, h, &va, 1), CKR_ATTRIBUTE_SENSITIVE);
-    // Item 6: wrapping with the KEK (the only wrapping key) fails.
-    CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
-    CK_MECHANISM kw{CKM_AES_KEY_WRAP, nullptr, 0};
-    uint8_t wrapped[128];
-    CK_ULONG wl = sizeof(wrapped);
-    EXPECT_NE(f->C_WrapKey(s, &kwp, kek, h, wrapped, &wl), CKR_OK);
-    wl = sizeof(wrapped);
-    EXPECT_NE(f->C_WrapKey(s, &kw, kek, h, wrapped, &wl), CKR_OK);
-    // Item 7: no attribute relaxation.
-    {
-      AttrTemplate t;
-      t.Bool(CKA_SENSITIVE, false);
-      EXPECT_NE(f->C_SetAttributeValue(s, h, t.data(), t.size()), CKR_OK);
-    }
-    {
-      AttrTemplate t;
-      t.Bool(CKA_EXTRACTABLE, true);
-      EXPECT_NE(f->C_SetAttributeValue(s, h, t.data(), t.size()), CKR_OK);
-    }
-    {
-      AttrTemplate t;
-      const CK_MECHANISM_TYPE any[] = {CKM_SHA512_HMAC, CKM_AES_ECB};
-      t.Mechanisms(CKA_ALLOWED_MECHANISMS, any);
-      EXPECT_NE(f->C_SetAttributeValue(s, h, t.data(), t.size()), CKR_OK);
-    }
-    // Item 8: no copy with relaxed attributes (nor any copy: CKA_COPYABLE is FALSE).
-    for (CK_ATTRIBUTE_TYPE relaxed : {CKA_EXTRACTABLE, CKA_SENSITIVE}) {
-      AttrTemplate t;
-      t.Bool(relaxed, relaxed == CKA_EXTRACTABLE);
-      CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
-      EXPECT_NE(f->C_CopyObject(s, h, t.data(), t.size(), &copy), CKR_OK);
-    }
-    // Item 10: provenance.
-    EXPECT_EQ(ReadBool(*lease, h, CKA_ALWAYS_SENSITIVE), CK_TRUE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_NEVER_EXTRACTABLE), CK_TRUE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_LOCAL), CK_TRUE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_TOKEN), CK_TRUE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_PRIVATE), CK_TRUE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_MODIFIABLE), CK_FALSE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_COPYABLE), CK_FALSE);
-    // One purpose per key (checklist §1).
-    bool is_kek = key.name.kind == KeyKind::kKek;
-    EXPECT_EQ(ReadBool(*lease, h, CKA_SIGN), is_kek ? CK_FALSE : CK_TRUE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_WRAP), is_kek ? CK_TRUE : CK_FALSE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_DECRYPT), CK_FALSE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_ENCRYPT), CK_FALSE);
-    EXPECT_EQ(ReadBool(*lease, h, CKA_DERIVE), CK_FALSE);
-  }
-}
-
-// Checklist §1: CKA_UNWRAP_TEMPLATE on the KEK forces session, sensitive, wrap-with-trusted
-// unwrapped keys: an unwrap asking for anything weaker (or leaving one out) is refused.
-TEST_F(KeyTest, KekUnwrapTemplateRefusesWeakerKeys) {
-  TokenKeyVault vault(*token_);
-  Result<ports::WrappedCredential> blob = vault.GenerateCredential("btid-u", 32);
-  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
-  Result<SessionLease> lease = token_->Acquire();
-  ASSERT_TRUE(lease.ok());
-  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
-  CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
-  struct Weak {
-    CK_ATTRIBUTE_TYPE type;
-    bool value;
-  };
-  for (Weak w : {Weak{CKA_EXTRACTABLE, true}, Weak{CKA_SENSITIVE, false}, Weak{CKA_TOKEN, true},
-                 Weak{CKA_WRAP_WITH_TRUSTED, false}}) {
-    SCOPED_TRACE(w.type);
-    AttrTemplate t;
-    t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET).Bool(CKA_SIGN, true);
-    t.Bool(w.type, w.value);
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv = lease->fn()->C_UnwrapKey(lease->handle(), &kwp, kek, blob->blob.data(),
-                                        static_cast<CK_ULONG>(blob->blob.size()), t.data(),
-                                        t.size(), &h);
-    EXPECT_NE(rv, CKR_OK);
-    if (rv == CKR_OK) {
-      lease->fn()->C_DestroyObject(lease->handle(), h);
-    }
-  }
-}
-
-// The KEK's unwrap template also forces a credential's shape (checklist §1: one purpose per
-// key): with the user PIN, a stored PSK cannot be unwrapped as a deriving HMAC key or as an
-// AES encryption key, even by a template that gives everything the template forced before.
-TEST_F(KeyTest, KekUnwrapTemplateForcesTheCredentialShape) {
-  TokenKeyVault vault(*token_);
-  Result<ports::WrappedCredential> blob = vault.GenerateCredential("btid-shape", 32);
-  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
-  Result<SessionLease> lease = token_->Acquire();
-  ASSERT_TRUE(lease.ok());
-  CK_OBJECT_HANDLE kek = token_->LongTermKey(KeyKind::kKek, 1)->handle;
-  auto unwrap = [&](AttrTemplate& t) {
-    CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv =
-        lease->fn()->C_UnwrapKey(lease->handle(), &kwp, kek, blob->blob.data(),
-                                 checked_ulong_cast(blob->blob.size()), t.data(), t.size(), &h);
-    if (rv == CKR_OK) {
-      lease->fn()->C_DestroyObject(lease->handle(), h);
-    }
-    return rv;
-  };
-  for (auto [type, usage] : {std::pair{CKK_GENERIC_SECRET, CKA_DERIVE},
-                             std::pair{CKK_AES, CKA_ENCRYPT}, std::pair{CKK_AES, CKA_DECRYPT}}) {
-    SCOPED_TRACE(usage);
-    AttrTemplate t;
-    t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, type);
-    t.Bool(CKA_TOKEN, false).Bool(CKA_SENSITIVE, true).Bool(CKA_WRAP_WITH_TRUSTED, true);
-    t.Bool(CKA_EXTRACTABLE, false).Bool(CKA_SIGN, type == CKK_GENERIC_SECRET).Bool(usage, true);
-    EXPECT_EQ(unwrap(t), CKR_TEMPLATE_INCONSISTENT);
-  }
-  // kmsd's own template still unwraps, and so does the re-wrap's first step.
-  for (CredentialObject kind :
-       {CredentialObject::kSessionInUse, CredentialObject::kSessionToRewrap}) {
-    AttrTemplate t = CredentialTemplate(kind, "", 0, {});
-    EXPECT_EQ(unwrap(t), CKR_OK);
-  }
-}
-
-// Item 11: an independent tool (OpenSC pkcs11-tool) sees every long-term key as sensitive,
-// always sensitive, never extractable and local.
-TEST_F(KeyTest, Pkcs11ToolShowsKeysSensitiveAndNeverExtractable) {
-  std::string out;
-  int rc = testing::RunCommand({"pkcs11-tool", "--module", KMS_SOFTHSM2_MODULE, "--token-label",
-                                softhsm_.label(), "--login", "--pin", testing::kUserPin,
-                                "--list-objects"},
-                               &out);
-  ASSERT_EQ(rc, 0) << out;
-  // Split into object blocks: each starts at a line without leading blanks.
-  std::istringstream in(out);
-  std::string line;
-  std::string label;
-  std::map<std::string, std::string> access;  // label -> Access line
-  while (std::getline(in, line)) {
-    if (!line.empty() && line[0] != ' ') {
-      label.clear();
-    }
-    if (auto p = line.find("label:"); p != std::string::npos) {
-      label = line.substr(p + 6);
-      label.erase(0, label.find_first_not_of(' '));
-    }
-    if (auto p = line.find("Access:"); p != std::string::npos && !label.empty()) {
-      access[label] = line.substr(p + 7);
-    }
-  }
-  for (const char* want : {"kms-tpk-v1", "kms-kek-v1", "kms-audit-v1"}) {
-    SCOPED_TRACE(want);
-    ASSERT_EQ(access.count(want), 1u) << out;
-    // Split "sensitive, always sensitive, never extractable, local" into its items.
-    std::set<std::string> items;
-    std::istringstream list(access[want]);
-    std::string item;
-    while (std::getline(list, item, ',')) {
-      item.erase(0, item.find_first_not_of(' '));
-      item.erase(item.find_last_not_of(' ') + 1);
-      items.insert(item);
-    }
-    for (const char* must : {"sensitive", "always sensitive", "never extractable", "local"}) {
-      EXPECT_EQ(items.count(must), 1u) << must << " missing in: " << access[want];
-    }
-    EXPECT_EQ(items.count("extractable"), 0u) << access[want];
-  }
-}
-
 // ---- The key index (hsm/key_provenance.h; checklist §1 provenance checks) ----
 
 // Plant: a token object from t, by C_CreateObject or, with gen, by C_GenerateKey.
@@ -306,10 +82,12 @@ AttrTemplate PublicKey(std::string_view label, CK_KEY_TYPE type, size_t bytes) {
   return t;
 }
 
-::testing::AssertionResult Refused(const Token& token, const std::string& label,
-                                   const std::string& why) {
+// Refused: `label` is among the refused objects (Token::RejectedKeyObjects or
+// KeyManager::RejectedBackupKeys) with a reason containing `why`.
+::testing::AssertionResult Refused(const std::vector<RejectedKeyObject>& refused,
+                                   const std::string& label, const std::string& why) {
   std::string seen;
-  for (const RejectedKeyObject& r : token.RejectedKeyObjects()) {
+  for (const RejectedKeyObject& r : refused) {
     if (r.label == label && r.reason.find(why) != std::string::npos) {
       return ::testing::AssertionSuccess();
     }
@@ -341,8 +119,8 @@ TEST_F(KeyTest, PlantedPublicKnownValueTpkIsNotUsed) {
     const ports::KeyRef v9{(uint64_t{1} << 56) | 9};
     EXPECT_EQ(vault.Hmac(v9, crypto::HmacAlg::kSha256, data, out).code(), StatusCode::kNotFound);
     EXPECT_TRUE(vault.Hmac(*vault.TicketKey(1), crypto::HmacAlg::kSha256, data, out).ok());
-    EXPECT_TRUE(Refused(*tok, "kms-tpk-v9", "CKA_PRIVATE"));
-    EXPECT_TRUE(Refused(*tok, "kms-tpk-v4294967295", "CKA_PRIVATE"));
+    EXPECT_TRUE(Refused(tok->RejectedKeyObjects(), "kms-tpk-v9", "CKA_PRIVATE"));
+    EXPECT_TRUE(Refused(tok->RejectedKeyObjects(), "kms-tpk-v4294967295", "CKA_PRIVATE"));
     EXPECT_EQ(tok->LongTermKeys().size(), 3u);
   }
 }
@@ -376,8 +154,8 @@ TEST_F(KeyTest, KeysNotGeneratedByKeyManagerAreRefused) {
   Token& tok = **again;
   EXPECT_EQ(*tok.ActiveVersion(KeyKind::kKek), 1u);
   EXPECT_EQ(*tok.ActiveVersion(KeyKind::kAudit), 1u);
-  EXPECT_TRUE(Refused(tok, "kms-kek-v7", "CKA_LOCAL"));
-  EXPECT_TRUE(Refused(tok, "kms-audit-v4", "CKA_SENSITIVE"));
+  EXPECT_TRUE(Refused(tok.RejectedKeyObjects(), "kms-kek-v7", "CKA_LOCAL"));
+  EXPECT_TRUE(Refused(tok.RejectedKeyObjects(), "kms-audit-v4", "CKA_SENSITIVE"));
   EXPECT_EQ(tok.RejectedKeyObjects().size(), 2u);
   // Credentials are wrapped under the genuine KEK v1, never the imported v7.
   Result<ports::WrappedCredential> cred = TokenKeyVault(tok).GenerateCredential("btid-i", 32);
@@ -396,8 +174,79 @@ TEST_F(KeyTest, ObjectWithoutValueLenDoesNotBreakConnect) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ((*again)->LongTermKeys().size(), 3u);
   EXPECT_EQ(*(*again)->ActiveVersion(KeyKind::kTicket), 1u);
-  EXPECT_TRUE(Refused(**again, "kms-tpk-v2", "CKA_"));
-  EXPECT_TRUE(Refused(**again, "not-ours", "not a long-term key label"));
+  EXPECT_TRUE(Refused((*again)->RejectedKeyObjects(), "kms-tpk-v2", "CKA_"));
+  EXPECT_TRUE(Refused((*again)->RejectedKeyObjects(), "not-ours", "not a long-term key label"));
+}
+
+// ---- The backup key (kmsctl backup; hsm/key_provenance.h InspectBackupKey) ----
+
+// PlantedBackupKey: a token AES key with the backup key's label, CKA_ID, usage and
+// mechanism, of a value the planter knows: public (a R/W public session can create it
+// without the user PIN, PKCS#11 v2.40 §4.4) or, with private, made by the user role.
+AttrTemplate PlantedBackupKey(std::string_view label, bool priv, std::span<const uint8_t> value) {
+  AttrTemplate t;
+  const CK_MECHANISM_TYPE gcm[] = {CKM_AES_GCM};
+  t.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, priv)
+      .Bool(CKA_ENCRYPT, true)
+      .Bool(CKA_DECRYPT, true)
+      .String(CKA_LABEL, label)
+      .String(CKA_ID, kBackupKeyId)
+      .Mechanisms(CKA_ALLOWED_MECHANISMS, gcm)
+      .Bytes(CKA_VALUE, value);
+  return t;
+}
+
+// Before the provenance check, EnsureBackupKey took the highest "kms-backup-vN" by label and
+// CKA_ID: a planted known-value key would have sealed every new backup (readable by the
+// planter), and a restore would have accepted a database the planter sealed under it.
+TEST_F(KeyTest, PlantedBackupKeysAreNotUsed) {
+  const std::vector<uint8_t> known(32, 0x5B);
+  for (auto [label, priv] :
+       {std::pair{"kms-backup-v16", false}, std::pair{"kms-backup-v9", true}}) {
+    AttrTemplate t = PlantedBackupKey(label, priv, known);
+    Plant(*token_, t);
+  }
+  // The user role's generated but readable key with every usage attribute right.
+  AttrTemplate readable = BackupKeyTemplate(12);
+  readable.Bool(CKA_SENSITIVE, false).Bool(CKA_EXTRACTABLE, true);
+  Plant(*token_, readable, CKM_AES_KEY_GEN);
+
+  KeyManager km(*token_);
+  Result<uint32_t> version = km.EnsureBackupKey();
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  EXPECT_EQ(*version, 1u);
+  const std::vector<uint8_t> plain = {'d', 'b'};
+  const std::vector<uint8_t> aad = {'h', 'd', 'r'};
+  for (uint32_t planted : {9u, 12u, 16u}) {
+    SCOPED_TRACE(planted);
+    EXPECT_EQ(km.SealBackup(planted, plain, aad).status().code(), StatusCode::kNotFound);
+    // A "backup" the planter sealed under the known value is not opened either.
+    const std::vector<uint8_t> iv(12, 0x01);
+    const std::vector<uint8_t> forged = testing::OpensslGcmSeal(known, iv, plain, aad);
+    ASSERT_FALSE(forged.empty());
+    EXPECT_EQ(km.OpenBackup(planted, forged, aad).status().code(), StatusCode::kNotFound);
+  }
+  // A planted public key beside the generated version 1 neither replaces it nor makes
+  // "several objects" an error: the sealed data does not open under the known value, and
+  // the token opens it.
+  AttrTemplate twin = PlantedBackupKey("kms-backup-v1", false, known);
+  Plant(*token_, twin);
+  Result<std::vector<uint8_t>> sealed = km.SealBackup(1, plain, aad);
+  ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+  const std::vector<uint8_t> iv(sealed->begin(), sealed->begin() + 12);
+  EXPECT_NE(testing::OpensslGcmSeal(known, iv, plain, aad), *sealed);
+  Result<std::vector<uint8_t>> opened = km.OpenBackup(1, *sealed, aad);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, plain);
+  // Each refused object is reported with its reason, once.
+  EXPECT_TRUE(Refused(km.RejectedBackupKeys(), "kms-backup-v16", "CKA_PRIVATE"));
+  EXPECT_TRUE(Refused(km.RejectedBackupKeys(), "kms-backup-v9", "CKA_"));
+  EXPECT_TRUE(Refused(km.RejectedBackupKeys(), "kms-backup-v12", "CKA_SENSITIVE"));
+  EXPECT_TRUE(Refused(km.RejectedBackupKeys(), "kms-backup-v1", "CKA_PRIVATE"));
+  EXPECT_EQ(km.RejectedBackupKeys().size(), 4u);
 }
 
 }  // namespace

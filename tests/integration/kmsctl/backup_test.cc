@@ -84,6 +84,27 @@ TEST_F(BackupTest, Refusals) {
   EXPECT_NE(access(Restored().c_str(), F_OK), 0);
 }
 
+// A known-value key labelled like a newer backup key, written with pkcs11-tool WITHOUT the
+// user PIN (a public token object: PKCS#11 v2.40 §4.4 lets a R/W public session create it),
+// is not used: the backup is sealed under the generated kms-backup-v1 and kmsctl reports the
+// planted object (hsm/key_provenance.h InspectBackupKey). Before the check the backup was
+// sealed under the planted key.
+TEST_F(BackupTest, PlantedBackupKeyIsReportedAndNotUsed) {
+  CtlOk({"backup", "create", backup_});
+  const std::string key = WriteFile("known.key", std::string(32, 'K'));
+  RunResult plant =
+      RunProgram({"pkcs11-tool", "--module", KMS_SOFTHSM2_MODULE, "--token-label", token_->label(),
+                  "--write-object", key, "--type", "secrkey", "--key-type", "AES:32", "--label",
+                  "kms-backup-v9", "--id", "6b6d732d6261636b7570"});  // "kms-backup"
+  ASSERT_EQ(plant.code, 0) << plant.out << plant.err;
+  RunResult r = Ctl({"backup", "create", token_->dir() + "/second.backup"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("sealed under kms-backup-v1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("warning: token object kms-backup-v9 refused and not used: CKA_"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(BackupTest, TicketIssuedBeforeBackupResolvesAfterRestore) {
   RunResult r = RunProgram({"bash", std::string(KMS_SOURCE_DIR) +
                                  "/tests/integration/kmsctl/backup_roundtrip.sh",
