@@ -145,6 +145,35 @@ token_loss() {
 }
 check "token loss: 503 and not ready, then recovery without restart" token_loss
 
+# 6a. Audit database locked by another process (evaluator checklist item 22): while a
+#     `BEGIN EXCLUSIVE` is held, no audit row can be made durable, so a request is refused
+#     with 503 within max_wait_ms (1 s by default) plus slack, and /readyz says 503; once the
+#     lock is released the next request is served again, without a restart.
+db_locked() {
+  local lock="$state/db.locked" holder code took ready i
+  python3 "$here/tests/e2e/tools/hold_db_lock.py" "$state/policy.db" "$lock" &
+  holder=$!
+  for i in $(seq 1 50); do [ -e "$lock" ] && break; sleep 0.1; done
+  [ -e "$lock" ] || { echo "  could not take the lock" >&2; kill "$holder"; return 1; }
+  read -r code took < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \
+    --max-time 10 --cacert "$state/tls.crt" -X POST -H 'Content-Type: application/mikey' \
+    --data-binary @"$state/garbage.bin" "$url")
+  ready=$(curl -s "$ops/readyz")
+  rm -f "$lock"
+  wait "$holder"
+  echo "  while locked: HTTP $code after ${took}s; readyz: $ready"
+  [ "$code" = 503 ] && awk -v t="$took" 'BEGIN { exit !(t <= 3) }' &&
+    grep -q '^not ready: audit' <<<"$ready" || return 1
+  for i in 1 2 3 4 5; do
+    call && curl -sf "$ops/readyz" >/dev/null && return 0
+    sleep 0.5
+  done
+  echo "  no recovery after the lock was released" >&2
+  return 1
+}
+check "audit DB locked (BEGIN EXCLUSIVE): 503 within 3 s and not ready, then served again" \
+  db_locked
+
 # 6b. The replay cache survives a restart (evaluator checklist item 18): a REQUEST_INIT that
 #     kmsd answered is refused as a replay (MIKEY error 1) by the next kmsd process too,
 #     which reloads the marks its predecessor committed with the audit rows.
