@@ -246,4 +246,40 @@ rate_limit() {
 }
 check "rate limit -> 429" rate_limit
 
+# 9. The audit database deleted, moved away or replaced under a running kmsd (evaluator
+#    checklist item 23): detected within a tick (1 s), logged as event=audit_store_replaced,
+#    and from then on every request gets 503 and /readyz 503, even once the file is back,
+#    until the operator restarts kmsd (docs/operations.md "Audit trail").
+store_replaced() {  # store_replaced moved|replaced
+  sed -i '/^rate_per_s = /d; /^rate_burst = /d' "$state/kmsd.toml"
+  kms_start_kmsd "$state" "$bin" || return 1
+  url="https://127.0.0.1:$KMS_PORT/kms"
+  ops="http://127.0.0.1:$KMS_OPS_PORT"
+  call || { echo "  no call before the change" >&2; return 1; }
+  if [ "$1" = moved ]; then
+    mv "$state/policy.db" "$state/policy.db.away"
+  else
+    sqlite3 "$state/policy.db" ".backup '$state/policy.db.copy'" &&
+      mv "$state/policy.db.copy" "$state/policy.db" || return 1
+  fi
+  local i code ready later
+  for i in $(seq 1 30); do grep -q 'event=audit_store_replaced' "$state/kmsd.log" && break; sleep 0.1; done
+  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$state/tls.crt" -X POST \
+    -H 'Content-Type: application/mikey' --data-binary @"$state/garbage.bin" "$url")
+  ready=$(curl -s "$ops/readyz")
+  [ "$1" = moved ] && mv "$state/policy.db.away" "$state/policy.db"
+  sleep 1.2  # a tick with the original file back in place: still refused
+  later=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$state/tls.crt" -X POST \
+    -H 'Content-Type: application/mikey' --data-binary @"$state/garbage.bin" "$url")
+  kms_stop_kmsd
+  echo "  $(grep 'event=audit_store_replaced' "$state/kmsd.log" | cut -c1-150)"
+  echo "  HTTP $code, then $later; readyz: $ready"
+  grep -q '^level=error event=audit_store_replaced ' "$state/kmsd.log" && [ "$code" = 503 ] &&
+    [ "$later" = 503 ] && [ "$ready" = "not ready: audit store replaced, restart kmsd" ]
+}
+check "audit DB moved away: logged, 503 and not ready, still refused once it is back" \
+  store_replaced moved
+check "audit DB replaced by a copy: restart served again, then logged, 503 and not ready" \
+  store_replaced replaced
+
 checks_summary
