@@ -246,6 +246,26 @@ rate_limit() {
 }
 check "rate limit -> 429" rate_limit
 
+# 8b. Connection limits (evaluator checklist item 25): per_ip_connection_limit and
+#     connection_limit with TLS connections held open from 127.0.0.1-3 (one listener thread:
+#     libmicrohttpd splits connection_limit among its threads). The extra connection is
+#     closed before its handshake completes, the held ones are served, kmsd stays ready.
+connection_limits() {
+  sed -i -e '/^rate_per_s = /d; /^rate_burst = /d' \
+    -e 's/^threads = 2$/threads = 1\nper_ip_connection_limit = 3\nconnection_limit = 5/' \
+    "$state/kmsd.toml"
+  kms_start_kmsd "$state" "$bin" || return 1
+  local rc=0
+  python3 "$here/tests/e2e/tools/conn_limits.py" "$KMS_PORT" "$state/tls.crt" 3 5 || rc=$?
+  curl -sf "http://127.0.0.1:$KMS_OPS_PORT/readyz" >/dev/null || rc=1
+  kms_stop_kmsd
+  sed -i -e 's/^threads = 1$/threads = 2/' -e '/^per_ip_connection_limit = /d' \
+    -e '/^connection_limit = /d' "$state/kmsd.toml"
+  return $rc
+}
+check "connection limits: 4th from one IP and 6th in all refused, held ones served, ready" \
+  connection_limits
+
 # 9. The audit database deleted, moved away or replaced under a running kmsd (evaluator
 #    checklist item 23): detected within a tick (1 s), logged as event=audit_store_replaced,
 #    and from then on every request gets 503 and /readyz 503, even once the file is back,
