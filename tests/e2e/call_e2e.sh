@@ -85,6 +85,72 @@ check "empty body -> 400" status 400 -X POST -H 'Content-Type: application/mikey
 check "TLS 1.1 is refused" bash -c "! curl -s -o /dev/null --cacert '$state/tls.crt' \
   --tlsv1.1 --tls-max 1.1 '$url'"
 check "TLS 1.2 is accepted" status 405 --tlsv1.2 --tls-max 1.2 "$url"
+# TLS as an evaluator's scanner sees it (checklist item 26), with openssl s_client as an
+# independent client; @SECLEVEL=0 makes it offer what it would otherwise refuse itself, so
+# every refusal below is kmsd's.
+handshake() {  # handshake <s_client args...>: 0 when a handshake completed
+  OPENSSL_CONF=/dev/null openssl s_client -connect "127.0.0.1:$KMS_PORT" -servername localhost \
+    "$@" </dev/null >"$state/s_client.out" 2>&1
+  grep -q '^New, TLSv1' "$state/s_client.out"
+}
+tls_versions() {  # the client sends its TLS 1.0 and 1.1 hellos (-msg), kmsd refuses them
+  local v
+  for v in -tls1 -tls1_1; do
+    ! handshake "$v" -cipher 'ALL:@SECLEVEL=0' -msg &&
+      grep -q '^>>> .*ClientHello' "$state/s_client.out" || { echo "  $v: not refused" >&2; return 1; }
+  done
+  handshake -tls1_3
+}
+check "TLS 1.0 and 1.1 hellos refused by kmsd, TLS 1.3 accepted" tls_versions
+tls12_suites() {  # every TLS 1.2 suite OpenSSL knows: only ECDHE with an AEAD cipher completes
+  local want="$1" name kx mac accepted="" wrong=""
+  while read -r name _ kx _ _ mac; do
+    handshake -tls1_2 -cipher "$name:@SECLEVEL=0" || continue
+    accepted+=" $name"
+    [ "$kx" = Kx=ECDH ] && [ "$mac" = Mac=AEAD ] || wrong+=" $name"
+  done < <(OPENSSL_CONF=/dev/null openssl ciphers -v -s -tls1_2 'ALL:@SECLEVEL=0' | grep -v '^TLS_')
+  echo "  accepted under TLS 1.2:${accepted:- none}"
+  [ -z "$wrong" ] || { echo "  not ECDHE+AEAD:$wrong" >&2; return 1; }
+  grep -q " $want" <<<"$accepted"
+}
+rsa_suites() {  # the same with an RSA certificate (SIGHUP): no static-RSA or DHE suite either
+  local rc=0
+  cp "$state/tls.crt" "$state/tls.crt.ec" && cp "$state/tls.key" "$state/tls.key.ec"
+  (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$state/tls.key" \
+    -out "$state/tls.crt" 2>/dev/null)
+  reload_tls || rc=1
+  [ "$rc" = 1 ] || tls12_suites ECDHE-RSA-AES128-GCM-SHA256 || rc=1
+  mv "$state/tls.crt.ec" "$state/tls.crt" && mv "$state/tls.key.ec" "$state/tls.key"
+  reload_tls || rc=1
+  return $rc
+}
+reload_tls() {  # SIGHUP, then wait for the reload line it adds
+  local n
+  n=$(grep -c 'event=reloaded' "$state/kmsd.log" || true)
+  kill -HUP "$KMSD_PID"
+  for _ in $(seq 1 50); do
+    [ "$(grep -c 'event=reloaded' "$state/kmsd.log")" -gt "$n" ] && return 0
+    sleep 0.1
+  done
+  echo "  no reload" >&2
+  return 1
+}
+renegotiation_refused() {  # 'R' asks s_client to renegotiate (TLS 1.2; 1.3 has none)
+  (sleep 0.5; echo R; sleep 1) | OPENSSL_CONF=/dev/null openssl s_client -connect "127.0.0.1:$KMS_PORT" \
+    -servername localhost -tls1_2 -msg >"$state/reneg.out" 2>&1 || true
+  local finished
+  finished=$(grep -c '^<<< TLS 1.2, Handshake \[length [0-9a-f]*\], Finished' "$state/reneg.out")
+  echo "  server Finished messages: $finished"
+  grep -q '^RENEGOTIATING' "$state/reneg.out" && [ "$finished" = 1 ]
+}
+if [ "$mode" = plain ]; then  # the TLS stack is the same under seccomp: scanned once
+  check "TLS 1.2: only ECDHE suites with an AEAD cipher are accepted (CBC, RSA, DHE refused)" \
+    tls12_suites ECDHE-ECDSA-AES128-GCM-SHA256
+  check "TLS 1.2 with an RSA certificate: still only ECDHE with AEAD (no static RSA, no DHE)" \
+    rsa_suites
+  check "TLS 1.2: client-initiated renegotiation is refused" renegotiation_refused
+fi
 
 # 3. Operations listener.
 ops="http://127.0.0.1:$KMS_OPS_PORT"
