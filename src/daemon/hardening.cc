@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -148,6 +149,16 @@ Status EnableSeccomp() {
   if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0) {
     seccomp_release(ctx);
     return InternalError("seccomp_rule_add failed");
+  }
+  // The clock's NTP state (src/daemon/clock_watch.h): glibc's adjtimex() is
+  // clock_adjtime(CLOCK_REALTIME, ...), read with modes 0. seccomp cannot look into the timex
+  // struct, so the call is allowed for that clock; setting the clock through it needs
+  // CAP_SYS_TIME, which kmsd does not have once it runs as its [process] user.
+  if (Status s =
+          AddArgRule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clock_adjtime), SCMP_CMP_EQ, CLOCK_REALTIME, 0);
+      !s.ok()) {
+    seccomp_release(ctx);
+    return s;
   }
   // prctl only to name a thread (pthread_setname_np, for threads a library starts later);
   // in particular not PR_SET_DUMPABLE, which would undo DisableCoreDumps. kmsd itself

@@ -163,6 +163,11 @@ check "/metrics has audit commit times and rows" bash -c \
    curl -sf '$ops/metrics' | grep -q '^kms_audit_rows_total [1-9]'"
 check "/metrics shows the decision workers' queue, empty when idle" bash -c \
   "curl -sf '$ops/metrics' | grep -q '^kms_decision_queue_depth 0$'"
+# Evaluator checklist item 19: the kernel's NTP state is read (0 or 1, -1 only if adjtimex
+# failed, e.g. refused by seccomp) and logged at start-up. Transitions: unit/daemon.
+check "/metrics shows the clock's NTP state, start-up logged it" bash -c \
+  "curl -sf '$ops/metrics' | grep -Eq '^kms_clock_synchronized (0|1)$' &&
+   grep -Eq '^level=(info|warning) event=clock_sync synchronized=(true|false) ' '$state/kmsd.log'"
 
 # 4. Random bodies: each gets 200 (MIKEY Error) or 400, and kmsd stays ready.
 random_bodies() {
