@@ -19,7 +19,9 @@ Status DropPrivileges(const std::string& user);
 // EnableSeccomp: a syscall allow-list (libseccomp) for every thread of the process: the
 // filter is synchronised to the threads already running (listeners, decision workers, audit
 // writer; SECCOMP_FILTER_FLAG_TSYNC), and threads started later inherit it. Anything else
-// fails with EPERM; the kernel does not log it (SCMP_FLTATR_CTL_LOG is off). An error, and no
+// fails with EPERM; the kernel does not log it (SCMP_FLTATR_CTL_LOG is off). No new process:
+// clone only with CLONE_THREAD (fork() and posix_spawn() fail with EPERM, clone3 with ENOSYS
+// so that glibc starts threads with clone; evaluator checklist item 29). An error, and no
 // filter at all, if any thread cannot be synchronised. Called after start-up, once every file
 // and socket is open.
 Status EnableSeccomp();

@@ -295,6 +295,34 @@ wrong_uri() {
   [ "$rc" = 1 ] && grep -q 'component=tls' "$state/bad.log" && grep -q 'no signing private key' "$state/bad.log"
 }
 check "a TLS key URI naming no key: start-up fails with exit 1 and a clear reason" wrong_uri
+# Evaluator checklist item 3: a token that is not there at start-up. kmsd must not serve,
+# wait or retry: exit 1 within a few seconds, with event=startup_failed component=token.
+missing_token() {  # missing_token label|empty-dir
+  local conf="$state/missing.toml" log="$state/missing.log" rc=0 t0 took
+  local env=(env)
+  if [ "$1" = label ]; then
+    sed 's|^uri = "pkcs11:token=kms-demo"$|uri = "pkcs11:token=kms-no-such-token"|' \
+      "$state/kmsd.toml" >"$conf"
+  else  # a SoftHSM2 configuration whose token directory is empty
+    mkdir -p "$state/no-tokens"
+    sed "s|^directories.tokendir = .*|directories.tokendir = $state/no-tokens|" \
+      "$SOFTHSM2_CONF" >"$state/no-tokens.conf"
+    [ -z "$drop_user" ] || chown -R "$drop_user" "$state/no-tokens" "$state/no-tokens.conf"
+    cp "$state/kmsd.toml" "$conf"
+    env=(env SOFTHSM2_CONF="$state/no-tokens.conf")
+  fi
+  t0=$(date +%s%N)
+  "${env[@]}" timeout 20 "$bin/src/daemon/kmsd" --config "$conf" 2>"$log" || rc=$?
+  took=$(( ($(date +%s%N) - t0) / 1000000 ))
+  echo "  exit $rc after ${took} ms: $(grep 'event=startup_failed' "$log" | cut -c1-140)"
+  [ "$rc" = 1 ] && [ "$took" -le 5000 ] &&
+    grep -q '^level=error event=startup_failed component=token reason=.' "$log" &&
+    ! grep -q 'event=started' "$log"
+}
+check "token label not in any slot: exit 1 within 5 s, startup_failed component=token" \
+  missing_token label
+check "SoftHSM2 with an empty token directory: exit 1 within 5 s, startup_failed component=token" \
+  missing_token empty-dir
 # 7. Decision workers: one per token session (pool_size 8 by default) but no more than the
 #    CPUs kmsd may run on; confined to one CPU, it decides on one worker.
 workers_logged() {  # workers_logged <expected> [taskset CPU list]: kmsd runs 2 s, then SIGTERM
