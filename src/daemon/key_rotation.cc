@@ -21,20 +21,25 @@ hsm::KeyKind HsmKind(ports::KeyKind k) {
 
 }  // namespace
 
-Status RotateKey(hsm::Token& token, policy::PolicyAdmin& admin, ports::KeyKind kind) {
-  if (kind == ports::KeyKind::kKek) {
-    // A KEK rotation re-wraps every credential with the SO's help (kmsctl only).
-    return InvalidArgumentError("kmsd does not rotate KEKs");
-  }
+Result<uint32_t> NewestKeyVersion(hsm::Token& token, policy::PolicyAdmin& admin,
+                                  ports::KeyKind kind) {
   uint32_t newest = 0;
   if (auto v = token.ActiveVersion(HsmKind(kind)); v.ok()) newest = *v;
   KMS_ASSIGN_OR_RETURN(std::vector<ports::KeyVersionInfo> all, admin.ListKeyVersions());
   for (const ports::KeyVersionInfo& k : all) {
     if (k.kind == kind) newest = std::max(newest, k.version);
   }
+  return newest;
+}
+
+Result<uint32_t> RotateKey(hsm::Token& token, policy::PolicyAdmin& admin, ports::KeyKind kind) {
+  KMS_ASSIGN_OR_RETURN(const uint32_t newest, NewestKeyVersion(token, admin, kind));
   const uint32_t next = newest + 1;
   hsm::KeyManager km(token);
-  return admin.RotateKey(kind, next, [&] { return km.Create({HsmKind(kind), next}); });
+  KMS_RETURN_IF_ERROR(admin.RotateKey(kind, next, [&] {
+    return km.Create({HsmKind(kind), next});
+  }));
+  return next;
 }
 
 }  // namespace kms::daemon

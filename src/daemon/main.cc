@@ -228,7 +228,10 @@ int main(int argc, char** argv) {
     return kms::policy::AddKeyUsage(key_admin->db(), kind, version, delta);
   };
   key_hooks.rotate = [&token, &key_admin](kms::ports::KeyKind kind) {
-    return kms::daemon::RotateKey(*(*token)->token, *key_admin, kind);
+    // A KEK rotation re-wraps every credential with the SO's help: kmsctl only.
+    if (kind == kms::ports::KeyKind::kKek)
+      return kms::InvalidArgumentError("kmsd does not rotate KEKs");
+    return kms::daemon::RotateKey(*(*token)->token, *key_admin, kind).status();
   };
   kms::daemon::KeyWatcher key_watcher(vault, std::move(key_hooks));
   key_watcher.Poll();

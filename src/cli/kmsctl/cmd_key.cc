@@ -22,6 +22,7 @@
 
 #include "hsm/key_manager.h"
 #include "src/cli/kmsctl/commands.h"
+#include "src/daemon/key_rotation.h"
 
 namespace kmsctl {
 namespace {
@@ -69,26 +70,11 @@ int List(const Globals& g) {
   });
 }
 
-// NewestVersion: the larger of the newest version in the token and in the database.
-uint32_t NewestVersion(kms::hsm::Token& token, kms::policy::PolicyAdmin& admin,
-                       kms::ports::KeyKind kind) {
-  uint32_t newest = 0;
-  if (auto v = token.ActiveVersion(ToHsmKind(kind)); v.ok()) {
-    newest = *v;
-  }
-  if (auto all = admin.ListKeyVersions(); all.ok()) {
-    for (const auto& k : *all) {
-      if (k.kind == kind) newest = std::max(newest, k.version);
-    }
-  }
-  return newest;
-}
-
 int Rotate(kms::hsm::Token& token, kms::policy::PolicyAdmin& admin, kms::ports::KeyKind kind) {
-  const uint32_t v = NewestVersion(token, admin, kind) + 1;
-  kms::hsm::KeyManager km(token);
-  kms::Status s = admin.RotateKey(kind, v, [&] { return km.Create({ToHsmKind(kind), v}); });
-  if (!s.ok()) return Fail(s);
+  // The same version choice and transaction as kmsd's automatic rotation.
+  kms::Result<uint32_t> rotated = kms::daemon::RotateKey(token, admin, kind);
+  if (!rotated.ok()) return Fail(rotated.status());
+  const uint32_t v = *rotated;
   std::cout << "created " << kms::hsm::LongTermKeyLabel(ToHsmKind(kind), v)
             << "; older versions retired\n";
   if (kind == kms::ports::KeyKind::kKek) {
@@ -110,7 +96,8 @@ kms::Result<kms::ports::KeyVersionInfo> CheckNotNewest(kms::hsm::Token& token,
   if (info.state == kms::ports::KeyState::kDestroyed) {
     return kms::FailedPreconditionError("that version is already destroyed");
   }
-  if (version >= NewestVersion(token, admin, kind)) {
+  KMS_ASSIGN_OR_RETURN(const uint32_t newest, kms::daemon::NewestKeyVersion(token, admin, kind));
+  if (version >= newest) {
     return kms::FailedPreconditionError(
         "that is the newest version, which kmsd uses: rotate first (kmsctl key rotate)");
   }
