@@ -92,8 +92,8 @@ void AuditWriter::AppendAsync(const ports::AuditRecord& record, Done done) {
       return;
     }
     if (queue_.size() >= options_.queue_limit) {
-      healthy_ = false;
       lock.unlock();
+      SetHealthy(false, "audit queue full");
       p->Fire(ResourceExhaustedError("audit queue full"));
       return;
     }
@@ -127,7 +127,7 @@ Result<int64_t> AuditWriter::Append(const ports::AuditRecord& record) {
   if (done.wait_for(options_.max_wait) != std::future_status::ready) {
     // Fail closed: the caller must not answer. The row may still be written later; it is
     // then an audit of a request that was refused for want of an audit, which is harmless.
-    healthy_ = false;
+    SetHealthy(false, "audit row not durable within the configured time");
     return UnavailableError("audit row not durable within the configured time");
   }
   return done.get();
@@ -156,12 +156,18 @@ void AuditWriter::Watch() {
     if (overdue.empty()) {
       continue;
     }
-    healthy_ = false;
     lock.unlock();
+    SetHealthy(false, "audit row not durable within the configured time");
     for (const auto& p : overdue) {
       p->Fire(UnavailableError("audit row not durable within the configured time"));
     }
     lock.lock();
+  }
+}
+
+void AuditWriter::SetHealthy(bool healthy, const std::string& reason) {
+  if (healthy_.exchange(healthy) != healthy && options_.on_health_change) {
+    options_.on_health_change(healthy, reason);
   }
 }
 
@@ -307,7 +313,7 @@ void AuditWriter::Run() {
       committing_ = batch;  // the watchdog's view of what is being written
     }
     Result<std::vector<int64_t>> seqs = CommitBatch(batch);
-    healthy_ = seqs.ok();
+    SetHealthy(seqs.ok(), seqs.ok() ? "" : "audit commit failed: " + seqs.status().message());
     if (seqs.ok() && options_.on_commit) {
       options_.on_commit(last_commit_s_.load(), batch.size());
     }

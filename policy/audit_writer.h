@@ -101,6 +101,14 @@ struct AuditWriterOptions {
   // "Audit trail"), so kmsd logs each one (event=audit_checkpoint): the journal, forwarded
   // off the appliance, then holds the anchors verify needs.
   std::function<void(const SealedCheckpoint&)> on_checkpoint;
+  // on_health_change: called when Healthy() changes: false with the reason of the first
+  // failure (a commit's SQLite error such as "database or disk is full", or a row not
+  // durable within max_wait), true again after the next successful commit. Called once per
+  // transition, on the thread that saw it (writer, watchdog or a blocked Append caller) and
+  // outside the writer's locks; must not block or call back into the writer. kmsd logs it
+  // (event=audit_unavailable / audit_recovered): a full or locked disk is otherwise visible
+  // only as 503s and /readyz (evaluator checklist item 22).
+  std::function<void(bool healthy, const std::string& reason)> on_health_change;
 };
 
 class AuditWriter final : public ports::AuditSink {
@@ -151,6 +159,9 @@ class AuditWriter final : public ports::AuditSink {
   void MaybeCheckpoint(bool force);
   // HasUnsealedRows: the trail has rows after the newest checkpoint (a read, no lock kept).
   Result<bool> HasUnsealedRows();
+  // SetHealthy: records the outcome; reports a transition to on_health_change. Call without
+  // holding mu_.
+  void SetHealthy(bool healthy, const std::string& reason);
 
   Db db_;
   ports::KeyVault& vault_;

@@ -251,6 +251,15 @@ int main(int argc, char** argv) {
          {"checkpoint", std::to_string(c.checkpoint)},
          {"hash", kms::HexEncode(c.row_hash)}});
   };
+  // A full, locked or failing disk refuses every request (fail closed, 503); the log says
+  // why, once per transition (evaluator checklist item 22; docs/operations.md).
+  ao.on_health_change = [](bool healthy, const std::string& reason) {
+    if (healthy) {
+      Log("info", "audit_recovered", {});
+    } else {
+      Log("error", "audit_unavailable", {{"reason", reason}});
+    }
+  };
   ao.batch_interval = std::chrono::milliseconds(cfg.audit.batch_interval_ms);
   ao.max_wait = std::chrono::milliseconds(cfg.audit.max_wait_ms);
   ao.queue_limit = cfg.audit.queue_limit;

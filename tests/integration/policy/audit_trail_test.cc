@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "policy/admin.h"
@@ -355,6 +356,12 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
   const std::string db = BuildTrail("locked.db", 1, 4);
   AuditWriterOptions o;
   o.max_wait = std::chrono::milliseconds(200);
+  std::mutex changes_mu;
+  std::vector<std::pair<bool, std::string>> changes;  // what kmsd would log
+  o.on_health_change = [&](bool healthy, const std::string& reason) {
+    std::lock_guard<std::mutex> lock(changes_mu);
+    changes.emplace_back(healthy, reason);
+  };
   auto w = AuditWriter::Open(db, vault_, o);
   ASSERT_TRUE(w.ok());
   // Retried: the 200-ms bound that the locked phase tests is short for a first fsync on a
@@ -382,6 +389,18 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
   EXPECT_EQ(RawQuery(db, "SELECT correlation_id FROM audit_log WHERE seq = " +
                              std::to_string(*id)).at(0).at(0),
             "2-0");
+  {
+    // One report per transition: down (with why) once although three rows failed, then up.
+    std::lock_guard<std::mutex> lock(changes_mu);
+    ASSERT_EQ(changes.size(), 2u);
+    EXPECT_FALSE(changes[0].first);
+    const std::string& why = changes[0].second;
+    EXPECT_TRUE(why.find("not durable") != std::string::npos ||
+                why.find("locked") != std::string::npos)
+        << why;
+    EXPECT_TRUE(changes[1].first);
+    EXPECT_EQ(changes[1].second, "");
+  }
   ASSERT_TRUE((*w)->Checkpoint().ok());
   w->reset();
   const auto r = Verify(db);
