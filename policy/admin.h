@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/audit_archive.h"
 #include "policy/audit_chain.h"
 #include "policy/sqlite_db.h"
 #include "src/core/ports/policy_store.h"
@@ -163,7 +164,8 @@ class PolicyAdmin {
   // "credential.rewrap" audit row per replaced credential. Returns how many were replaced.
   Result<size_t> ReplaceWrapped(
       const std::vector<std::pair<ports::WrappedCredential, ports::WrappedCredential>>& pairs);
-  // CheckpointsUnderAuditKey: how many audit checkpoints that audit key version sealed.
+  // CheckpointsUnderAuditKey: how many audit checkpoints and archive records that audit key
+  // version sealed.
   Result<int64_t> CheckpointsUnderAuditKey(uint32_t version);
 
   // KMS peers (RFC 6043 §10 inter-KMS resolution; table kms_peers of 0001_policy.sql).
@@ -186,6 +188,11 @@ class PolicyAdmin {
   // SnapshotTo: a consistent copy of the whole database into a new file (VACUUM INTO; the
   // path is bound, never spliced into SQL). Fails if path exists.
   Status SnapshotTo(const std::string& path);
+
+  // RecordAuditArchive: RecordArchive (policy/audit_archive.h) with this operator's
+  // "audit.archive" row (detail: the range, checkpoint, file name and its SHA-256).
+  Result<ArchiveRecord> RecordAuditArchive(ports::KeyVault& vault, const ArchivePlan& plan,
+                                           const Hash32& file_sha256, const std::string& file_name);
 
   // ExportAudit: audit rows matching the filter, in chain order (hashes included).
   Result<std::vector<AuditRow>> ExportAudit(const AuditFilter& filter);

@@ -161,8 +161,11 @@ Result<int64_t> PolicyAdmin::CredentialsUnderKek(uint32_t kek_version) {
 }
 
 Result<int64_t> PolicyAdmin::CheckpointsUnderAuditKey(uint32_t version) {
-  return CountWithVersion("SELECT count(*) FROM audit_checkpoint WHERE key_version = ?1",
-                          version);
+  // Archive records (policy/audit_archive.h) are sealed with the same keys.
+  return CountWithVersion(
+      "SELECT (SELECT count(*) FROM audit_checkpoint WHERE key_version = ?1) "
+      "+ (SELECT count(*) FROM audit_archive WHERE key_version = ?1)",
+      version);
 }
 
 Result<int64_t> PolicyAdmin::CountWithVersion(std::string_view sql, uint32_t version) {

@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view kRowTag = "KMS-AUDIT-ROW-1";
 constexpr std::string_view kCheckpointTag = "KMS-AUDIT-CKPT-1";
+constexpr std::string_view kArchiveTag = "KMS-AUDIT-ARCH-1";
 
 class Encoder {
  public:
@@ -48,6 +49,12 @@ Result<Hash32> ToHash(const std::vector<uint8_t>& v, std::string_view what) {
 }
 
 }  // namespace
+
+Hash32 BlobToHash(const std::vector<uint8_t>& v) {
+  Hash32 h{};
+  if (v.size() == h.size()) std::copy(v.begin(), v.end(), h.begin());
+  return h;
+}
 
 AuditRow ToRow(int64_t seq, const ports::AuditRecord& r) {
   AuditRow row;
@@ -182,6 +189,24 @@ std::vector<uint8_t> CheckpointMacInput(int64_t seq, int64_t last_row, const Has
   e.I64(seq);
   e.I64(last_row);
   e.Raw(row_hash);
+  e.U32(key_version);
+  e.I64(time_ns);
+  e.Raw(prev_mac);
+  return std::move(e).Take();
+}
+
+std::vector<uint8_t> ArchiveMacInput(int64_t seq, int64_t first_row, int64_t last_row,
+                                     const Hash32& last_hash, int64_t checkpoint,
+                                     const Hash32& file_sha256, uint32_t key_version,
+                                     int64_t time_ns, const Hash32& prev_mac) {
+  Encoder e;
+  e.Raw(kArchiveTag);
+  e.I64(seq);
+  e.I64(first_row);
+  e.I64(last_row);
+  e.Raw(last_hash);
+  e.I64(checkpoint);
+  e.Raw(file_sha256);
   e.U32(key_version);
   e.I64(time_ns);
   e.Raw(prev_mac);

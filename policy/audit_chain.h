@@ -35,6 +35,10 @@ struct AuditRow {
   Hash32 hash{};
 };
 
+// BlobToHash: a stored 32-byte blob as a Hash32; all zero for any other length (the schema's
+// CHECKs make that a damaged file; callers that must tell check the size themselves).
+Hash32 BlobToHash(const std::vector<uint8_t>& v);
+
 // kAuditRowColumns: the select list ReadAuditRow expects, in its order.
 inline constexpr const char* kAuditRowColumns =
     "seq, time_ns, actor, action, initiator, responder, credential_id, ticket_id, outcome, "
@@ -65,6 +69,8 @@ struct CheckpointHead {
   Hash32 mac{};          // all zero before the first checkpoint
 };
 
+// ReadChainHead: the newest row (never archived away: `kmsctl audit archive` appends its
+// own row after the archived ones, and only archived rows can be deleted).
 Result<ChainHead> ReadChainHead(Db& db);
 Result<CheckpointHead> ReadCheckpointHead(Db& db);
 
@@ -75,6 +81,14 @@ Result<ChainHead> AppendRow(Db& db, const ChainHead& head, const ports::AuditRec
 std::vector<uint8_t> CheckpointMacInput(int64_t seq, int64_t last_row, const Hash32& row_hash,
                                         uint32_t key_version, int64_t time_ns,
                                         const Hash32& prev_mac);
+
+// ArchiveMacInput: the exact bytes an archive record's MAC covers (policy/audit_archive.h):
+//   "KMS-AUDIT-ARCH-1" || u64 seq || u64 first_row || u64 last_row || last_hash ||
+//   u64 checkpoint || file_sha256 || u32 key_version || i64 time_ns || prev_mac
+std::vector<uint8_t> ArchiveMacInput(int64_t seq, int64_t first_row, int64_t last_row,
+                                     const Hash32& last_hash, int64_t checkpoint,
+                                     const Hash32& file_sha256, uint32_t key_version,
+                                     int64_t time_ns, const Hash32& prev_mac);
 
 // WriteCheckpoint: seals head with the vault's active audit key (HMAC in the token) and
 // inserts checkpoint prev.seq + 1. kFailedPrecondition if head adds no row since prev.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "policy/audit_archive.h"
 #include "policy/audit_chain.h"
 
 namespace kms::policy {
@@ -13,12 +14,6 @@ namespace {
 
 bool SameHash(const std::vector<uint8_t>& a, const Hash32& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), b.size()) == 0;
-}
-
-Hash32 AsHash(const std::vector<uint8_t>& v) {
-  Hash32 h{};
-  if (v.size() == h.size()) std::copy(v.begin(), v.end(), h.begin());
-  return h;
 }
 
 // SeqWithHash: the row whose stored hash is h (used only to classify a broken link).
@@ -39,13 +34,78 @@ void SetProblem(AuditVerifyReport& r, AuditProblem p, int64_t row, int64_t check
   r.detail = std::move(detail);
 }
 
-// VerifyRows: walks the chain in seq order; returns the stored hash of every row that
-// checkpoints seal is looked up later by seq, so only the running state is kept here.
-Status VerifyRows(Db& db, AuditVerifyReport& report) {
-  KMS_ASSIGN_OR_RETURN(Stmt s, db.Prepare(std::string("SELECT ") + kAuditRowColumns +
-                                          " FROM audit_log ORDER BY seq"));
-  std::vector<uint8_t> prev_stored(32, 0);  // genesis: all zero
+// Archived: where the chain in the database starts (after the newest verified archive).
+struct Archived {
+  int64_t through = 0;  // last archived row (0: none)
+  Hash32 hash{};        // its chain hash (all zero: genesis)
+};
+
+// VerifyArchives: checks every archive record; *archived ends at the last one that holds.
+Status VerifyArchives(Db& db, ports::KeyVault& vault, AuditVerifyReport& report,
+                      Archived* archived) {
+  KMS_ASSIGN_OR_RETURN(std::vector<ArchiveRecord> records, ReadArchives(db));
+  KMS_ASSIGN_OR_RETURN(Stmt cp, db.Prepare("SELECT last_row, row_hash FROM audit_checkpoint "
+                                           "WHERE seq = ?1"));
+  Hash32 prev_mac{};
   int64_t expected = 1;
+  for (const ArchiveRecord& a : records) {
+    ++report.archives;
+    if (report.problem != AuditProblem::kNone) continue;  // count only
+    const std::string name = "archive " + std::to_string(a.seq);
+    auto fail = [&](const std::string& why) {
+      SetProblem(report, AuditProblem::kForgedArchive, archived->through + 1, 0, name + why);
+    };
+    if (a.seq != expected) {
+      fail(" is out of sequence (archive " + std::to_string(expected) + " is missing)");
+      continue;
+    }
+    // The MAC first: nothing else in the record is trusted before it verifies.
+    Result<ports::KeyRef> key = vault.AuditKey(a.key_version);
+    if (!key.ok()) {
+      if (key.status().code() != StatusCode::kNotFound) return key.status();
+      fail(" names an unknown audit key version");
+      continue;
+    }
+    Hash32 expect_mac{};
+    KMS_RETURN_IF_ERROR(
+        vault.Hmac(*key, crypto::HmacAlg::kSha256,
+                   ArchiveMacInput(a.seq, a.first_row, a.last_row, a.last_hash, a.checkpoint,
+                                   a.file_sha256, a.key_version, a.time_ns, a.prev_mac),
+                   expect_mac));
+    if (CRYPTO_memcmp(expect_mac.data(), a.mac.data(), a.mac.size()) != 0) {
+      fail(" has a wrong MAC");
+      continue;
+    }
+    if (a.prev_mac != prev_mac || a.first_row != archived->through + 1) {
+      fail(" does not follow the previous archive");
+      continue;
+    }
+    cp.Reset();
+    KMS_RETURN_IF_ERROR(cp.BindInt(1, a.checkpoint));
+    KMS_ASSIGN_OR_RETURN(bool found, cp.Step());
+    if (!found || cp.ColumnInt(0) != a.last_row || !SameHash(cp.ColumnBlob(1), a.last_hash)) {
+      fail(" does not end on the row checkpoint " + std::to_string(a.checkpoint) + " sealed");
+      continue;
+    }
+    archived->through = a.last_row;
+    archived->hash = a.last_hash;
+    prev_mac = a.mac;
+    ++expected;
+  }
+  report.archived_rows = archived->through;
+  return Status::Ok();
+}
+
+// VerifyRows: walks the chain in seq order from the row after the archived ones; the
+// stored hash of every row that checkpoints seal is looked up later by seq, so only the
+// running state is kept here.
+Status VerifyRows(Db& db, const Archived& archived, AuditVerifyReport& report) {
+  KMS_ASSIGN_OR_RETURN(Stmt s, db.Prepare(std::string("SELECT ") + kAuditRowColumns +
+                                          " FROM audit_log WHERE seq > ?1 ORDER BY seq"));
+  KMS_RETURN_IF_ERROR(s.BindInt(1, archived.through));
+  std::vector<uint8_t> prev_stored(archived.hash.begin(), archived.hash.end());
+  int64_t expected = archived.through + 1;
+  report.rows = archived.through;
   while (true) {
     KMS_ASSIGN_OR_RETURN(bool more, s.Step());
     if (!more) break;
@@ -59,7 +119,7 @@ Status VerifyRows(Db& db, AuditVerifyReport& report) {
                  "row " + std::to_string(expected) + " is missing");
       continue;
     }
-    const bool self_ok = SameHash(stored_hash, RowHash(AsHash(stored_prev), row));
+    const bool self_ok = SameHash(stored_hash, RowHash(BlobToHash(stored_prev), row));
     const bool link_ok = stored_prev == prev_stored;
     if (!link_ok) {
       KMS_ASSIGN_OR_RETURN(std::optional<int64_t> origin, SeqWithHash(db, stored_prev));
@@ -94,7 +154,8 @@ struct Anchored {
 // VerifyCheckpoints: also sets *anchored for checkpoint options.min_checkpoints once that
 // checkpoint verified (leaves it empty otherwise).
 Status VerifyCheckpoints(Db& db, ports::KeyVault& vault, const AuditVerifyOptions& options,
-                         AuditVerifyReport& report, std::optional<Anchored>* anchored) {
+                         const Archived& archived, AuditVerifyReport& report,
+                         std::optional<Anchored>* anchored) {
   KMS_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT seq, last_row, row_hash, key_version, "
                                           "time_ns, prev_mac, mac FROM audit_checkpoint "
                                           "ORDER BY seq"));
@@ -139,9 +200,9 @@ Status VerifyCheckpoints(Db& db, ports::KeyVault& vault, const AuditVerifyOption
            name + " names an unknown audit key version");
       continue;
     }
-    std::vector<uint8_t> input =
-        CheckpointMacInput(seq, last_row, AsHash(sealed_hash), static_cast<uint32_t>(key_version),
-                           time_ns, AsHash(stored_prev_mac));
+    std::vector<uint8_t> input = CheckpointMacInput(seq, last_row, BlobToHash(sealed_hash),
+                                                    static_cast<uint32_t>(key_version), time_ns,
+                                                    BlobToHash(stored_prev_mac));
     Hash32 expect_mac{};
     KMS_RETURN_IF_ERROR(vault.Hmac(*key, crypto::HmacAlg::kSha256, input, expect_mac));
     if (!SameHash(mac, expect_mac)) {
@@ -166,12 +227,14 @@ Status VerifyCheckpoints(Db& db, ports::KeyVault& vault, const AuditVerifyOption
     row_hash_at.Reset();
     KMS_RETURN_IF_ERROR(row_hash_at.BindInt(1, last_row));
     KMS_ASSIGN_OR_RETURN(bool found, row_hash_at.Step());
-    if (!found) {
+    if (!found && last_row <= archived.through) {
+      // Archived: the row is in an archive file (verify-archive checks it there), and the
+      // archive records that end on a checkpoint matched its hash above.
+    } else if (!found) {
       fail(AuditProblem::kDeletedRow, last_row, seq,
            name + " seals row " + std::to_string(last_row) + ", which is gone");
       continue;
-    }
-    if (row_hash_at.ColumnBlob(0) != sealed_hash) {
+    } else if (row_hash_at.ColumnBlob(0) != sealed_hash) {
       // The rows up to last_row were rewritten with a recomputed chain.
       fail(AuditProblem::kModifiedRow, prev_last_row + 1, seq,
            "rows " + std::to_string(prev_last_row + 1) + ".." + std::to_string(last_row) +
@@ -179,7 +242,7 @@ Status VerifyCheckpoints(Db& db, ports::KeyVault& vault, const AuditVerifyOption
       continue;
     }
     if (seq == options.min_checkpoints) {
-      *anchored = Anchored{last_row, AsHash(sealed_hash)};
+      *anchored = Anchored{last_row, BlobToHash(sealed_hash)};
     }
     prev_mac = mac;
     prev_last_row = last_row;
@@ -202,6 +265,8 @@ std::string_view AuditProblemName(AuditProblem p) {
     case AuditProblem::kTruncated: return "truncated";
     case AuditProblem::kAnchorMismatch:
       return "anchor_mismatch";
+    case AuditProblem::kForgedArchive:
+      return "forged_archive";
   }
   return "unknown";
 }
@@ -214,10 +279,12 @@ Result<AuditVerifyReport> VerifyAudit(Db& db, ports::KeyVault& vault,
   // One read transaction: a consistent snapshot even while the writer appends.
   KMS_ASSIGN_OR_RETURN(Txn txn, Txn::Begin(db, TxnKind::kDeferred));
   AuditVerifyReport report;
-  KMS_RETURN_IF_ERROR(VerifyRows(db, report));
+  Archived archived;
+  KMS_RETURN_IF_ERROR(VerifyArchives(db, vault, report, &archived));
+  KMS_RETURN_IF_ERROR(VerifyRows(db, archived, report));
   AuditVerifyReport cp_report;
   std::optional<Anchored> anchored;
-  KMS_RETURN_IF_ERROR(VerifyCheckpoints(db, vault, options, cp_report, &anchored));
+  KMS_RETURN_IF_ERROR(VerifyCheckpoints(db, vault, options, archived, cp_report, &anchored));
   report.checkpoints = cp_report.checkpoints;
   report.sealed_through_row = std::min(cp_report.sealed_through_row, report.rows);
   // Row problems come first (they name the row); otherwise the first checkpoint problem.

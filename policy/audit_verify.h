@@ -1,4 +1,7 @@
 // VerifyAudit: proves the audit trail (the core of `kmsctl audit verify`, evaluator item 21).
+// Archive records (policy/audit_archive.h) come first: each one's MAC in the token, its
+// place after the previous one, and that it ends on the row a checkpoint sealed; the chain
+// in the database then starts after the newest one, at its last hash.
 // Recomputes every row hash and link, checks that row numbers have no gaps, and checks
 // every checkpoint's MAC in the token, its link to the previous checkpoint and the row hash
 // it seals. Rows after the last valid checkpoint are reported as unsealed, never as valid.
@@ -24,6 +27,7 @@ enum class AuditProblem : uint8_t {
   kMissingCheckpoint,  // a checkpoint number is missing, or more rows than allowed unsealed
   kTruncated,          // the trail ends before a row or checkpoint an external anchor names
   kAnchorMismatch,     // the anchored checkpoint seals another row hash than was recorded
+  kForgedArchive,      // an archive record's MAC, order or checkpoint does not hold
 };
 
 std::string_view AuditProblemName(AuditProblem p);
@@ -53,8 +57,10 @@ struct AuditVerifyReport {
   int64_t first_bad_row = 0;         // the first row number involved (0: none)
   int64_t bad_checkpoint = 0;        // the checkpoint number involved (0: none)
   std::string detail;                // for operators; holds no key material
-  int64_t rows = 0;
+  int64_t rows = 0;                  // the number of the last row (archived ones included)
   int64_t checkpoints = 0;
+  int64_t archives = 0;              // archive records
+  int64_t archived_rows = 0;         // rows moved to archive files (verified records only)
   int64_t sealed_through_row = 0;    // last row covered by a verified checkpoint
   int64_t unsealed_rows = 0;         // rows after it: chained, but not sealed
   bool intact() const { return problem == AuditProblem::kNone; }

@@ -31,6 +31,8 @@ int Verify(const Globals& g, const kms::policy::AuditVerifyOptions& options,
                      {"detail", report->detail},
                      {"rows", report->rows},
                      {"checkpoints", report->checkpoints},
+                     {"archives", report->archives},
+                     {"archived_rows", report->archived_rows},
                      {"unsealed_rows", report->unsealed_rows}})
               << "\n";
   } else if (report->intact()) {
@@ -39,7 +41,13 @@ int Verify(const Globals& g, const kms::policy::AuditVerifyOptions& options,
     };
     std::cout << "audit trail intact: " << count(report->rows, "row", "rows") << ", "
               << count(report->checkpoints, "checkpoint", "checkpoints") << ", "
-              << count(report->unsealed_rows, "row", "rows") << " not yet sealed by a checkpoint\n";
+              << count(report->unsealed_rows, "row", "rows") << " not yet sealed by a checkpoint";
+    if (report->archives > 0) {
+      std::cout << "; rows 1.." << report->archived_rows << " in "
+                << count(report->archives, "archive", "archives")
+                << " (check the files with audit verify-archive)";
+    }
+    std::cout << "\n";
   } else {
     std::cout << "audit trail BROKEN: " << kms::policy::AuditProblemName(report->problem)
               << " at row " << report->first_bad_row << ": " << report->detail << "\n";
@@ -202,6 +210,7 @@ void AddAuditCommands(CLI::App& app, Context& ctx) {
   exp->add_option("--user", o->user, "rows about this user (name) or identity");
   exp->add_option("--action", o->action, "e.g. user.add, policy.set, ticket.request");
   exp->callback([&ctx, o] { ctx.action = [&ctx, o] { return Export(ctx.g, *o); }; });
+  AddAuditArchiveCommands(*audit, ctx);
 }
 
 }  // namespace kmsctl

@@ -147,7 +147,8 @@ kms::Status DestroySafety(kms::policy::PolicyAdmin& admin, const kms::ports::Key
       KMS_ASSIGN_OR_RETURN(int64_t n, admin.CheckpointsUnderAuditKey(k.version));
       if (n > 0) {
         return kms::FailedPreconditionError(
-            std::to_string(n) + " audit checkpoint(s) are sealed with this key; audit verify "
+            std::to_string(n) +
+            " audit checkpoint(s) or archive(s) are sealed with this key; audit verify "
             "could no longer check them; --force destroys it anyway");
       }
       return kms::Status::Ok();

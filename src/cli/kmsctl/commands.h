@@ -23,6 +23,7 @@ int RunRewrap(const Globals& g, const std::string& so_pin_file,
               const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>&
                   before);
 void AddAuditCommands(CLI::App& app, Context& ctx);
+void AddAuditArchiveCommands(CLI::App& audit, Context& ctx);  // cmd_audit_archive.cc
 void AddBackupCommands(CLI::App& app, Context& ctx);
 
 // PolicyToJson: a stored policy row; null marks a value a user row inherits (cmd_policy.cc).

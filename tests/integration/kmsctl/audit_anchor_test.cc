@@ -4,17 +4,12 @@
 // --expect-checkpoint-hash` accepts; a wrong hash is refused (exit 3), a malformed one or a
 // hash without its checkpoint number is bad usage (exit 2).
 #include <cctype>
-#include <chrono>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "hsm/token.h"
-#include "hsm/token_key_vault.h"
 #include "policy/audit_writer.h"
 #include "src/base/encoding.h"
 #include "tests/integration/kmsctl/kmsctl_fixture.h"
-#include "tests/integration/policy/policy_test_support.h"
 
 namespace kmsctl::testing {
 namespace {
@@ -23,38 +18,6 @@ using nlohmann::json;
 
 class AuditAnchorTest : public KmsctlTest {
  protected:
-  // SealWithWriter: appends `rows` rows through an AuditWriter on the token's audit key,
-  // sealing every `every` rows and once more when it is destroyed, as kmsd does; returns
-  // what its on_checkpoint observer saw.
-  std::vector<kms::policy::SealedCheckpoint> SealWithWriter(int rows, int64_t every) {
-    std::vector<kms::policy::SealedCheckpoint> seen;
-    std::mutex mu;
-    auto module = kms::hsm::testing::SoftHsmToken::OpenModule();
-    EXPECT_NE(module, nullptr);
-    if (module == nullptr) return seen;
-    auto token = kms::hsm::Token::Open(*module, token_->Config());
-    EXPECT_TRUE(token.ok()) << token.status().ToString();
-    if (!token.ok()) return seen;
-    kms::hsm::TokenKeyVault vault(**token);
-    kms::policy::AuditWriterOptions o;
-    o.checkpoint_rows = every;
-    o.checkpoint_interval = std::chrono::seconds(3600);
-    o.on_checkpoint = [&](const kms::policy::SealedCheckpoint& c) {
-      std::lock_guard<std::mutex> lock(mu);
-      seen.push_back(c);
-    };
-    {
-      auto w = kms::policy::AuditWriter::Open(db_, vault, o);
-      EXPECT_TRUE(w.ok()) << w.status().ToString();
-      if (!w.ok()) return seen;
-      for (int i = 0; i < rows; ++i) {
-        EXPECT_TRUE((*w)->Append(kms::policy::testing::AuditRow(0, i)).ok());
-      }
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    return seen;
-  }
-
   // Verify: kmsctl --json audit verify with the anchors of one checkpoint.
   RunResult Verify(const kms::policy::SealedCheckpoint& c, const std::string& hash) {
     return Ctl({"--json", "audit", "verify", "--expect-seq", std::to_string(c.last_row),

@@ -7,13 +7,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "hsm/attr_template.h"
 #include "hsm/key_labels.h"
+#include "hsm/token.h"
 #include "hsm/token_key_vault.h"
 #include "src/base/encoding.h"
+#include "tests/integration/policy/policy_test_support.h"
 
 extern char** environ;
 
@@ -174,6 +178,36 @@ void KmsctlTest::InitWithAlice() {
          "sip:alice@example.org"});
   const std::string key = WriteFile("alice.psk", kTestKeyHex);
   CtlOk({"cred", "import", "alice", "--id", "btid-alice", "--key-file", key});
+}
+
+std::vector<kms::policy::SealedCheckpoint> KmsctlTest::SealWithWriter(int rows, int64_t every,
+                                                                      int batch) {
+  std::vector<kms::policy::SealedCheckpoint> seen;
+  std::mutex mu;
+  auto module = kms::hsm::testing::SoftHsmToken::OpenModule();
+  EXPECT_NE(module, nullptr);
+  if (module == nullptr) return seen;
+  auto token = kms::hsm::Token::Open(*module, token_->Config());
+  EXPECT_TRUE(token.ok()) << token.status().ToString();
+  if (!token.ok()) return seen;
+  kms::hsm::TokenKeyVault vault(**token);
+  kms::policy::AuditWriterOptions o;
+  o.checkpoint_rows = every;
+  o.checkpoint_interval = std::chrono::seconds(3600);
+  o.on_checkpoint = [&](const kms::policy::SealedCheckpoint& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(c);
+  };
+  {
+    auto w = kms::policy::AuditWriter::Open(db_, vault, o);
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    if (!w.ok()) return seen;
+    for (int i = 0; i < rows; ++i) {
+      EXPECT_TRUE((*w)->Append(kms::policy::testing::AuditRow(batch, i)).ok());
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  return seen;
 }
 
 }  // namespace kmsctl::testing

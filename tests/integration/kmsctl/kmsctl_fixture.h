@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "policy/audit_writer.h"
 #include "tests/integration/hsm/softhsm_fixture.h"
 
 namespace kmsctl::testing {
@@ -43,6 +44,10 @@ class KmsctlTest : public ::testing::Test {
   std::vector<uint8_t> TokenHmac(const std::string& id);
   // InitWithAlice: init, a system default, user alice with one credential.
   void InitWithAlice();
+  // SealWithWriter: appends `rows` rows (AuditRow(batch, i)) through an AuditWriter on the
+  // token's audit key, sealing every `every` rows and once more when it is destroyed, as
+  // kmsd does; returns what its on_checkpoint observer saw.
+  std::vector<kms::policy::SealedCheckpoint> SealWithWriter(int rows, int64_t every, int batch = 0);
 
   std::unique_ptr<kms::hsm::testing::SoftHsmToken> token_;
   std::string db_;

@@ -368,6 +368,10 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
   // loaded machine.
   ASSERT_TRUE(AppendUntilDurable(**w, AuditRow(0, 0)).ok());
   EXPECT_TRUE((*w)->Healthy());
+  {
+    std::lock_guard<std::mutex> lock(changes_mu);
+    changes.clear();  // a retry above may have reported a slow first fsync
+  }
 
   ExclusiveLock locker(db);
   ASSERT_TRUE(locker.held());
@@ -390,16 +394,21 @@ TEST_F(AuditTrailTest, AppendFailsClosedWhileLockedAndRecovers) {
                              std::to_string(*id)).at(0).at(0),
             "2-0");
   {
-    // One report per transition: down (with why) once although three rows failed, then up.
+    // One report per transition: down (with why) once although three rows failed, then up
+    // (a retry of the recovery append on a loaded machine may add a down/up pair).
     std::lock_guard<std::mutex> lock(changes_mu);
-    ASSERT_EQ(changes.size(), 2u);
-    EXPECT_FALSE(changes[0].first);
-    const std::string& why = changes[0].second;
+    ASSERT_GE(changes.size(), 2u);
+    EXPECT_EQ(changes.size() % 2, 0u);
+    EXPECT_FALSE(changes.front().first);
+    const std::string& why = changes.front().second;
     EXPECT_TRUE(why.find("not durable") != std::string::npos ||
                 why.find("locked") != std::string::npos)
         << why;
-    EXPECT_TRUE(changes[1].first);
-    EXPECT_EQ(changes[1].second, "");
+    for (size_t i = 1; i < changes.size(); ++i) {
+      EXPECT_NE(changes[i].first, changes[i - 1].first) << "a repeated report at " << i;
+    }
+    EXPECT_TRUE(changes.back().first);
+    EXPECT_EQ(changes.back().second, "");
   }
   ASSERT_TRUE((*w)->Checkpoint().ok());
   w->reset();
