@@ -40,7 +40,7 @@ struct AuditSettings {
   uint32_t checkpoint_interval_s = 60;  // ...or T seconds
 };
 
-// [keys]: lifecycle of the keys kmsd seals with (docs/operations.md "Key lifecycle").
+// [keys]: lifecycle of the keys kmsd seals with (docs/operations-keys.md "Key lifecycle").
 struct KeySettings {
   // tpk_max_tickets: once this many tickets were sealed under the active TPK version, kmsd
   // rotates it itself (as `kmsctl key rotate tpk` would; evaluator checklist item 30). The

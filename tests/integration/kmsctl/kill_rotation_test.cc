@@ -12,7 +12,7 @@
 // on every C_Login, success or failure, to update its PIN-count-low flags. A kill during
 // that rewrite leaves it short: the token then reads as uninitialised and every key in it
 // as lost. That is the token's defect, not kmsctl's, and it has a documented recovery
-// (docs/operations.md "Token file torn by a crash"): the test applies that recovery,
+// (docs/operations-keys.md "Token file torn by a crash"): the test applies that recovery,
 // restoring the copy taken after provisioning, counts it, and checks everything else.
 // The orphan case is also planted deterministically (OrphanKeyObjectsAreSkipped...), so it
 // is covered whatever the kill timing.
@@ -380,7 +380,7 @@ TEST_F(KillRotationTest, OrphanKeyObjectsAreSkippedAndNeverReceiveCredentials) {
   CheckConsistent("after init", false);
 }
 
-// The recovery docs/operations.md "Token file torn by a crash" gives for SoftHSM2's torn
+// The recovery docs/operations-keys.md "Token file torn by a crash" gives for SoftHSM2's torn
 // token.object (what a kill during any C_Login can leave): the token reads as
 // uninitialised, and restoring the copy taken after provisioning brings every key back.
 TEST_F(KillRotationTest, TornTokenFileIsRecoveredFromItsCopy) {
