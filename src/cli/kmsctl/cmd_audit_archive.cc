@@ -38,8 +38,10 @@ int Archive(const Globals& g, const ArchiveOpts& o, kms::hsm::TokenStack& stack,
   auto leftover = kms::policy::PurgeArchivedRows(admin.db());
   if (!leftover.ok()) return Fail(leftover.status());
   auto plan = kms::policy::PlanArchive(admin.db(), *before);
-  if (!plan.ok() && plan.status().code() == kms::StatusCode::kNotFound && *leftover > 0) {
-    std::cout << "finished deleting " << *leftover << " archived rows; nothing new to archive\n";
+  if (!plan.ok() && plan.status().code() == kms::StatusCode::kNotFound) {
+    // Not an error: a timer that runs before anything is old enough has nothing to do.
+    if (*leftover > 0) std::cout << "finished deleting " << *leftover << " archived rows; ";
+    std::cout << "nothing to archive: " << plan.status().message() << "\n";
     return kExitOk;
   }
   if (!plan.ok()) return Fail(plan.status());
