@@ -176,6 +176,26 @@ Result<V> Through(Db& db, PolicyCache& cache, PolicyCache::Slot<K, V>& slot, con
   return value;
 }
 
+// ThroughRememberingAbsent: Through for credentials, which also remembers ids that have no
+// row (policy_cache.h: an unknown IDRpsk must cost what a known one costs).
+template <typename Load>
+Result<ports::CredentialInfo> ThroughRememberingAbsent(Db& db, PolicyCache& cache,
+                                                       const std::string& key, Load&& load) {
+  if (!cache.enabled()) return load();
+  KMS_ASSIGN_OR_RETURN(uint64_t version, LoadPolicyVersion(db));
+  if (auto hit = cache.Get(cache.credential, version, key)) return *hit;
+  if (cache.Get(cache.credential_absent, version, key)) {
+    return NotFoundError("no such credential");
+  }
+  Result<ports::CredentialInfo> value = load();
+  if (value.ok()) {
+    cache.Put(cache.credential, version, key, *value);
+  } else if (value.status().code() == StatusCode::kNotFound) {
+    cache.Put(cache.credential_absent, version, key, true);
+  }
+  return value;
+}
+
 Result<ports::CredentialInfo> LoadCredential(Db& db, const std::string& credential_id) {
   KMS_ASSIGN_OR_RETURN(StmtUse s, db.Use("SELECT user_id, kind, wrapped_key, kek_version, "
                                          "not_before, not_after, state FROM credentials "
@@ -351,8 +371,8 @@ Result<ports::CredentialInfo> SqlitePolicyStore::FindCredential(std::string_view
   KMS_ASSIGN_OR_RETURN(Db * db, Conn());
   const std::string key(credential_id);
   return internal::ReadSnapshot<ports::CredentialInfo>(*db, [&] {
-    return internal::Through(*db, cache_, cache_.credential, key,
-                             [&] { return internal::LoadCredential(*db, key); });
+    return internal::ThroughRememberingAbsent(*db, cache_, key,
+                                              [&] { return internal::LoadCredential(*db, key); });
   });
 }
 

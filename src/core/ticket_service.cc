@@ -236,21 +236,47 @@ Result<Reply> TicketService::Dispatch(Exchange& ex) {
   }
 }
 
-void TicketService::EqualizeTiming(Exchange& ex) {
-  // The same PRF work as a real MAC check, on the active TPK; the output is discarded.
-  auto version = ports_.vault.ActiveTicketKeyVersion();
-  if (!version.ok()) {
-    return;
-  }
-  auto key = ports_.vault.TicketKey(*version);
-  auto size = key.ok() ? ports_.vault.KeySize(*key) : Result<size_t>(key.status());
-  if (!size.ok()) {
-    return;
-  }
-  VaultKeyOps ops(ports_.vault, *key, *size);
+Result<bool> TicketService::MacMatches(const Exchange& ex, ports::KeyRef psk, size_t psk_size) {
+  const bool is_request = ex.msg.hdr.data_type == mikey::DataType::kRequestInitPsk;
+  // RFC 6043 §5.1.2: auth_key from the PSK with label 0x01 and this exchange's RAND.
+  VaultKeyOps ops(ports_.vault, psk, psk_size);
   const crypto::KeyOps* blocks[] = {&ops};
-  crypto::MessageLabelInput in{ex.msg.hdr.csb_id, crypto::MessageRole::kInitial, ex.rand, {}};
-  (void)crypto::DeriveMessageAuthKey(ex.suite.prf, blocks, in, ex.suite.mac);
+  crypto::MessageLabelInput in{
+      ex.msg.hdr.csb_id, crypto::MessageRole::kInitial,
+      is_request ? std::span<const uint8_t>(ex.rand) : std::span<const uint8_t>(),
+      is_request ? std::span<const uint8_t>() : std::span<const uint8_t>(ex.rand)};
+  KMS_ASSIGN_OR_RETURN(auto auth_key,
+                       crypto::DeriveMessageAuthKey(ex.suite.prf, blocks, in, ex.suite.mac));
+  // RFC 6043 §5.5: MAC over msg || Identity_(i|r) || Identity_kms, on the received bytes.
+  const auto kms_id = AsBytes(options_.kms_identity);
+  const auto own_id = AsBytes(ex.identity);
+  auto input = is_request ? mikey::RequestInitMacInput(ex.wire, ex.msg.layout, own_id, kms_id)
+                          : mikey::ResolveInitMacInput(ex.wire, ex.msg.layout, own_id, kms_id);
+  auto mac = mikey::MessageMac(ex.wire, ex.msg.layout);
+  return input.ok() && mac.ok() && crypto::VerifyMac(ex.suite.mac, auth_key, *input, *mac).ok();
+}
+
+std::optional<ports::WrappedCredential> TicketService::DecoyCredential() {
+  std::lock_guard<std::mutex> lock(decoy_mu_);
+  if (!decoy_) {
+    // 32 bytes: a GBA Ks_NAF (spec §3). Retried on the next refusal if the token failed.
+    auto made = ports_.vault.GenerateCredential("kms-timing-decoy", 32);
+    if (made.ok()) decoy_ = std::move(made).value();
+  }
+  return decoy_;
+}
+
+void TicketService::EqualizeTiming(Exchange& ex) {
+  // The steps of Authenticate after the credential lookup, on the decoy; every outcome is
+  // discarded. The decoy is opened like a stored credential (the token's session copy,
+  // kept in the same cache), so the token work is the same kind as a real check's, not
+  // work on a token object such as the TPK, which SoftHSM2 serves more slowly.
+  const std::optional<ports::WrappedCredential> decoy = DecoyCredential();
+  if (!decoy) return;
+  auto key = ports_.vault.OpenCredential(*decoy);
+  auto size = key.ok() ? ports_.vault.KeySize(*key) : Result<size_t>(key.status());
+  if (!size.ok()) return;
+  (void)MacMatches(ex, *key, *size);
 }
 
 std::optional<Result<Reply>> TicketService::Authenticate(Exchange& ex) {
@@ -347,28 +373,14 @@ std::optional<Result<Reply>> TicketService::Authenticate(Exchange& ex) {
   ex.psk = *psk;
   ex.psk_size = *psk_size;
 
-  // RFC 6043 §5.1.2: auth_key from the PSK with label 0x01 and this exchange's RAND.
-  VaultKeyOps ops(ports_.vault, ex.psk, ex.psk_size);
-  const crypto::KeyOps* blocks[] = {&ops};
-  crypto::MessageLabelInput in{ex.msg.hdr.csb_id, crypto::MessageRole::kInitial,
-                               is_request ? std::span<const uint8_t>(ex.rand) : std::span<const uint8_t>(),
-                               is_request ? std::span<const uint8_t>() : std::span<const uint8_t>(ex.rand)};
-  auto auth_key = crypto::DeriveMessageAuthKey(ex.suite.prf, blocks, in, ex.suite.mac);
-  if (!auth_key.ok()) {
-    if (auth_key.status().code() == StatusCode::kUnavailable) {
-      return Result<Reply>(auth_key.status());
+  auto matches = MacMatches(ex, ex.psk, ex.psk_size);
+  if (!matches.ok()) {
+    if (matches.status().code() == StatusCode::kUnavailable) {
+      return Result<Reply>(matches.status());
     }
-    return Refuse(ex, kAuthFailure, "mac.derive", auth_key.status().message());
+    return Refuse(ex, kAuthFailure, "mac.derive", matches.status().message());
   }
-  // RFC 6043 §5.5: MAC over msg || Identity_(i|r) || Identity_kms, on the received bytes.
-  const auto kms_id = AsBytes(options_.kms_identity);
-  const auto own_id = AsBytes(ex.identity);
-  auto input = is_request
-                   ? mikey::RequestInitMacInput(ex.wire, ex.msg.layout, own_id, kms_id)
-                   : mikey::ResolveInitMacInput(ex.wire, ex.msg.layout, own_id, kms_id);
-  auto mac = mikey::MessageMac(ex.wire, ex.msg.layout);
-  if (!input.ok() || !mac.ok() ||
-      !crypto::VerifyMac(ex.suite.mac, *auth_key, *input, *mac).ok()) {
+  if (!*matches) {
     return Refuse(ex, kAuthFailure, "mac.invalid");
   }
   // Only now is the content trusted. The identity must be one of the user's own.

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -79,13 +80,24 @@ class TicketService final : public MessageHandler {
       const std::function<Status(std::span<uint8_t>, const mikey::WireLayout&)>& finish);
   Status AuditDecision(Exchange& ex, ports::AuditOutcome outcome, const std::string& rule,
                        const std::string& detail);
-  // EqualizeTiming: spends the token work a MAC check would have cost, so that an unknown
-  // credential is not told apart by time (evaluator checklist item 16).
+  // EqualizeTiming: runs the MAC check of a known credential (open the credential, derive
+  // the auth key in the token, MAC the message, compare) on a decoy credential and discards
+  // the result, so that an unknown or unusable credential is not told apart by time
+  // (evaluator checklist item 16; measured by `kms-bench --timing`).
   void EqualizeTiming(Exchange& ex);
+  // MacMatches: RFC 6043 §5.1.2 / §5.5: derives the message auth key from the PSK in the
+  // token and checks the message's MAC (constant-time compare); an error only when the
+  // derivation fails (kUnavailable: the token).
+  Result<bool> MacMatches(const Exchange& ex, ports::KeyRef psk, size_t psk_size);
+  // DecoyCredential: a random credential generated in the token (wrapped like any stored
+  // one, never in the database), made on first use; nothing if the token cannot make one.
+  std::optional<ports::WrappedCredential> DecoyCredential();
 
   ServicePorts ports_;
   KmsOptions options_;
   RequestCounter counter_;
+  std::mutex decoy_mu_;
+  std::optional<ports::WrappedCredential> decoy_;
 };
 
 }  // namespace kms::core

@@ -9,8 +9,11 @@
 //     also reports the host's steal and kmsd's slow audit commits (phase_env.h).
 //   startup mode (--startup-users N): provision N users, start kmsd --startup-repeat times
 //     and report the time to /readyz and VmRSS, then a short load on the big database.
+//   timing mode (--timing N): N refused requests of each class of timing.h over one
+//     connection, in random order; prints each class's latency and Welch's t between them.
 //
-// Exit codes: 0 no errors; 1 a phase had errors (counts printed); 2 usage; 3 set-up failed.
+// Exit codes: 0 no errors; 1 a phase had errors (counts printed) or, with --timing, the
+// classes' times differ (|t| > kTimingThreshold); 2 usage; 3 set-up failed.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -31,6 +34,7 @@
 #include "src/cli/kms_bench/messages.h"
 #include "src/cli/kms_bench/provision.h"
 #include "src/cli/kms_bench/report.h"
+#include "src/cli/kms_bench/timing.h"
 #include "src/cli/kms_bench/workdir.h"
 
 extern char** environ;
@@ -46,7 +50,7 @@ struct Options {
   std::string kmsd, module = "/usr/lib/softhsm/libsofthsm2.so", workdir = "/tmp", perf;
   std::string latency_trace;   // half-load phases: PREFIX.request.txt, PREFIX.resolve.txt
   std::string perf_half_load;  // perf record of the half-load legs: FILE, FILE.resolve
-  size_t users = 1000, requests = 5000, startup_users = 0;
+  size_t users = 1000, requests = 5000, startup_users = 0, timing = 0;
   unsigned connections = 4, threads = 2, repeat = 3, startup_repeat = 3;
   int audit_batch_ms = -1;    // -1: kmsd's default
   unsigned workers = 0;       // kmsd [server] workers; 0: kmsd's default (sessions, at most CPUs)
@@ -392,6 +396,61 @@ class Bench {
     return Finish();
   }
 
+  int Timing() {
+    if (Status s = Setup(o.users, o.users, o.users); !s.ok()) return SetupFailed("setup", s);
+    if (Status s = StartKmsd(); !s.ok()) return SetupFailed("kmsd", s);
+    // Warm-up: every credential opened once (kmsd's credential cache, as in load mode), and
+    // the connection, the database pages and the code paths of every class used.
+    auto warm = BuildRequests(users, users.size(), next_pair, ks.kms_identity);
+    if (!warm.ok()) return SetupFailed("warm-up messages", warm.status());
+    next_pair += users.size();
+    errors += Drive(Drv(0), warm->wires).errors();
+    auto probes = BuildTimingProbes(users, o.timing, next_pair, ks.kms_identity);
+    if (!probes.ok()) return SetupFailed("timing probes", probes.status());
+    DriveOptions one = Drv(0);
+    one.connections = 1;  // one message at a time: no queueing behind another class
+    const DriveResult r = Drive(one, probes->wires);
+    // Every probe must be refused with a MIKEY Error (the warm-up message is not timed).
+    errors += r.ok + r.http_errors + r.transport_errors;
+    const std::vector<TimingClass> timed(probes->classes.begin() + 1, probes->classes.end());
+    const TimingReport t = AnalyzeTiming(timed, r.latency_us);
+    nlohmann::json classes = nlohmann::json::array();
+    for (int c = 0; c < kTimingClasses; ++c) {
+      classes.push_back({{"class", TimingClassName(static_cast<TimingClass>(c))},
+                         {"kept", t.cls[c].n},
+                         {"median_us", t.cls[c].median_us},
+                         {"mean_us_below_crop", t.cls[c].mean_us}});
+    }
+    out["timing"] = {{"per_class", o.timing},
+                     {"crop_us", t.crop_us},
+                     {"classes", classes},
+                     {"t_first_vs_last_byte", t.t_first_vs_last},
+                     {"t_unknown_vs_bad_mac", t.t_unknown_vs_mac},
+                     {"threshold", kTimingThreshold},
+                     {"difference", t.leak()},
+                     {"mikey_errors", r.mikey_errors}};
+    if (!o.json) {
+      std::cout << "timing probe: " << r.timed << " refused requests over one connection, "
+                << "cropped at " << t.crop_us << " us (pooled p90)\n";
+      for (int c = 0; c < kTimingClasses; ++c) {
+        std::cout << "  " << TimingClassName(static_cast<TimingClass>(c)) << ": median "
+                  << t.cls[c].median_us << " us, mean below the crop " << t.cls[c].mean_us
+                  << " us (" << t.cls[c].n << " kept)\n";
+      }
+      std::cout << "  Welch t: first vs last MAC byte " << t.t_first_vs_last
+                << ", unknown credential vs wrong MAC " << t.t_unknown_vs_mac << " (|t| > "
+                << kTimingThreshold
+                << " = a difference): " << (t.leak() ? "DIFFERENCE" : "no difference found")
+                << "\n";
+    }
+    if (t.leak()) ++errors;
+    if (Status s = kmsd.Stop(); !s.ok()) {
+      std::cerr << "kms-bench: " << s.message() << "\n";
+      ++errors;
+    }
+    return Finish();
+  }
+
   int Finish() {
     out["errors_total"] = errors;
     out["machine"] = MachineJson();
@@ -460,6 +519,10 @@ int main(int argc, char** argv) {
   app.add_option("--startup-repeat", o.startup_repeat, "kmsd starts in startup mode")
       ->check(CLI::Range(1, 20))
       ->capture_default_str();
+  app.add_option("--timing", o.timing,
+                 "timing mode: this many refused requests per class (wrong MAC first byte, "
+                 "last byte, unknown credential); exit 1 if their times differ")
+      ->check(CLI::Range(10, 1000000));
   app.add_option("--perf", o.perf,
                  "perf record (DWARF call graphs) kmsd during the first repetition into FILE");
   app.add_option("--perf-half-load", o.perf_half_load,
@@ -477,7 +540,7 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   kms::bench::Bench b(o);
-  const int rc = o.startup_users > 0 ? b.Startup() : b.Load();
+  const int rc = o.timing > 0 ? b.Timing() : o.startup_users > 0 ? b.Startup() : b.Load();
   b.stack.reset();  // log out and finalize the module before the token directory goes
   b.w.Remove();
   return rc;

@@ -1,7 +1,7 @@
 // The per-policy_version row cache of SqlitePolicyStore (policy/policy_cache.h) against a real
 // SQLite file: repeated reads are served from memory, every admin change is seen by the next
 // read, a reader pinned to an older snapshot neither sees nor stores newer rows, not-found is
-// never remembered, and the cache stays within its bound.
+// remembered only for credential ids (in its own kind), and the cache stays within its bound.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -123,7 +123,8 @@ TEST_F(PolicyCacheTest, EveryAdminChangeIsSeenByTheNextRead) {
   EXPECT_EQ(store->GroupsOf("sip:bob@example.org").value(),
             (std::set<std::string>{"sip:team@example.org"}));
 
-  // Not-found is never remembered: a credential added later is found at once.
+  // An unknown credential id is remembered as absent, but only for its version: a credential
+  // added later (the change bumps the version) is found at once.
   EXPECT_EQ(store->FindCredential("btid-later").status().code(), StatusCode::kNotFound);
   ASSERT_TRUE(admin_->AddCredential("bob", ports::CredentialKind::kUePsk,
                                     {"btid-later", 1, std::vector<uint8_t>(40, 9)},
@@ -160,6 +161,29 @@ TEST_F(PolicyCacheTest, AReaderOnAnOlderSnapshotNeitherSeesNorStoresNewerRows) {
   EXPECT_FALSE(store->FindUserById(alice_)->enabled);  // the older row was not stored
   std::thread again([&] { EXPECT_FALSE(store->FindUserById(alice_)->enabled); });
   again.join();
+}
+
+// An unknown credential id costs what a known one costs (evaluator checklist item 16): the
+// second lookup is a cache hit as well, not a database read. Made-up ids fill only their
+// own kind: when it is full it is emptied, and the known users' entries stay.
+TEST_F(PolicyCacheTest, UnknownCredentialIdsAreRememberedInTheirOwnKind) {
+  auto store = OpenStore(4);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->FindCredential("btid-alice").ok());
+  ASSERT_TRUE(store->FindUserById(alice_).ok());
+  EXPECT_EQ(store->FindCredential("btid-nobody").status().code(), StatusCode::kNotFound);
+  const PolicyCache::Stats first = store->CacheStats();
+  EXPECT_EQ(store->FindCredential("btid-nobody").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->CacheStats().hits, first.hits + 1) << "the second unknown lookup hit";
+  EXPECT_EQ(store->CacheStats().entries, first.entries);
+  for (int i = 0; i < 20; ++i) {  // a flood of made-up ids
+    EXPECT_FALSE(store->FindCredential("made-up-" + std::to_string(i)).ok());
+    EXPECT_LE(store->CacheStats().entries, 2u + 4u);
+  }
+  const uint64_t hits = store->CacheStats().hits;
+  ASSERT_TRUE(store->FindCredential("btid-alice").ok());
+  ASSERT_TRUE(store->FindUserById(alice_).ok());
+  EXPECT_EQ(store->CacheStats().hits, hits + 2) << "the known entries survived the flood";
 }
 
 TEST_F(PolicyCacheTest, StaysWithinItsBound) {

@@ -104,8 +104,16 @@ Result<ports::KeyRef> FakeKeyVault::OpenCredential(const ports::WrappedCredentia
   return it->second;
 }
 
-Result<ports::WrappedCredential> FakeKeyVault::GenerateCredential(const std::string&, size_t) {
-  return InternalError("not in fake");
+Result<ports::WrappedCredential> FakeKeyVault::GenerateCredential(const std::string& credential_id,
+                                                                  size_t key_bytes) {
+  if (unavailable_) {
+    return UnavailableError("C_GenerateKey: CKR_DEVICE_REMOVED");
+  }
+  // A fixed pattern is enough for a fake: the core uses generated credentials only as the
+  // decoy of its timing equalization (TicketService::EqualizeTiming).
+  SetCredential(credential_id, AddKey(std::vector<uint8_t>(key_bytes, 0xd0)));
+  return ports::WrappedCredential{credential_id, 1,
+                                  std::vector<uint8_t>(credential_id.begin(), credential_id.end())};
 }
 
 Result<ports::WrappedCredential> FakeKeyVault::ImportCredential(const std::string&,
