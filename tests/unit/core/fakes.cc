@@ -110,8 +110,11 @@ Result<ports::WrappedCredential> FakeKeyVault::GenerateCredential(const std::str
     return UnavailableError("C_GenerateKey: CKR_DEVICE_REMOVED");
   }
   // A fixed pattern is enough for a fake: the core uses generated credentials only as the
-  // decoy of its timing equalization (TicketService::EqualizeTiming).
-  SetCredential(credential_id, AddKey(std::vector<uint8_t>(key_bytes, 0xd0)));
+  // decoy of its timing equalization (TicketService::EqualizeTiming). One key per id: the
+  // fuzzer builds a TicketService (and so asks for a decoy) per input.
+  if (credentials_.count(credential_id) == 0) {
+    SetCredential(credential_id, AddKey(std::vector<uint8_t>(key_bytes, 0xd0)));
+  }
   return ports::WrappedCredential{credential_id, 1,
                                   std::vector<uint8_t>(credential_id.begin(), credential_id.end())};
 }
