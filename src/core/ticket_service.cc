@@ -259,8 +259,12 @@ Result<bool> TicketService::MacMatches(const Exchange& ex, ports::KeyRef psk, si
 std::optional<ports::WrappedCredential> TicketService::DecoyCredential() {
   std::lock_guard<std::mutex> lock(decoy_mu_);
   if (!decoy_) {
-    // 32 bytes: a GBA Ks_NAF (spec §3). Retried on the next refusal if the token failed.
-    auto made = ports_.vault.GenerateCredential("kms-timing-decoy", 32);
+    // A random id, so that no provisioned credential can share it (the token's session
+    // copies are cached by id; a shared id would make both re-unwrap in turn). 32 bytes: a
+    // GBA Ks_NAF (spec §3). Retried on the next refusal if the token failed.
+    uint8_t tag[8];
+    if (!ports_.random.Fill(tag).ok()) return std::nullopt;
+    auto made = ports_.vault.GenerateCredential("kms-timing-decoy-" + HexEncode(tag), 32);
     if (made.ok()) decoy_ = std::move(made).value();
   }
   return decoy_;
