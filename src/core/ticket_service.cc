@@ -70,6 +70,18 @@ bool TicketService::Ready(std::string* why) const {
     *why = "token unavailable";
     return false;
   }
+  // The RNG answers without a login (SoftHSM2), so a logout by anything else in the process
+  // (PKCS#11 login state is per application) would go unnoticed until a request failed. An
+  // HMAC under the timing decoy (a private session object, like the credentials) needs the
+  // login; the vault's recovery (hsm/token_key_vault.h) then logs in again on the next call.
+  uint8_t mac[32];
+  const std::optional<ports::WrappedCredential> decoy = DecoyCredential();
+  auto key = decoy ? ports_.vault.OpenCredential(*decoy)
+                   : Result<ports::KeyRef>(UnavailableError("no decoy credential"));
+  if (!key.ok() || !ports_.vault.Hmac(*key, crypto::HmacAlg::kSha256, probe, mac).ok()) {
+    *why = "token unavailable (not logged in)";
+    return false;
+  }
   if (!ports_.audit.Healthy()) {
     *why = "audit writer unhealthy";
     return false;
@@ -256,7 +268,7 @@ Result<bool> TicketService::MacMatches(const Exchange& ex, ports::KeyRef psk, si
   return input.ok() && mac.ok() && crypto::VerifyMac(ex.suite.mac, auth_key, *input, *mac).ok();
 }
 
-std::optional<ports::WrappedCredential> TicketService::DecoyCredential() {
+std::optional<ports::WrappedCredential> TicketService::DecoyCredential() const {
   std::lock_guard<std::mutex> lock(decoy_mu_);
   if (!decoy_) {
     // A random id, so that no provisioned credential can share it (the token's session

@@ -91,13 +91,14 @@ class TicketService final : public MessageHandler {
   Result<bool> MacMatches(const Exchange& ex, ports::KeyRef psk, size_t psk_size);
   // DecoyCredential: a random credential generated in the token (wrapped like any stored
   // one, never in the database), made on first use; nothing if the token cannot make one.
-  std::optional<ports::WrappedCredential> DecoyCredential();
+  // Also the readiness probe's login-bound HMAC key (Ready).
+  std::optional<ports::WrappedCredential> DecoyCredential() const;
 
   ServicePorts ports_;
   KmsOptions options_;
   RequestCounter counter_;
-  std::mutex decoy_mu_;
-  std::optional<ports::WrappedCredential> decoy_;
+  mutable std::mutex decoy_mu_;  // DecoyCredential: made once, also from Ready()
+  mutable std::optional<ports::WrappedCredential> decoy_;
 };
 
 }  // namespace kms::core
