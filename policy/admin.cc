@@ -5,6 +5,7 @@
 
 #include "policy/audit_chain.h"
 #include "policy/migrations.h"
+#include "policy/replay_log.h"
 
 namespace kms::policy {
 namespace {
@@ -524,6 +525,17 @@ Status PolicyAdmin::DestroyKeyVersion(ports::KeyKind kind, uint32_t version,
 Status PolicyAdmin::RecordEvent(const std::string& action, const std::string& subject,
                                 const std::string& detail) {
   return InChange(action, subject, detail, [] { return Status::Ok(); });
+}
+
+Status PolicyAdmin::RecordRestore(const std::string& subject, const std::string& detail) {
+  // Spec §9.1: the restored replay marks end at the backup; what kmsd answered after it is
+  // unknown here, so the next kmsd refuses every message sent before now (it reads this mark
+  // with the others at start-up).
+  const UnixTime now =
+      std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  return InChange("backup.restore", subject, detail, [&] {
+    return AppendReplayMark(db_, ports::ReplayMark{ports::kReplayStateLost, now});
+  });
 }
 
 Status PolicyAdmin::SnapshotTo(const std::string& path) {

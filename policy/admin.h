@@ -178,6 +178,10 @@ class PolicyAdmin {
   // create/restore), in its own transaction.
   Status RecordEvent(const std::string& action, const std::string& subject,
                      const std::string& detail);
+  // RecordRestore: the "backup.restore" row, and in the same transaction a mark of lost
+  // replay state (ports::kReplayStateLost, now): the next kmsd refuses every message sent
+  // before the restore (spec §9.1; what was answered after the backup is unknown).
+  Status RecordRestore(const std::string& subject, const std::string& detail);
   // RecordRefusal: an audit row (outcome denied, actor admin:<operator>) for an operator
   // attempt that was refused before it could change anything, e.g. the token refusing
   // the PIN (action "admin.login_failed", rule "token.pin_refused"). Its own IMMEDIATE

@@ -68,7 +68,7 @@ Status MemoryReplayCache::CheckAndInsert(const ports::ReplayDigest& digest, Unix
   }
   if (s.seen.size() >= per_shard_) {
     auto oldest = s.by_time.begin();
-    s.floor = oldest->first;
+    s.floor = s.has_floor ? std::max(s.floor, oldest->first) : oldest->first;
     s.has_floor = true;
     s.seen.erase(oldest->second);
     s.by_time.erase(oldest);
@@ -79,6 +79,14 @@ Status MemoryReplayCache::CheckAndInsert(const ports::ReplayDigest& digest, Unix
   s.seen.emplace(digest, sent);
   s.by_time.emplace(sent, digest);
   return Status::Ok();
+}
+
+void MemoryReplayCache::RefuseSentUpTo(UnixTime floor) {
+  for (auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    shard->floor = shard->has_floor ? std::max(shard->floor, floor) : floor;
+    shard->has_floor = true;
+  }
 }
 
 size_t MemoryReplayCache::size() const {

@@ -33,6 +33,11 @@ class MemoryReplayCache final : public ports::ReplayCache {
   explicit MemoryReplayCache(ReplayCacheOptions options);
   Status CheckAndInsert(const ports::ReplayDigest& digest, UnixTime sent, UnixTime now) override;
   size_t size() const override;
+  // RefuseSentUpTo: from now on every message sent at or before `floor` is refused, seen or
+  // not: what the cache should remember of that time is unknown (spec §9.1, "if state is
+  // lost, reject everything until one skew interval has passed"; kmsd: a database restored
+  // from a backup, ports::kReplayStateLost). Later messages are judged as before.
+  void RefuseSentUpTo(UnixTime floor);
 
  private:
   struct DigestHash {

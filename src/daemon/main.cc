@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "hsm/secret_file.h"
@@ -303,8 +304,23 @@ int main(int argc, char** argv) {
       return kExitStartup;
     }
     size_t restored = 0;
+    std::optional<kms::UnixTime> lost;  // a restore from a backup (kmsctl) left this mark
     for (const kms::ports::ReplayMark& m : *marks) {
+      if (m.digest == kms::ports::kReplayStateLost) {
+        lost = lost ? std::max(*lost, m.sent) : m.sent;
+        continue;
+      }
       restored += replay.CheckAndInsert(m.digest, m.sent, now).ok() ? 1u : 0u;
+    }
+    if (lost) {
+      // Spec §9.1: what was answered between the backup and the restore is unknown, so
+      // everything sent before the restore is refused (until it ages out of the window).
+      replay.RefuseSentUpTo(*lost);
+      Log("warning", "replay_state_lost",
+          {{"refused_up_to_unix_s", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                       lost->time_since_epoch())
+                                                       .count())},
+           {"reason", "database restored from a backup"}});
     }
     Log("info", "replay_cache_restored", {{"entries", std::to_string(restored)}});
   }

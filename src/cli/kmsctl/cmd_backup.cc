@@ -178,8 +178,7 @@ int Restore(const Globals& g, const std::string& in) {
       rc = Fail(kms::FailedPreconditionError(
           "the token lacks" + list + ": move the keys first (clone the token, "
           "docs/operations.md \"Backup and restore\")"));
-    } else if (kms::Status s = admin->RecordEvent("backup.restore", in,
-                                                  "backup key v" + std::to_string(version));
+    } else if (kms::Status s = admin->RecordRestore(in, "backup key v" + std::to_string(version));
                !s.ok()) {
       rc = Fail(s);
     }

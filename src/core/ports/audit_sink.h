@@ -40,6 +40,14 @@ struct ReplayMark {
   UnixTime sent{};
 };
 
+// kReplayStateLost: the digest of a mark that stands for lost replay state, not for a
+// message (no SHA-256 output is known to be all 0xff): every message sent at or before its
+// time is to be refused (spec §9.1). `kmsctl backup restore` writes one: the restored marks
+// end at the backup, and what was answered after it is unknown.
+inline constexpr std::array<uint8_t, 32> kReplayStateLost = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
 struct AuditRecord {
   UnixTime time{};              // when the decision was taken (the sink does not alter it)
   std::string actor;            // who: "ue:<IDRi>", "kms-peer:<domain>", "admin:<operator>"

@@ -3,7 +3,8 @@
 # backup resolves at appliance B, built from an empty database restored from the backup and
 # a clone of A's token (the documented way to move the backup key and the long-term keys:
 # docs/operations.md "Backup and restore"). Refusals: a tampered backup, a backup of another
-# key, restoring over an existing database, a token without the keys.
+# key, restoring over an existing database, a token without the keys. Replay state (spec
+# §9.1): a request A answered after the backup is refused by B after the restore.
 # Usage: backup_roundtrip.sh BUILD_DIR SOURCE_DIR; exit 0 when every check holds.
 # shellcheck source=tests/integration/kmsctl/lib.sh
 . "$(dirname "$0")/lib.sh" "$@"
@@ -25,6 +26,17 @@ ctl_a=("$bin/src/cli/kmsctl" --token "pkcs11:token=kms-demo" --pin-file "$a/user
 "${ctl_a[@]}" --db "$a/policy.db" backup create "$tmp/kms.backup" 2>/dev/null &&
   fail "backup create overwrote a file"
 grep -q "sip:alice@example.org" "$tmp/kms.backup" && fail "backup holds plaintext identities"
+
+# A answers one more request after the backup: its replay mark is not in the backup.
+kms_start_kmsd "$a" "$bin" || fail "restart kmsd A"
+pids+=("$KMSD_PID")
+"${client[@]}" request --cred-dir "$a/users/alice" --responder sip:bob@example.org \
+  --kms-url "https://127.0.0.1:$KMS_PORT/kms" --kms-id "https://127.0.0.1/kms" \
+  --ca-file "$a/tls.crt" --out "$tmp/after.state" >/dev/null 2>&1 ||
+  fail "request at A after the backup"
+kill "$KMSD_PID"; wait "$KMSD_PID" 2>/dev/null
+python3 -c 'import json,sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["request_init"]))' \
+  "$tmp/after.state" >"$tmp/after.bin" || fail "request bytes"
 
 # Appliance B: a clone of A's token (SoftHSM2: the token directory; a network HSM: the
 # vendor's cloning ceremony), an empty database path, the same TLS identity.
@@ -87,4 +99,13 @@ pids+=("$KMSD_PID")
   --kms-url "https://127.0.0.1:$KMS_PORT/kms" --kms-id "https://127.0.0.1/kms" \
   --ca-file "$b/tls.crt" --out "$tmp/resolved.state" >/dev/null 2>"$tmp/err" ||
   fail "ticket from before the backup does not resolve after restore: $(cat "$tmp/err")"
+# Spec §9.1: the restored database knows nothing of what A answered after the backup, so
+# B refuses everything sent before the restore: the request A answered after the backup,
+# replayed to B, gets MIKEY error 1 instead of a second ticket.
+grep -q "event=replay_state_lost" "$b/kmsd.log" || fail "B did not log the lost replay state"
+curl -s --cacert "$b/tls.crt" -X POST -H 'Content-Type: application/mikey' \
+  --data-binary @"$tmp/after.bin" -o "$tmp/after.reply" "https://127.0.0.1:$KMS_PORT/kms" ||
+  fail "replay to B"
+"${client[@]}" decode --compact "$tmp/after.reply" | grep -q '"error_no":1' ||
+  fail "a request answered after the backup was not refused after the restore: $("${client[@]}" decode --compact "$tmp/after.reply" | head -c 300)"
 echo "backup round trip: ok"

@@ -34,6 +34,26 @@ TEST(ReplayCacheTest, FreshThenReplayed) {
   EXPECT_EQ(cache.size(), 2u);
 }
 
+// Lost state (spec §9.1; kmsd after a restore from a backup): everything sent up to the
+// floor is refused although never seen, in every shard; later messages are judged as before,
+// and an eviction cannot lower the floor again.
+TEST(ReplayCacheTest, RefuseSentUpToRefusesTheUnseenPastOnly) {
+  MemoryReplayCache cache({.window = seconds(300), .capacity = 8, .shards = 4});
+  cache.RefuseSentUpTo(kNow);
+  for (uint64_t i = 0; i < 16; ++i) {  // spread over the shards
+    ExpectRefused(cache.CheckAndInsert(Digest(i), kNow - seconds(1), kNow + seconds(1)));
+    ExpectRefused(cache.CheckAndInsert(Digest(100 + i), kNow, kNow + seconds(1)));
+  }
+  EXPECT_EQ(cache.size(), 0u);
+  for (uint64_t i = 0; i < 16; ++i) {  // overfills the shards: evictions
+    EXPECT_TRUE(
+        cache.CheckAndInsert(Digest(200 + i), kNow + seconds(1) + seconds(i), kNow + seconds(20))
+            .ok());
+  }
+  ExpectRefused(cache.CheckAndInsert(Digest(300), kNow - seconds(2), kNow + seconds(20)));
+  EXPECT_TRUE(cache.CheckAndInsert(Digest(301), kNow + seconds(30), kNow + seconds(30)).ok());
+}
+
 TEST(ReplayCacheTest, TimestampWindowBothWays) {
   MemoryReplayCache cache({.window = seconds(300), .capacity = 64, .shards = 4});
   EXPECT_TRUE(cache.CheckAndInsert(Digest(1), kNow - seconds(300), kNow).ok());
