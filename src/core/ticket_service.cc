@@ -268,6 +268,11 @@ Result<bool> TicketService::MacMatches(const Exchange& ex, ports::KeyRef psk, si
   return input.ok() && mac.ok() && crypto::VerifyMac(ex.suite.mac, auth_key, *input, *mac).ok();
 }
 
+void TicketService::SetDecoyCredential(ports::WrappedCredential decoy) {
+  std::lock_guard<std::mutex> lock(decoy_mu_);
+  decoy_ = std::move(decoy);
+}
+
 std::optional<ports::WrappedCredential> TicketService::DecoyCredential() const {
   std::lock_guard<std::mutex> lock(decoy_mu_);
   if (!decoy_) {

@@ -50,6 +50,10 @@ class TicketService final : public MessageHandler {
   void HandleAsync(std::span<const uint8_t> body, const RequestContext& context,
                    Done done) override;
   bool Ready(std::string* why) const override;
+  // SetDecoyCredential: the decoy of EqualizeTiming and Ready (kmsd makes it at start-up in
+  // the form its credential storage needs: src/daemon/timing_decoy.h). Without one the
+  // service generates a wrapped one on first use.
+  void SetDecoyCredential(ports::WrappedCredential decoy);
 
   // Internal types shared by the request and resolve flows (ticket_service_*.cc).
   struct Exchange;

@@ -42,6 +42,7 @@
 #include "src/daemon/log.h"
 #include "src/daemon/self_test.h"
 #include "src/daemon/store_watch.h"
+#include "src/daemon/timing_decoy.h"
 #include "src/http/listen_socket.h"
 #include "src/http/ops_server.h"
 #include "src/http/ua_server.h"
@@ -327,6 +328,16 @@ int main(int argc, char** argv) {
   kms::core::VaultRandom random(vault);
   kms::core::TicketService service(
       kms::core::ServicePorts{vault, **store, audit_sink, replay, clock, random}, cfg.kms);
+  {
+    auto decoy = kms::daemon::MakeTimingDecoy(vault, random,
+                                              cfg.token.credential_storage == "token-objects");
+    if (!decoy.ok()) {
+      Log("error", "startup_failed",
+          {{"component", "timing_decoy"}, {"reason", decoy.status().message()}});
+      return kExitStartup;
+    }
+    service.SetDecoyCredential(std::move(decoy).value());
+  }
 
   metrics.SetHelp("kms_audit_commit_seconds", "duration of one audit group commit, fsync included");
   metrics.SetHelp("kms_audit_rows_total", "audit rows made durable by the writer");

@@ -341,4 +341,28 @@ check "kmsd confined to one CPU ($first_cpu) decides on one worker" workers_logg
 check "no PEM private key left in the state folder" bash -c \
   "! grep -rl 'PRIVATE KEY' '$state' --include='token-tls*'"
 
+# The timing decoy (src/daemon/timing_decoy.h): with wrapped credentials it is never stored
+# in the token; with token objects every start uses the same one object, so restarts do
+# not pile objects up in the token.
+decoy_objects() {
+  "${p11[@]}" --list-objects --type secrkey 2>/dev/null | grep -c 'label: *kms-cred-kms-timing-decoy' || true
+}
+decoy_storage() {
+  local n
+  n=$(decoy_objects)
+  echo "  decoy objects after the wrapped-mode starts: $n"
+  [ "$n" = 0 ] || return 1
+  sed -i '/^\[token\]/a credential_storage = "token-objects"' "$state/kmsd.toml"
+  local i log="$state/decoy.log"
+  for i in 1 2 3; do
+    timeout -s TERM 3 "$bin/src/daemon/kmsd" --config "$state/kmsd.toml" 2>"$log" || true
+    grep -q 'event=started' "$log" || { cat "$log" >&2; return 1; }
+  done
+  n=$(decoy_objects)
+  echo "  decoy objects after three token-objects starts: $n"
+  [ "$n" = 1 ]
+}
+check "timing decoy: none stored with wrapped credentials, one reused with token objects" \
+  decoy_storage
+
 checks_summary
