@@ -273,15 +273,20 @@ void TicketService::SetDecoyCredential(ports::WrappedCredential decoy) {
   decoy_ = std::move(decoy);
 }
 
+Result<ports::WrappedCredential> GenerateWrappedDecoy(ports::KeyVault& vault,
+                                                      crypto::Random& random) {
+  // A random id, so that no provisioned credential can share it (the token's session copies
+  // are cached by id; a shared id would make both re-unwrap in turn). 32 bytes: a GBA
+  // Ks_NAF (spec §3).
+  uint8_t tag[8];
+  KMS_RETURN_IF_ERROR(random.Fill(tag));
+  return vault.GenerateCredential("kms-timing-decoy-" + HexEncode(tag), 32);
+}
+
 std::optional<ports::WrappedCredential> TicketService::DecoyCredential() const {
   std::lock_guard<std::mutex> lock(decoy_mu_);
-  if (!decoy_) {
-    // A random id, so that no provisioned credential can share it (the token's session
-    // copies are cached by id; a shared id would make both re-unwrap in turn). 32 bytes: a
-    // GBA Ks_NAF (spec §3). Retried on the next refusal if the token failed.
-    uint8_t tag[8];
-    if (!ports_.random.Fill(tag).ok()) return std::nullopt;
-    auto made = ports_.vault.GenerateCredential("kms-timing-decoy-" + HexEncode(tag), 32);
+  if (!decoy_) {  // retried on the next refusal if the token failed
+    auto made = GenerateWrappedDecoy(ports_.vault, ports_.random);
     if (made.ok()) decoy_ = std::move(made).value();
   }
   return decoy_;

@@ -42,6 +42,12 @@ struct ServicePorts {
   crypto::Random& random;  // the token RNG in production (VaultRandom)
 };
 
+// GenerateWrappedDecoy: the timing decoy of a service whose credentials are stored wrapped:
+// a random key generated in the token and wrapped under the KEK, with a random id; never
+// stored (TicketService::EqualizeTiming; kmsd: src/daemon/timing_decoy.h).
+Result<ports::WrappedCredential> GenerateWrappedDecoy(ports::KeyVault& vault,
+                                                      crypto::Random& random);
+
 class TicketService final : public MessageHandler {
  public:
   TicketService(ServicePorts ports, KmsOptions options);

@@ -3,20 +3,15 @@
 #include <string>
 
 #include "hsm/key_labels.h"
-#include "src/base/encoding.h"
+#include "src/core/ticket_service.h"
 
 namespace kms::daemon {
 
 Result<ports::WrappedCredential> MakeTimingDecoy(ports::KeyVault& vault, crypto::Random& random,
                                                  bool token_objects) {
-  constexpr size_t kKeyBytes = 32;  // a GBA Ks_NAF (spec §3)
-  if (!token_objects) {
-    uint8_t tag[8];
-    KMS_RETURN_IF_ERROR(random.Fill(tag));
-    return vault.GenerateCredential("kms-timing-decoy-" + HexEncode(tag), kKeyBytes);
-  }
+  if (!token_objects) return core::GenerateWrappedDecoy(vault, random);
   const std::string id = "kms-timing-decoy";
-  Result<ports::WrappedCredential> made = vault.GenerateCredential(id, kKeyBytes);
+  Result<ports::WrappedCredential> made = vault.GenerateCredential(id, 32);  // a Ks_NAF's size
   if (made.ok() || made.status().code() != StatusCode::kAlreadyExists) return made;
   // Made by an earlier start: the token-object form names the object by its label.
   KMS_ASSIGN_OR_RETURN(std::string label, hsm::CredentialLabel(id));
