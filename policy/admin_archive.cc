@@ -11,9 +11,14 @@ Result<ArchiveRecord> PolicyAdmin::RecordAuditArchive(ports::KeyVault& vault,
                                                       const Hash32& file_sha256,
                                                       const std::string& file_name) {
   // The policy version only labels the row (no policy changes, so it is not bumped).
-  KMS_ASSIGN_OR_RETURN(StmtUse ver, db_.Use("SELECT policy_version FROM policy_meta"));
-  KMS_ASSIGN_OR_RETURN(bool has, ver->Step());
-  const uint64_t version = has ? static_cast<uint64_t>(ver->ColumnInt(0)) : 0;
+  uint64_t version = 0;
+  {
+    // Scoped: the statement must be reset before RecordArchive's BEGIN IMMEDIATE (an
+    // active read would pin a snapshot that kmsd's writer makes stale; see Txn::Begin).
+    KMS_ASSIGN_OR_RETURN(StmtUse ver, db_.Use("SELECT policy_version FROM policy_meta"));
+    KMS_ASSIGN_OR_RETURN(bool has, ver->Step());
+    if (has) version = static_cast<uint64_t>(ver->ColumnInt(0));
+  }
   ports::AuditRecord r =
       AdminRecord("audit.archive", {}, version,
                   "rows " + std::to_string(plan.first_row) + ".." + std::to_string(plan.last_row) +

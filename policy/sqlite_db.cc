@@ -273,6 +273,18 @@ int Db::Changes() const { return sqlite3_changes(db_); }
 // ---- Txn ----
 
 Result<Txn> Txn::Begin(Db& db, TxnKind kind) {
+  // A statement still stepping holds a read snapshot. BEGIN IMMEDIATE on a stale snapshot
+  // fails at once with SQLITE_BUSY_SNAPSHOT, without the busy wait, whenever another
+  // connection (kmsd's audit writer) committed in between (sqlite.org/wal.html#busy,
+  // rescode.html#busy_snapshot): a race that shows only under load. Refuse it every time so
+  // tests catch the bug, not production traffic.
+  for (sqlite3_stmt* s = sqlite3_next_stmt(db.raw(), nullptr); s != nullptr;
+       s = sqlite3_next_stmt(db.raw(), s)) {
+    if (sqlite3_stmt_busy(s) != 0) {
+      return InternalError(std::string("BEGIN while a statement is still active: ") +
+                           sqlite3_sql(s));
+    }
+  }
   KMS_RETURN_IF_ERROR(db.ExecCached(kind == TxnKind::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN"));
   return Txn(&db);
 }
