@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "hsm/token_profile.h"
 #include "hsm/token_self_test.h"
 #include "src/base/clock.h"
 #include "src/crypto/self_test.h"
@@ -94,6 +95,20 @@ std::vector<SelfTest> StartupSelfTests(hsm::Token& token, ports::KeyVault& vault
                        return crypto::RunSoftwareKat(kat);
                      }});
   }
+  // Before the token's known answers: a token that lacks a mechanism or a key attribute
+  // is named as such (hsm/token_profile.h), not as a failed computation.
+  // The hook asks in addition for a mechanism no token lists: the real check fails.
+  tests.push_back(
+      {"token_profile", [&token, kwp = options.with_kwp, hook = options.inject == "token_profile"] {
+         hsm::ProfileNeeds needs;
+         needs.kwp_wrap = kwp;  // the wrapped timing decoy (timing_decoy.h)
+         needs.kwp_unwrap = kwp;
+         needs.gcm = false;  // backups are kmsctl's
+         needs.unlisted_mechanism_for_test = hook;
+         Status s = hsm::CheckTokenProfile(token, needs);
+         if (s.ok()) return s;
+         return InternalError("self-test token_profile: " + s.message());
+       }});
   for (crypto::KnownAnswer& kat : crypto::TokenKnownAnswers(options.with_kwp)) {
     std::string name(kat.name);
     tests.push_back({std::move(name), [&token, kat = Corrupt(std::move(kat), options.inject)] {

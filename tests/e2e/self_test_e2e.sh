@@ -37,7 +37,7 @@ LISTENER_PID=$!
 for _ in $(seq 1 50); do [ -S "$state/notify.sock" ] && break; sleep 0.1; done
 
 kmsd="$bin/src/daemon/kmsd"
-tests=(integrity prf-mikey1 prf-hmac-sha256 aes-cm-128 aes-cm-256 hmac-sha1 hmac-sha256 aes-kwp rng)
+tests=(integrity prf-mikey1 prf-hmac-sha256 aes-cm-128 aes-cm-256 token_profile hmac-sha1 hmac-sha256 aes-kwp rng)
 rows() { sqlite3 "$state/policy.db" "SELECT count(*) FROM audit_log WHERE action='self_test'"; }
 last_row() {
   sqlite3 -separator ' ' "$state/policy.db" "SELECT outcome, rule, initiator, detail FROM audit_log
@@ -59,7 +59,7 @@ started_and_audited() {
   kms_stop_kmsd  # on every path: a second start must not leave this one running
   return $rc
 }
-check "no hook: kmsd starts, logs self_test_passed with all 9 tests, audits the pass" \
+check "no hook: kmsd starts, logs self_test_passed with all 10 tests, audits the pass" \
   started_and_audited ""
 
 # refused <name> <log> [kmsd args]: kmsd (started by the caller) exited 1 without serving.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hsm/key_manager.h"
+#include "hsm/token_profile.h"
 #include "src/cli/kmsctl/commands.h"
 
 namespace kmsctl {
@@ -52,6 +53,11 @@ kms::Status RegisterExisting(kms::policy::PolicyAdmin& a, kms::ports::KeyKind ki
 
 int Init(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& a,
          bool force) {
+  // Before any key is made: a token that cannot hold them all is refused as a whole, with
+  // every missing mechanism and attribute named (hsm/token_profile.h).
+  if (kms::Status s = kms::hsm::CheckTokenProfile(*stack.token, kms::hsm::FullProfile()); !s.ok()) {
+    return Fail(s);
+  }
   kms::hsm::KeyManager km(*stack.token);
   const auto existing = km.ListKeys();
   using kms::ports::KeyKind;

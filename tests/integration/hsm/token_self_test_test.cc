@@ -110,9 +110,9 @@ TEST_F(TokenSelfTestTest, StartupSequencePassesAndNamesEveryTest) {
   daemon::StartupSelfTestOptions o;
   daemon::SelfTestOutcome out = daemon::RunSelfTests(daemon::StartupSelfTests(*token_, *vault_, o));
   EXPECT_TRUE(out.status.ok()) << out.status.ToString();
-  EXPECT_EQ(out.passed,
-            (std::vector<std::string>{"prf-mikey1", "prf-hmac-sha256", "aes-cm-128", "aes-cm-256",
-                                      "hmac-sha1", "hmac-sha256", "aes-kwp", "rng"}));
+  EXPECT_EQ(out.passed, (std::vector<std::string>{"prf-mikey1", "prf-hmac-sha256", "aes-cm-128",
+                                                  "aes-cm-256", "token_profile", "hmac-sha1",
+                                                  "hmac-sha256", "aes-kwp", "rng"}));
   o.with_kwp = false;  // credential_storage = "token-objects" never unwraps
   out = daemon::RunSelfTests(daemon::StartupSelfTests(*token_, *vault_, o));
   EXPECT_TRUE(out.status.ok());
@@ -125,8 +125,8 @@ TEST_F(TokenSelfTestTest, StartupSequencePassesAndNamesEveryTest) {
 }
 
 TEST_F(TokenSelfTestTest, TheHookFailsExactlyTheNamedTest) {
-  for (const char* name : {"prf-mikey1", "prf-hmac-sha256", "aes-cm-128", "aes-cm-256", "hmac-sha1",
-                           "hmac-sha256", "aes-kwp", "rng"}) {
+  for (const char* name : {"prf-mikey1", "prf-hmac-sha256", "aes-cm-128", "aes-cm-256",
+                           "token_profile", "hmac-sha1", "hmac-sha256", "aes-kwp", "rng"}) {
     daemon::StartupSelfTestOptions o;
     o.inject = name;
     daemon::SelfTestOutcome out =

@@ -1,5 +1,7 @@
 // kmsctl administration commands (issue 9 items 1, 2, 4, 7, 8): users, groups, policy,
 // peers, audit export and verify, exit codes and refusals, the operator in every audit row.
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/kmsctl/kmsctl_fixture.h"
@@ -53,6 +55,30 @@ TEST_F(AdminTest, InitIsIdempotentAndWrongPinIsRefused) {
   EXPECT_EQ(Ctl({"init"}).code, 1);
   pin_file_.clear();
   EXPECT_EQ(Ctl({"init"}).code, 2);  // --pin-file required
+}
+
+// A token without a mechanism the appliance needs is refused before any key is made, with
+// the mechanism and its use named (hsm/token_profile.h). SoftHSM2 switches mechanisms off in
+// its config (slots.mechanisms; 2.6.1 skips the first name after "-").
+TEST_F(AdminTest, InitRefusesATokenLackingAMechanismAndMakesNoKey) {
+  const std::string conf = token_->conf();
+  std::string original;
+  {
+    std::ifstream in(conf);
+    original.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::ofstream(conf, std::ios::app) << "slots.mechanisms = -,CKM_AES_GCM\n";
+  RunResult r = Ctl({"init"});
+  EXPECT_EQ(r.code, 1) << r.err;  // a token condition, not bad usage
+  EXPECT_NE(r.err.find("cannot hold this KMS's keys: missing CKM_AES_GCM (encrypt, decrypt: "
+                       "backup sealing)"),
+            std::string::npos)
+      << r.err;
+  std::ofstream(conf, std::ios::trunc) << original;
+  // The refused run made nothing: on the full token, init creates every version 1 now.
+  const std::string made = CtlOk({"init"});
+  EXPECT_EQ(made.find("already exists"), std::string::npos) << made;
+  EXPECT_EQ(Json(CtlOk({"--json", "key", "list"})).size(), 3u);
 }
 
 TEST_F(AdminTest, UserShowListDisableAndRefusals) {
