@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=../appliance/lib/deps.sh
 source appliance/lib/deps.sh
+KMS_DEBIAN_PACKAGES+=("${KMS_TEST_PACKAGES[@]}")
 kms_install_deps
 
 preset="${1:-dev}"

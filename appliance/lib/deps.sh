@@ -11,6 +11,9 @@ KMS_DEBIAN_PACKAGES=(
   libcurl4-openssl-dev curl libsrtp2-dev libsystemd-dev libseccomp-dev
   softhsm2 opensc libp11-kit-dev libjemalloc-dev
 )
+# Only tests/run.sh needs these (the TLS scan of tests/e2e/tls_scan_e2e.sh).
+# shellcheck disable=SC2034  # used by tests/run.sh
+KMS_TEST_PACKAGES=(testssl.sh)
 
 # kms_install_deps: apt-get installs the missing packages, quietly; idempotent.
 kms_install_deps() {

@@ -23,16 +23,11 @@ if [ -z "$spy" ]; then
   echo "SKIPPED: no pkcs11-spy.so (apt-get install opensc-pkcs11)"
   exit 77
 fi
-state="$(mktemp -d /tmp/kms-trace.XXXXXX)"
-cleanup() {
-  [ "${KMSD_PID:-0}" -gt 0 ] && kill -TERM "$KMSD_PID" 2>/dev/null
-  [ -n "${KMS_E2E_KEEP:-}" ] || rm -rf "$state"
-}
-trap cleanup EXIT
 # shellcheck source=../../appliance/lib/provision.sh
 source "$here/appliance/lib/provision.sh"
 # shellcheck source=tools/checks.sh
 source "$here/tests/e2e/tools/checks.sh"
+e2e_state trace
 checker="$here/tests/e2e/tools/pkcs11_trace_check.py"
 
 kms_provision "$state" "$bin"

@@ -19,3 +19,11 @@ checks_summary() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
+
+# e2e_state NAME: a fresh state directory in $state; at exit the kmsd of kms_start_kmsd
+#   (appliance/lib/provision.sh, sourced first) is stopped and the directory removed, unless
+#   KMS_E2E_KEEP is set.
+e2e_state() {
+  state="$(mktemp -d "/tmp/kms-$1.XXXXXX")"
+  trap 'kms_stop_kmsd; [ -n "${KMS_E2E_KEEP:-}" ] || rm -rf "$state"' EXIT
+}
