@@ -277,9 +277,11 @@ Result<Txn> Txn::Begin(Db& db, TxnKind kind) {
   // fails at once with SQLITE_BUSY_SNAPSHOT, without the busy wait, whenever another
   // connection (kmsd's audit writer) committed in between (sqlite.org/wal.html#busy,
   // rescode.html#busy_snapshot): a race that shows only under load. Refuse it every time so
-  // tests catch the bug, not production traffic.
-  for (sqlite3_stmt* s = sqlite3_next_stmt(db.raw(), nullptr); s != nullptr;
-       s = sqlite3_next_stmt(db.raw(), s)) {
+  // tests catch the bug, not production traffic. A read transaction (kDeferred, never
+  // upgraded to a write here) simply goes on in the pinned snapshot, so it is not refused.
+  for (sqlite3_stmt* s = kind == TxnKind::kImmediate ? sqlite3_next_stmt(db.raw(), nullptr)
+                                                     : nullptr;
+       s != nullptr; s = sqlite3_next_stmt(db.raw(), s)) {
     if (sqlite3_stmt_busy(s) != 0) {
       return InternalError(std::string("BEGIN while a statement is still active: ") +
                            sqlite3_sql(s));

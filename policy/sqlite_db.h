@@ -165,6 +165,9 @@ enum class TxnKind : uint8_t { kDeferred, kImmediate };
 // Txn: BEGIN on construction (via Begin), ROLLBACK in the destructor unless Commit() ran.
 class Txn {
  public:
+  // Begin: kImmediate is refused (kInternal, naming the statement) while any statement of
+  // db is still active: its pinned snapshot would make BEGIN IMMEDIATE fail without the
+  // busy wait as soon as another connection commits (sqlite_db.cc).
   static Result<Txn> Begin(Db& db, TxnKind kind);
   Txn(Txn&& other) noexcept : db_(other.db_), open_(other.open_) { other.open_ = false; }
   Txn& operator=(Txn&&) = delete;

@@ -72,6 +72,16 @@ TEST_F(SqliteTxnTest, BeginRefusesWhileAStatementIsStillActive) {
   EXPECT_EQ(testing::RawQuery(path_, "SELECT count(*) FROM t")[0][0], "4");
 }
 
+// A read transaction may start inside a pinned snapshot: it only reads, in that snapshot.
+TEST_F(SqliteTxnTest, ReadTransactionsAreNotRefused) {
+  auto s = db_->Use("SELECT v FROM t");
+  ASSERT_TRUE(s.ok());
+  auto row = (*s)->Step();
+  ASSERT_TRUE(row.ok() && *row);
+  auto txn = Txn::Begin(*db_, TxnKind::kDeferred);
+  EXPECT_TRUE(txn.ok()) << txn.status().ToString();
+}
+
 // A statement that ran to its end is no longer active: Begin must not refuse it.
 TEST_F(SqliteTxnTest, FinishedStatementsDoNotBlockBegin) {
   auto s = db_->Use("SELECT v FROM t WHERE v = 1");
