@@ -164,13 +164,14 @@ Result<std::vector<std::string>> ProbeAttributes(
   return refused;
 }
 
-Status CheckTokenProfile(Token& token, const ProfileNeeds& needs) {
+Result<ProfileReport> ReadTokenProfile(Token& token, const ProfileNeeds& needs) {
   KMS_ASSIGN_OR_RETURN(SessionLease lease, token.Acquire());
   KMS_ASSIGN_OR_RETURN(auto have, ListMechanisms(lease));
-  const std::vector<MechanismNeed> wanted = MechanismsNeeded(needs);
-  std::vector<std::string> problems = MissingMechanisms(wanted, have);
+  ProfileReport report;
+  report.checked = MechanismsNeeded(needs);
+  report.missing = MissingMechanisms(report.checked, have);
   if (have.count(CKM_GENERIC_SECRET_KEY_GEN) != 0) {
-    KMS_ASSIGN_OR_RETURN(std::vector<std::string> refused,
+    KMS_ASSIGN_OR_RETURN(report.refused,
                          ProbeAttributes([&](std::span<const CK_ATTRIBUTE> t) -> CK_RV {
                            CK_MECHANISM mech{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
                            CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
@@ -182,16 +183,27 @@ Status CheckTokenProfile(Token& token, const ProfileNeeds& needs) {
                            }
                            return rv;
                          }));
-    if (!refused.empty()) {
-      std::string names;
-      for (const std::string& r : refused) names += (names.empty() ? "" : ", ") + r;
-      problems.push_back("key attributes refused: " + names +
-                         " (PKCS#11 2.40; evaluator checklist §1 requires them)");
-    }
+    report.attributes_probed = true;
   }
-  if (problems.empty()) return Status::Ok();
-  return FailedPreconditionError("token " + token.config().token_uri +
-                                 " cannot hold this KMS's keys: missing " + Join(problems));
+  return report;
+}
+
+Status CheckTokenProfile(Token& token, const ProfileNeeds& needs) {
+  KMS_ASSIGN_OR_RETURN(ProfileReport report, ReadTokenProfile(token, needs));
+  return ProfileStatus(report, token.config().token_uri);
+}
+
+Status ProfileStatus(const ProfileReport& report, const std::string& token_uri) {
+  if (report.ok()) return Status::Ok();
+  std::vector<std::string> problems = report.missing;
+  if (!report.refused.empty()) {
+    std::string names;
+    for (const std::string& r : report.refused) names += (names.empty() ? "" : ", ") + r;
+    problems.push_back("key attributes refused: " + names +
+                       " (PKCS#11 2.40; evaluator checklist §1 requires them)");
+  }
+  return FailedPreconditionError("token " + token_uri + " cannot hold this KMS's keys: missing " +
+                                 Join(problems));
 }
 
 }  // namespace kms::hsm

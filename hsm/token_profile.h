@@ -64,8 +64,27 @@ std::vector<std::string> MissingMechanisms(std::span<const MechanismNeed> needs,
 Result<std::vector<std::string>> ProbeAttributes(
     const std::function<CK_RV(std::span<const CK_ATTRIBUTE>)>& generate);
 
+// ProfileReport: what ReadTokenProfile found. missing: MissingMechanisms lines; refused:
+// attribute names (ProbeAttributes; not probed without CKM_GENERIC_SECRET_KEY_GEN).
+struct ProfileReport {
+  std::vector<MechanismNeed> checked;
+  std::vector<std::string> missing;
+  std::vector<std::string> refused;
+  bool attributes_probed = false;
+  bool ok() const { return missing.empty() && refused.empty(); }
+};
+
+// ReadTokenProfile: the report for the token behind token; an error only when the token
+// cannot be asked (session, C_GetMechanismList, or a probe failing other than by refusing
+// an attribute).
+Result<ProfileReport> ReadTokenProfile(Token& token, const ProfileNeeds& needs);
+
+// ProfileStatus: OK for a report without problems, else kFailedPrecondition naming each
+// missing mechanism and refused attribute of the token token_uri.
+Status ProfileStatus(const ProfileReport& report, const std::string& token_uri);
+
 // CheckTokenProfile: OK, or kFailedPrecondition naming every missing mechanism and refused
-// attribute of the token behind token (its label in the message).
+// attribute of the token behind token (its URI in the message).
 Status CheckTokenProfile(Token& token, const ProfileNeeds& needs);
 
 }  // namespace kms::hsm

@@ -25,6 +25,7 @@ int RunRewrap(const Globals& g, const std::string& so_pin_file,
 void AddAuditCommands(CLI::App& app, Context& ctx);
 void AddAuditArchiveCommands(CLI::App& audit, Context& ctx);  // cmd_audit_archive.cc
 void AddBackupCommands(CLI::App& app, Context& ctx);
+void AddTokenCommands(CLI::App& app, Context& ctx);  // cmd_token.cc
 
 // PolicyToJson: a stored policy row; null marks a value a user row inherits (cmd_policy.cc).
 nlohmann::json PolicyToJson(const kms::policy::PolicySpec& spec);

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   kmsctl::AddKeyCommands(app, ctx);
   kmsctl::AddAuditCommands(app, ctx);
   kmsctl::AddBackupCommands(app, ctx);
+  kmsctl::AddTokenCommands(app, ctx);
 
   // CLI11 reports problems by exception; they stop here. Help is success, every other parse
   // problem is bad usage (exit 2), whatever CLI11's own numbering.

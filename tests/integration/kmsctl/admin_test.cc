@@ -81,6 +81,34 @@ TEST_F(AdminTest, InitRefusesATokenLackingAMechanismAndMakesNoKey) {
   EXPECT_EQ(Json(CtlOk({"--json", "key", "list"})).size(), 3u);
 }
 
+// kmsctl token check: the same check for an operator trying a token before init; it reads
+// the token only (no database is created).
+TEST_F(AdminTest, TokenCheckListsEachNeedAndTouchesNoDatabase) {
+  RunResult r = Ctl({"token", "check"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("ok      CKM_AES_GCM (backup sealing)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok      key attributes CKA_ALLOWED_MECHANISMS"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("MISSING"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::ifstream(db_).good()) << "token check created " << db_;
+
+  std::ofstream(token_->conf(), std::ios::app) << "slots.mechanisms = -,CKM_AES_GCM\n";
+  r = Ctl({"token", "check"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("MISSING CKM_AES_GCM (backup sealing)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok      CKM_AES_KEY_WRAP_PAD"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("cannot hold this KMS's keys"), std::string::npos) << r.err;
+  r = Ctl({"--json", "token", "check"});
+  EXPECT_EQ(r.code, 1);
+  json j = Json(r.out);
+  EXPECT_EQ(j["ok"], false);
+  ASSERT_EQ(j["missing"].size(), 1u) << r.out;
+  EXPECT_EQ(j["missing"][0].get<std::string>().rfind("CKM_AES_GCM (", 0), 0u) << r.out;
+  EXPECT_EQ(j["refused_attributes"].size(), 0u);
+  EXPECT_EQ(j["attributes_probed"], true);
+  EXPECT_EQ(Ctl({"token"}).code, 2);  // a subcommand is required
+}
+
 TEST_F(AdminTest, UserShowListDisableAndRefusals) {
   InitWithAlice();
   json u = Json(CtlOk({"--json", "user", "show", "alice"}));
