@@ -144,14 +144,19 @@ Result<std::vector<std::string>> ProbeAttributes(
   };
   std::vector<Probe*> all;
   for (Probe& p : probes) all.push_back(&p);
+  // Tokens say "no" to a template in several ways; each names the template, not the call.
+  auto is_refusal = [](CK_RV rv) {
+    return rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+           rv == CKR_ATTRIBUTE_READ_ONLY || rv == CKR_TEMPLATE_INCONSISTENT;
+  };
   CK_RV rv = generate(with(all));
   if (rv == CKR_OK) return std::vector<std::string>{};
-  if (rv != CKR_ATTRIBUTE_TYPE_INVALID) return FromCkRv(rv, "C_GenerateKey(profile probe)");
+  if (!is_refusal(rv)) return FromCkRv(rv, "C_GenerateKey(profile probe)");
   std::vector<std::string> refused;
   for (Probe& p : probes) {
     const std::array<Probe*, 1> one = {&p};
     rv = generate(with(one));
-    if (rv == CKR_ATTRIBUTE_TYPE_INVALID) {
+    if (is_refusal(rv)) {
       refused.emplace_back(p.name);
     } else if (rv != CKR_OK) {
       return FromCkRv(rv, "C_GenerateKey(profile probe " + std::string(p.name) + ")");
@@ -170,7 +175,8 @@ Result<ProfileReport> ReadTokenProfile(Token& token, const ProfileNeeds& needs) 
   ProfileReport report;
   report.checked = MechanismsNeeded(needs);
   report.missing = MissingMechanisms(report.checked, have);
-  if (have.count(CKM_GENERIC_SECRET_KEY_GEN) != 0) {
+  const auto keygen = have.find(CKM_GENERIC_SECRET_KEY_GEN);
+  if (keygen != have.end() && (keygen->second & CKF_GENERATE) != 0) {
     KMS_ASSIGN_OR_RETURN(report.refused,
                          ProbeAttributes([&](std::span<const CK_ATTRIBUTE> t) -> CK_RV {
                            CK_MECHANISM mech{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
@@ -195,15 +201,16 @@ Status CheckTokenProfile(Token& token, const ProfileNeeds& needs) {
 
 Status ProfileStatus(const ProfileReport& report, const std::string& token_uri) {
   if (report.ok()) return Status::Ok();
-  std::vector<std::string> problems = report.missing;
+  std::vector<std::string> problems;
+  for (const std::string& m : report.missing) problems.push_back("missing " + m);
   if (!report.refused.empty()) {
     std::string names;
     for (const std::string& r : report.refused) names += (names.empty() ? "" : ", ") + r;
     problems.push_back("key attributes refused: " + names +
                        " (PKCS#11 2.40; evaluator checklist §1 requires them)");
   }
-  return FailedPreconditionError("token " + token_uri + " cannot hold this KMS's keys: missing " +
-                                 Join(problems));
+  return FailedPreconditionError("token " + token_uri +
+                                 " cannot hold this KMS's keys: " + Join(problems));
 }
 
 }  // namespace kms::hsm

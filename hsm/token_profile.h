@@ -59,13 +59,15 @@ std::vector<std::string> MissingMechanisms(std::span<const MechanismNeed> needs,
 // ProbeAttributes: the names of the PKCS#11 2.40 attributes the token refuses in a key
 // template (empty when it takes them all). generate makes and destroys one session key
 // from the template it is given and returns the CK_RV. The full template is tried first;
-// only on CKR_ATTRIBUTE_TYPE_INVALID is each attribute tried alone, to name it. Any other
-// failure is returned as an error.
+// only when the token refuses the template (CKR_ATTRIBUTE_TYPE_INVALID, _VALUE_INVALID,
+// _READ_ONLY, CKR_TEMPLATE_INCONSISTENT) is each attribute tried alone, to name it. Any
+// other failure is returned as an error.
 Result<std::vector<std::string>> ProbeAttributes(
     const std::function<CK_RV(std::span<const CK_ATTRIBUTE>)>& generate);
 
 // ProfileReport: what ReadTokenProfile found. missing: MissingMechanisms lines; refused:
-// attribute names (ProbeAttributes; not probed without CKM_GENERIC_SECRET_KEY_GEN).
+// attribute names (ProbeAttributes; not probed unless CKM_GENERIC_SECRET_KEY_GEN is listed
+// with CKF_GENERATE).
 struct ProfileReport {
   std::vector<MechanismNeed> checked;
   std::vector<std::string> missing;

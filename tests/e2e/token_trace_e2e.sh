@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # $state: set by e2e_state (tools/checks.sh)
 # End-to-end: every PKCS#11 call kmsd makes, recorded by OpenSC's pkcs11-spy between kmsd and
 # SoftHSM2, from start-up (self-tests, timing decoy) through a full call (request, resolve),
 # a wrong MAC, an unknown credential and a readiness probe to shutdown, checked by
@@ -33,14 +34,17 @@ checker="$here/tests/e2e/tools/pkcs11_trace_check.py"
 kms_provision "$state" "$bin"
 sed -i "s|^module = .*|module = \"$spy\"|" "$state/kmsd.toml"
 grep -q "^module = \"$spy\"" "$state/kmsd.toml"
-export PKCS11SPY="$KMS_SOFTHSM2_MODULE" PKCS11SPY_OUTPUT="$state/spy.log"
-kms_start_kmsd "$state" "$bin"
-url="https://127.0.0.1:$KMS_PORT/kms"
-client() {  # client <A cred dir>: one call from A to bob; its exit status
+client() {  # client <A cred dir>: one call from A to bob; its exit status, stderr in client.err
   "$bin/src/cli/kms-client" call --a-cred-dir "$1" --b-cred-dir "$state/users/bob" \
-    --kms-url "$url" --kms-id "https://127.0.0.1/kms" --ca-file "$state/tls.crt" >/dev/null 2>&1
+    --kms-url "https://127.0.0.1:$KMS_PORT/kms" --kms-id "https://127.0.0.1/kms" \
+    --ca-file "$state/tls.crt" >/dev/null 2>"$state/client.err"
 }
-check "a call through pkcs11-spy: request and resolve" client "$state/users/alice"
+refused() {  # refused <A cred dir>: the KMS answered the request with MIKEY Error 0
+  if client "$1" || ! grep -q 'MIKEY Error 0 (unauthenticated)' "$state/client.err"; then
+    cat "$state/client.err" >&2
+    return 1
+  fi
+}
 cp -r "$state/users/alice" "$state/users/wrong-mac"
 python3 - "$state/users/wrong-mac/psk" <<'PY'
 import sys
@@ -48,21 +52,36 @@ p = sys.argv[1]
 k = open(p).read().strip()
 open(p, "w").write(("0" if k[0] != "0" else "1") + k[1:] + "\n")
 PY
-refused() { ! client "$1"; }
-check "a request with a wrong MAC is refused" refused "$state/users/wrong-mac"
 cp -r "$state/users/alice" "$state/users/unknown"
 echo "no-such-btid@bsf.example.org" >"$state/users/unknown/btid"
-check "a request naming an unknown credential is refused" refused "$state/users/unknown"
-check "/readyz (probes the token)" curl -sf "http://127.0.0.1:$KMS_OPS_PORT/readyz" -o /dev/null
-kms_stop_kmsd
-unset PKCS11SPY PKCS11SPY_OUTPUT
 
-traced() {
-  grep -q "C_Sign" "$state/spy.log" && grep -q "C_Finalize" "$state/spy.log"
+# One kmsd run through the spy. pkcs11-spy takes no lock, so calls of two kmsd threads can
+# interleave in its log (the checker then exits 3): the run is recorded again, at most
+# three times.
+traced_run() {
+  : >"$state/spy.log"
+  PKCS11SPY="$KMS_SOFTHSM2_MODULE" PKCS11SPY_OUTPUT="$state/spy.log" kms_start_kmsd "$state" "$bin"
+  check "a call through pkcs11-spy: request and resolve" client "$state/users/alice"
+  check "a request with a wrong MAC is refused (MIKEY Error 0)" refused "$state/users/wrong-mac"
+  check "a request naming an unknown credential is refused (MIKEY Error 0)" \
+    refused "$state/users/unknown"
+  check "/readyz (probes the token)" curl -sf "http://127.0.0.1:$KMS_OPS_PORT/readyz" -o /dev/null
+  kms_stop_kmsd
 }
-check "the trace covers kmsd from C_Initialize to C_Finalize" traced
-check "kmsd's PKCS#11 calls keep to the rules (pkcs11_trace_check.py)" \
-  python3 "$checker" "$state/spy.log"
+judged=0
+for attempt in 1 2 3; do
+  traced_run
+  rc=0
+  python3 "$checker" "$state/spy.log" >"$state/verdict.txt" 2>&1 || rc=$?
+  [ "$rc" -ne 3 ] && judged=1 && break
+  echo "  attempt $attempt: $(tail -1 "$state/verdict.txt")"
+done
+traced() {
+  [ "$judged" = 1 ] && grep -q "C_Sign" "$state/spy.log" && grep -q "C_Finalize" "$state/spy.log"
+}
+check "the trace covers kmsd from C_Initialize to C_Finalize, calls not interleaved" traced
+kept_rules() { cat "$state/verdict.txt"; [ "$rc" -eq 0 ]; }
+check "kmsd's PKCS#11 calls keep to the rules (pkcs11_trace_check.py)" kept_rules
 
 # The checker can fail: pkcs11-tool through the spy doing what kmsd must not do.
 conf_dir="$state/other"
@@ -101,6 +120,50 @@ read_flagged() {
     refuses "$state/read.log.2" 'C_GetAttributeValue(CKA_VALUE) of object'
 }
 check "checker flags a token object and a read of its value" read_flagged
+# Rules pkcs11-tool cannot show: small traces in pkcs11-spy's format.
+call() {  # call <n> <function> <body lines...>: one call block
+  local n="$1" fn="$2"
+  shift 2
+  printf '%s: %s\n2026-11-30 00:00:00.000\n' "$n" "$fn"
+  printf '%s\n' "$@"
+  printf '\n'
+}
+login() { call 1 C_Login '[in] hSession = 0x1' '[in] userType = CKU_USER' 'Returned:  0 CKR_OK'; }
+{
+  login
+  call 2 C_FindObjects '[in] hSession = 0x1' '[out] Object = 0x4' 'Returned:  0 CKR_OK'
+  call 3 C_WrapKey '[in] hSession = 0x1' '[in] hWrappingKey = 0x5' '[in] hKey = 0x4' \
+    'Returned:  0 CKR_OK'
+} >"$state/wrap.log"
+{
+  login
+  call 2 C_GenerateKey '[in] hSession = 0x1' '[in] pTemplate[2]: ' \
+    '    CKA_TOKEN             False' '    CKA_EXTRACTABLE       True' '[out] hKey = 0x6' \
+    'Returned:  0 CKR_OK'
+} >"$state/extractable.log"
+{
+  login
+  call 2 C_UnwrapKey '[in] hSession = 0x1' '[in] hUnwrappingKey = 0x4' '[in] pTemplate[2]: ' \
+    '    CKA_TOKEN             False' '    CKA_SENSITIVE         False' '[out] hKey = 0x7' \
+    'Returned:  0 CKR_OK'
+} >"$state/unwrap.log"
+{
+  login
+  call 2 C_Sign '[in] hSession = 0x1'
+  call 3 C_GenerateRandom '[in] hSession = 0x2' 'Returned:  0 CKR_OK' 'Returned:  0 CKR_OK'
+} >"$state/mixed.log"
+check "checker flags a wrap of a key it did not generate" \
+  refuses "$state/wrap.log" 'C_WrapKey of object 0x4, not a key this trace generated'
+check "checker flags an extractable object left alive" \
+  refuses "$state/extractable.log" 'extractable object 0x6 is never destroyed'
+check "checker flags a non-sensitive unwrap under a key from the token" \
+  refuses "$state/unwrap.log" 'non-sensitive object under a key that is no self-test key'
+mixed_refused() {
+  local rc=0
+  python3 "$checker" "$state/mixed.log" 2>/dev/null || rc=$?
+  [ "$rc" -eq 3 ]
+}
+check "checker will not judge an interleaved trace (exit 3)" mixed_refused
 empty_refused() {
   local rc=0
   : >"$state/empty.log"

@@ -54,7 +54,9 @@ kms::Status RegisterExisting(kms::policy::PolicyAdmin& a, kms::ports::KeyKind ki
 int Init(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& a,
          bool force) {
   // Before any key is made: a token that cannot hold them all is refused as a whole, with
-  // every missing mechanism and attribute named (hsm/token_profile.h).
+  // every missing mechanism and attribute named (hsm/token_profile.h). The database is
+  // already open (and, on a first init, created and migrated, but empty); a later init on
+  // a capable token goes on from there.
   if (kms::Status s = kms::hsm::CheckTokenProfile(*stack.token, kms::hsm::FullProfile()); !s.ok()) {
     return Fail(s);
   }

@@ -1,7 +1,8 @@
 // kmsctl token check: does this token offer what the appliance will ask of it
 // (hsm/token_profile.h)? For an operator trying a token or module before `kmsctl init`
 // (which runs the same check and refuses): it logs in, asks, generates and destroys one
-// session key, and touches no database and no stored key.
+// session key, and touches no stored key. It opens no database (a PIN the token refuses
+// is still recorded as admin.login_failed where a database exists, as for every command).
 #include <algorithm>
 #include <iostream>
 

@@ -4,7 +4,9 @@ its token (evaluator checklist §1; docs/security-target.md "Claims and their ev
 
 Usage: pkcs11_trace_check.py SPY_LOG
 Prints one line per violation and a summary; exits 1 if there is any violation, 2 if the
-trace cannot be read or holds no call at all.
+trace cannot be read or holds no call at all, 3 if calls of two threads are interleaved in
+it (pkcs11-spy takes no lock: a call's result lines can land in another call's block), so
+that it cannot be judged; the caller records a new trace then.
 
 Rules (kmsd with credential_storage = "wrapped"):
   1. C_Login only as CKU_USER: never the SO, never CKU_CONTEXT_SPECIFIC.
@@ -14,7 +16,9 @@ Rules (kmsd with credential_storage = "wrapped"):
   3. Every object kmsd makes is a session object (CKA_TOKEN False).
   4. C_GetAttributeValue asks for CKA_VALUE only of an object this trace made with
      CKA_SENSITIVE False (a self-test key holding a public test value): never of a key found
-     in the token, never of a credential.
+     in the token, never of a credential. An object is unwrapped non-sensitive only under a
+     key this trace created with C_CreateObject (the self-test's public test KEK), never
+     under the KEK in the token.
   5. C_WrapKey only wraps an object this trace generated as a session object, and that object
      is destroyed later in the trace (the timing decoy: src/daemon/timing_decoy.h); a
      long-term key or a credential is never wrapped.
@@ -26,6 +30,7 @@ import sys
 FORBIDDEN = {
     "C_InitToken", "C_InitPIN", "C_SetPIN", "C_CopyObject", "C_SetAttributeValue",
     "C_DeriveKey", "C_DigestKey", "C_EncryptInit", "C_DecryptInit", "C_SetOperationState",
+    "C_GenerateKeyPair",
 }
 CREATORS = {"C_GenerateKey", "C_UnwrapKey", "C_CreateObject"}
 
@@ -74,6 +79,12 @@ def ok(call):
     return any(re.match(r"^Returned:\s+0 CKR_OK", l) for l in call["lines"])
 
 
+def interleaved(calls):
+    """Numbers of the calls whose block does not hold exactly one result line."""
+    return [c["n"] for c in calls
+            if sum(1 for l in c["lines"] if l.startswith("Returned:")) != 1]
+
+
 def check(calls):
     problems = []
     made = {}  # handle -> {"attrs": ..., "n": ..., "fn": ...}, live objects of this trace
@@ -82,20 +93,26 @@ def check(calls):
     logins = 0
     for c in calls:
         fn, n = c["fn"], c["n"]
-        if fn == "C_Login":
+        if fn in ("C_Login", "C_LoginUser"):
             logins += 1
             user = field(c, "userType")
             if user != "CKU_USER":
                 problems.append(f"call {n}: C_Login as {user}")
         if fn in FORBIDDEN:
             problems.append(f"call {n}: {fn} is never kmsd's")
-        if fn in CREATORS and ok(c):
+        if fn in CREATORS:
             attrs = template(c)
-            h = field(c, "hKey") if fn != "C_CreateObject" else field(c, "*phObject")
+            # Judged on the request, whether or not the token obliged.
             if attrs.get("CKA_TOKEN") != "False":
                 problems.append(f"call {n}: {fn} makes a token object "
                                 f"(CKA_TOKEN {attrs.get('CKA_TOKEN', 'absent')})")
-            if h is not None:
+            if fn == "C_UnwrapKey" and attrs.get("CKA_SENSITIVE") == "False":
+                kek = made.get(field(c, "hUnwrappingKey"))
+                if kek is None or kek["fn"] != "C_CreateObject":
+                    problems.append(f"call {n}: C_UnwrapKey of a non-sensitive object under "
+                                    "a key that is no self-test key")
+            h = field(c, "hKey") if fn != "C_CreateObject" else field(c, "*phObject")
+            if ok(c) and h is not None:
                 made[h] = {"attrs": attrs, "n": n, "fn": fn}
         if fn == "C_DestroyObject":
             h = field(c, "hObject")
@@ -139,6 +156,10 @@ def main():
     if not calls:
         print("the trace holds no PKCS#11 call", file=sys.stderr)
         return 2
+    mixed = interleaved(calls)
+    if mixed:
+        print(f"interleaved calls (e.g. {mixed[:3]}): record the trace again", file=sys.stderr)
+        return 3
     problems, count = check(calls)
     for p in problems:
         print(p)

@@ -51,8 +51,12 @@ class TokenProfileTest : public SoftHsmTest<> {
 
 TEST_F(TokenProfileTest, SoftHsmMeetsTheFullProfileAndKeepsNoProbeObject) {
   ASSERT_NO_FATAL_FAILURE(OpenToken());
-  Status s = CheckTokenProfile(*token_, FullProfile());
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  Result<ProfileReport> r = ReadTokenProfile(*token_, FullProfile());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->ok());
+  EXPECT_TRUE(r->attributes_probed);  // a key was made, and must be gone again
+  EXPECT_EQ(r->checked.size(), 6u);
+  EXPECT_TRUE(CheckTokenProfile(*token_, FullProfile()).ok());
   EXPECT_EQ(ProbeObjects(), 0u);
 }
 
@@ -96,6 +100,10 @@ TEST_F(TokenProfileTest, HmacSwitchedOffIsNamedAndTheProbeIsSkippedWithoutKeyGen
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(Has(s.message(), "CKM_SHA_1_HMAC (sign: MIKEY MAC and PRF")) << s.message();
   EXPECT_TRUE(Has(s.message(), "CKM_GENERIC_SECRET_KEY_GEN (generate: ")) << s.message();
+  Result<ProfileReport> r = ReadTokenProfile(*token_, FullProfile());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->attributes_probed);
+  EXPECT_TRUE(r->refused.empty());
 }
 
 TEST(TokenProfileRules, MissingMechanismsNamesAbsentOnesAndMissingOperations) {
@@ -157,6 +165,19 @@ TEST(TokenProfileRules, ProbeNamesEachRefusedAttribute) {
   r = ProbeAttributes(std::ref(trusted));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, std::vector<std::string>{"CKA_WRAP_WITH_TRUSTED"});
+
+  // A token that says "no" with another template code is read the same way.
+  int calls = 0;
+  r = ProbeAttributes([&](std::span<const CK_ATTRIBUTE> t) -> CK_RV {
+    ++calls;
+    for (const CK_ATTRIBUTE& a : t) {
+      if (a.type == CKA_COPYABLE) return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    return CKR_OK;
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, std::vector<std::string>{"CKA_COPYABLE"});
+  EXPECT_EQ(calls, 5);
 }
 
 TEST(TokenProfileRules, ProbeReportsOtherFailuresAsErrors) {

@@ -90,7 +90,7 @@ TEST_F(SqliteTxnTest, FinishedStatementsDoNotBlockBegin) {
   auto done = (*s)->Step();
   ASSERT_TRUE(done.ok());
   ASSERT_FALSE(*done);
-  auto txn = Txn::Begin(*db_, TxnKind::kDeferred);
+  auto txn = Txn::Begin(*db_, TxnKind::kImmediate);
   EXPECT_TRUE(txn.ok()) << txn.status().ToString();
 }
 
