@@ -156,8 +156,14 @@ Result<ArchiveRecord> RecordArchive(Db& db, ports::KeyVault& vault, const Archiv
   KMS_RETURN_IF_ERROR(s->BindBlob(9, a.prev_mac));
   KMS_RETURN_IF_ERROR(s->BindBlob(10, a.mac));
   KMS_RETURN_IF_ERROR(s->Run());
+  ports::AuditRecord row = admin_row;
+  {
+    KMS_ASSIGN_OR_RETURN(StmtUse ver, db.Use("SELECT policy_version FROM policy_meta"));
+    KMS_ASSIGN_OR_RETURN(bool has, ver->Step());
+    if (has) row.policy_version = static_cast<uint64_t>(ver->ColumnInt(0));
+  }
   KMS_ASSIGN_OR_RETURN(ChainHead head, ReadChainHead(db));
-  KMS_RETURN_IF_ERROR(AppendRow(db, head, admin_row).status());
+  KMS_RETURN_IF_ERROR(AppendRow(db, head, row).status());
   KMS_RETURN_IF_ERROR(txn.Commit());
   return a;
 }

@@ -81,7 +81,8 @@ Status ForEachPlannedCheckpoint(Db& db, const ArchivePlan& plan,
 
 // RecordArchive: in ONE transaction, checks that the plan still follows the newest archive
 // and still ends on its checkpoint, inserts the MAC'd archive record (HMAC in the token with
-// the active audit key) and appends `admin_row` (the operator's "audit.archive" row) to the
+// the active audit key) and appends `admin_row` (the operator's "audit.archive" row, its
+// policy_version set to the committed one, read in the same transaction) to the
 // chain. kFailedPrecondition when another archive was recorded meanwhile.
 Result<ArchiveRecord> RecordArchive(Db& db, ports::KeyVault& vault, const ArchivePlan& plan,
                                     const Hash32& file_sha256, int64_t time_ns,

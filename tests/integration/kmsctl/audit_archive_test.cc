@@ -83,6 +83,10 @@ TEST_F(AuditArchiveTest, ArchivedRowsLeaveTheDatabaseAndBothSidesVerify) {
   EXPECT_EQ(MinSeq(), rows + 1);
   EXPECT_EQ(Sql("SELECT count(*) FROM audit_log").out, "1\n");
   EXPECT_EQ(Sql("SELECT action FROM audit_log").out, "audit.archive\n");
+  // Labelled with the policy version committed when it was written (not 0, not stale).
+  EXPECT_EQ(Sql("SELECT policy_version FROM audit_log").out,
+            Sql("SELECT policy_version FROM policy_meta").out);
+  EXPECT_NE(Sql("SELECT policy_version FROM audit_log").out, "0\n");
   const json after = VerifyTrail();
   EXPECT_EQ(after["problem"], "none");
   EXPECT_EQ(after["rows"], rows + 1);
