@@ -95,15 +95,21 @@ std::vector<MechanismNeed> MechanismsNeeded(const ProfileNeeds& needs) {
   return out;
 }
 
+bool Meets(const MechanismNeed& need, const std::map<CK_MECHANISM_TYPE, CK_FLAGS>& have) {
+  const auto it = have.find(need.type);
+  return it != have.end() && (it->second & need.flags) == need.flags;
+}
+
 std::vector<std::string> MissingMechanisms(std::span<const MechanismNeed> needs,
                                            const std::map<CK_MECHANISM_TYPE, CK_FLAGS>& have) {
   std::vector<std::string> missing;
   for (const MechanismNeed& n : needs) {
+    if (Meets(n, have)) continue;
     const auto it = have.find(n.type);
     std::string line = std::string(n.name) + " (" + FlagNames(n.flags) + ": " + std::string(n.use);
     if (it == have.end()) {
       missing.push_back(line + ")");
-    } else if ((it->second & n.flags) != n.flags) {
+    } else {
       missing.push_back(line + "; listed without " + FlagNames(n.flags & ~it->second) + ")");
     }
   }
@@ -175,6 +181,7 @@ Result<ProfileReport> ReadTokenProfile(Token& token, const ProfileNeeds& needs) 
   ProfileReport report;
   report.checked = MechanismsNeeded(needs);
   report.missing = MissingMechanisms(report.checked, have);
+  for (const MechanismNeed& n : report.checked) report.met.push_back(Meets(n, have));
   const auto keygen = have.find(CKM_GENERIC_SECRET_KEY_GEN);
   if (keygen != have.end() && (keygen->second & CKF_GENERATE) != 0) {
     KMS_ASSIGN_OR_RETURN(report.refused,

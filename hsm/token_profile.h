@@ -50,6 +50,9 @@ ProfileNeeds FullProfile();
 
 std::vector<MechanismNeed> MechanismsNeeded(const ProfileNeeds& needs);
 
+// Meets: the token lists need.type with every operation of need.flags.
+bool Meets(const MechanismNeed& need, const std::map<CK_MECHANISM_TYPE, CK_FLAGS>& have);
+
 // MissingMechanisms: one line per need the token does not meet, e.g.
 // "CKM_AES_GCM (encrypt, decrypt: backup sealing)" or "CKM_SHA256_HMAC (sign; listed
 // without: sign)". have maps every listed mechanism to its CK_MECHANISM_INFO flags.
@@ -70,6 +73,7 @@ Result<std::vector<std::string>> ProbeAttributes(
 // with CKF_GENERATE).
 struct ProfileReport {
   std::vector<MechanismNeed> checked;
+  std::vector<bool> met;  // per checked need: Meets
   std::vector<std::string> missing;
   std::vector<std::string> refused;
   bool attributes_probed = false;

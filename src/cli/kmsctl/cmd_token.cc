@@ -3,7 +3,6 @@
 // (which runs the same check and refuses): it logs in, asks, generates and destroys one
 // session key, and touches no stored key. It opens no database (a PIN the token refuses
 // is still recorded as admin.login_failed where a database exists, as for every command).
-#include <algorithm>
 #include <iostream>
 
 #include "hsm/token_profile.h"
@@ -28,11 +27,9 @@ int Check(const Globals& g) {
     j["refused_attributes"] = report->refused;
     PrintJson(j);
   } else {
-    for (const auto& m : report->checked) {
-      const bool gone = std::any_of(
-          report->missing.begin(), report->missing.end(),
-          [&](const std::string& line) { return line.rfind(std::string(m.name) + " ", 0) == 0; });
-      std::cout << (gone ? "MISSING " : "ok      ") << m.name << " (" << m.use << ")\n";
+    for (size_t i = 0; i < report->checked.size(); ++i) {
+      const auto& m = report->checked[i];
+      std::cout << (report->met[i] ? "ok      " : "MISSING ") << m.name << " (" << m.use << ")\n";
     }
     if (!report->attributes_probed) {
       std::cout << "not probed: key attributes (no CKM_GENERIC_SECRET_KEY_GEN)\n";

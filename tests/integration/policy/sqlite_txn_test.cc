@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <optional>
 
 #include "policy/sqlite_db.h"
 #include "tests/integration/policy/policy_test_support.h"
@@ -26,6 +27,18 @@ class SqliteTxnTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::make_unique<Db>(std::move(*db));
     ASSERT_TRUE(db_->Exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2)").ok());
+  }
+
+  // PinnedRead: "SELECT v FROM t" stepped to its first row and left there (the snapshot
+  // stays pinned until the returned statement is reset); nullopt after a failure.
+  std::optional<StmtUse> PinnedRead() {
+    auto s = db_->Use("SELECT v FROM t");
+    EXPECT_TRUE(s.ok());
+    if (!s.ok()) return std::nullopt;
+    auto row = (*s)->Step();
+    EXPECT_TRUE(row.ok() && *row);
+    if (!row.ok() || !*row) return std::nullopt;
+    return std::move(s).value();
   }
 
   TempDir dir_;
@@ -51,10 +64,8 @@ TEST_F(SqliteTxnTest, StaleSnapshotMakesBeginImmediateFailWithoutWaiting) {
 
 TEST_F(SqliteTxnTest, BeginRefusesWhileAStatementIsStillActive) {
   {
-    auto s = db_->Use("SELECT v FROM t");
-    ASSERT_TRUE(s.ok());
-    auto row = (*s)->Step();
-    ASSERT_TRUE(row.ok() && *row);
+    std::optional<StmtUse> pinned = PinnedRead();
+    ASSERT_TRUE(pinned.has_value());
     // Refused even though nobody else wrote: the race must not depend on timing.
     auto txn = Txn::Begin(*db_, TxnKind::kImmediate);
     ASSERT_FALSE(txn.ok());
@@ -74,10 +85,8 @@ TEST_F(SqliteTxnTest, BeginRefusesWhileAStatementIsStillActive) {
 
 // A read transaction may start inside a pinned snapshot: it only reads, in that snapshot.
 TEST_F(SqliteTxnTest, ReadTransactionsAreNotRefused) {
-  auto s = db_->Use("SELECT v FROM t");
-  ASSERT_TRUE(s.ok());
-  auto row = (*s)->Step();
-  ASSERT_TRUE(row.ok() && *row);
+  std::optional<StmtUse> pinned = PinnedRead();
+  ASSERT_TRUE(pinned.has_value());
   auto txn = Txn::Begin(*db_, TxnKind::kDeferred);
   EXPECT_TRUE(txn.ok()) << txn.status().ToString();
 }
