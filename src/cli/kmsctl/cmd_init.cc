@@ -53,13 +53,7 @@ kms::Status RegisterExisting(kms::policy::PolicyAdmin& a, kms::ports::KeyKind ki
 
 int Init(const Globals& g, kms::hsm::TokenStack& stack, kms::policy::PolicyAdmin& a,
          bool force) {
-  // Before any key is made: a token that cannot hold them all is refused as a whole, with
-  // every missing mechanism and attribute named (hsm/token_profile.h). The database is
-  // already open (and, on a first init, created and migrated, but empty); a later init on
-  // a capable token goes on from there.
-  if (kms::Status s = kms::hsm::CheckTokenProfile(*stack.token, kms::hsm::FullProfile()); !s.ok()) {
-    return Fail(s);
-  }
+  // The token profile was checked before the database was opened (AddInitCommand).
   kms::hsm::KeyManager km(*stack.token);
   const auto existing = km.ListKeys();
   using kms::ports::KeyKind;
@@ -113,7 +107,13 @@ void AddInitCommand(CLI::App& app, Context& ctx) {
           [&](kms::hsm::TokenStack& t, kms::policy::PolicyAdmin& a) {
             return Init(ctx.g, t, a, *force);
           },
-          kms::policy::AdminAccess::kCreate);  // the only command that creates the database
+          kms::policy::AdminAccess::kCreate,  // the only command that creates the database
+          // Before any key and before the database: a token that cannot hold them all is
+          // refused as a whole, with every missing mechanism and attribute named
+          // (hsm/token_profile.h), and leaves nothing behind.
+          [](kms::hsm::TokenStack& t) {
+            return kms::hsm::CheckTokenProfile(*t.token, kms::hsm::FullProfile());
+          });
     };
   });
 }

@@ -132,11 +132,18 @@ kms::Result<int64_t> ParseTime(const std::string& text) {
 int WithTokenAndAdmin(
     const Globals& g,
     const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn,
-    kms::policy::AdminAccess access) {
-  // The token first: init with a wrong PIN creates no database.
+    kms::policy::AdminAccess access,
+    const std::function<kms::Status(kms::hsm::TokenStack&)>& before_database) {
+  // The token first: init with a wrong PIN, or on a token that cannot hold the keys, creates
+  // no database.
   auto stack = OpenToken(g);
   if (!stack.ok()) {
     return Fail(stack.status());
+  }
+  if (before_database) {
+    if (kms::Status s = before_database(**stack); !s.ok()) {
+      return Fail(s);
+    }
   }
   auto admin = OpenAdmin(g, access);
   if (!admin.ok()) {

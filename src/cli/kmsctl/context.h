@@ -72,12 +72,15 @@ int ReadAdmin(const Globals& g, const std::function<kms::Status(kms::policy::Pol
 // nanoseconds since the epoch (the unit of audit_log.time_ns); kInvalidArgument otherwise,
 // also for a time before 1970 or after 2262-04-11T23:47:16Z (the end of int64_t ns).
 kms::Result<int64_t> ParseTime(const std::string& text);
-// WithTokenAndAdmin: opens the token, then the database, applies UseRegisteredKek and runs
-// fn (which returns the exit code); Fail() if either cannot be opened.
+// WithTokenAndAdmin: opens the token, runs before_database on it (if given; a refusal is
+// Fail()ed before the database is opened, so nothing is created), then opens the database,
+// applies UseRegisteredKek and runs fn (which returns the exit code); Fail() if either cannot
+// be opened.
 int WithTokenAndAdmin(
     const Globals& g,
     const std::function<int(kms::hsm::TokenStack&, kms::policy::PolicyAdmin&)>& fn,
-    kms::policy::AdminAccess access = kms::policy::AdminAccess::kReadWrite);
+    kms::policy::AdminAccess access = kms::policy::AdminAccess::kReadWrite,
+    const std::function<kms::Status(kms::hsm::TokenStack&)>& before_database = nullptr);
 // RegisteredKek: the KEK version the database registers as active (the newest if, against
 // the rules, several are); kNotFound if none is (kmsctl init registers one).
 kms::Result<uint32_t> RegisteredKek(kms::policy::PolicyAdmin& admin);

@@ -74,6 +74,7 @@ TEST_F(AdminTest, InitRefusesATokenLackingAMechanismAndMakesNoKey) {
                        "backup sealing)"),
             std::string::npos)
       << r.err;
+  EXPECT_FALSE(std::ifstream(db_).good()) << "the refused init created " << db_;
   std::ofstream(conf, std::ios::trunc) << original;
   // The refused run made nothing: on the full token, init creates every version 1 now.
   const std::string made = CtlOk({"init"});
