@@ -50,7 +50,7 @@ pin_file = "$state/user.pin"
 path = "$state/policy.db"
 
 [process]
-seccomp = ${KMS_SECCOMP:-false}
+seccomp = ${KMS_SECCOMP:-true}
 CONF
 }
 

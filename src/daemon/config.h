@@ -51,7 +51,9 @@ struct KeySettings {
 struct ProcessSettings {
   std::string user;       // drop to this user when started as root ("" = stay)
   bool mlockall = false;
-  bool seccomp = false;
+  // seccomp: kmsd's system-call allow-list (hardening.h), on unless the operator turns it
+  // off: with it no process can be made after C_Initialize (evaluator checklist 2.29).
+  bool seccomp = true;
   // require_integrity_digest: refuse to start when "<kmsd>.sha256" is missing (a digest that
   // is present is always checked; src/daemon/integrity.h).
   bool require_integrity_digest = false;

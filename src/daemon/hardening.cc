@@ -105,6 +105,9 @@ Status EnableSeccomp() {
       SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(mremap), SCMP_SYS(madvise),
       SCMP_SYS(brk), SCMP_SYS(mlock), SCMP_SYS(munlock), SCMP_SYS(futex),
       SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit),
+      // How the kernel resumes a timed wait (futex, clock_nanosleep, poll) interrupted by a
+      // stop and continue: refused, glibc aborted on the futex's EPERM (hardening_test).
+      SCMP_SYS(restart_syscall),
       SCMP_SYS(exit_group), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(tgkill),
       SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(nanosleep),
       SCMP_SYS(clock_nanosleep), SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),

@@ -49,7 +49,7 @@ Status WriteKmsdConfig(const WorkDir& w, const KmsdSettings& s) {
       (s.audit_batch_ms >= 0
            ? "[audit]\nbatch_interval_ms = " + std::to_string(s.audit_batch_ms) + "\n\n"
            : std::string()) +
-      "[process]\nseccomp = false\n";
+      "[process]\nseccomp = true\n";  // as shipped (kmsd.example.toml)
   return WriteTextFile(w.kmsd_config, toml, 0600);
 }
 

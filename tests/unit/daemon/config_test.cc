@@ -23,7 +23,7 @@ TEST(ConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c->ops.listen_address, "127.0.0.1");
   EXPECT_EQ(c->kms.replay_window.count(), 300);
   EXPECT_EQ(c->token.credential_storage, "wrapped");
-  EXPECT_FALSE(c->process.seccomp);
+  EXPECT_TRUE(c->process.seccomp);  // the allow-list is on unless turned off
   EXPECT_FALSE(c->process.require_integrity_digest);
   EXPECT_EQ(c->decision_workers, 0u);
   // 0: one decision worker per token session, but no more than the usable CPUs.
@@ -81,7 +81,7 @@ tpk_max_tickets = 1000
 [process]
 user = "kms"
 mlockall = true
-seccomp = true
+seccomp = false
 require_integrity_digest = true
 )",
                        "full.toml");
@@ -100,7 +100,7 @@ require_integrity_digest = true
   EXPECT_EQ(c->audit.checkpoint_rows, 10u);
   EXPECT_EQ(c->keys.tpk_max_tickets, 1000u);
   EXPECT_TRUE(c->process.mlockall);
-  EXPECT_TRUE(c->process.seccomp);
+  EXPECT_FALSE(c->process.seccomp);  // the operator may turn the allow-list off
   EXPECT_TRUE(c->process.require_integrity_digest);
   EXPECT_EQ(c->tls.cert_file, "c");
   EXPECT_EQ(c->tls.key, "k");
