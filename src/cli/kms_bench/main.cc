@@ -51,7 +51,7 @@ struct Options {
   std::string latency_trace;   // half-load phases: PREFIX.request.txt, PREFIX.resolve.txt
   std::string perf_half_load;  // perf record of the half-load legs: FILE, FILE.resolve
   size_t users = 1000, requests = 5000, startup_users = 0, timing = 0;
-  unsigned connections = 4, threads = 2, repeat = 3, startup_repeat = 3;
+  unsigned connections = 32, threads = 2, repeat = 3, startup_repeat = 3;
   int audit_batch_ms = -1;    // -1: kmsd's default
   unsigned workers = 0;       // kmsd [server] workers; 0: kmsd's default (sessions, at most CPUs)
   unsigned http_threads = 0;  // kmsd [server] threads; 0: HttpThreads() below
@@ -486,7 +486,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
   app.add_option("--connections", o.connections,
-                 "HTTPS keep-alive connections (one message in flight on each)")
+                 "HTTPS keep-alive connections (one message in flight on each; the default "
+                 "saturates kmsd on the 2-core development machine, docs/performance.md)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--threads", o.threads, "kmsd worker threads = token sessions = ceiling threads")
