@@ -74,8 +74,8 @@ struct AuditWriterOptions {
   // the next commit writes the WAL from its start again. Without it, a database that always
   // has a reader (kmsd under steady load) never restarts its WAL: the file grows for as long
   // as the load lasts and every commit appends to it, which costs the file system a journal
-  // commit per fdatasync (sqlite.org/wal.html "Checkpoint starvation"; docs/performance.md).
-  // 0: PASSIVE checkpoints only.
+  // commit per fdatasync (sqlite.org/wal.html "Checkpoint starvation"; docs/performance-2.80ghz.md,
+  // finding 1). 0: PASSIVE checkpoints only.
   std::chrono::microseconds wal_restart_wait{2000};
   // wal_restart_frames: the RESTART runs only once the WAL holds this many frames (2,048
   // 4 KiB pages: 8 MiB). It holds the write lock while it copies and syncs the frames

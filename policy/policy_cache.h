@@ -2,7 +2,7 @@
 //
 // Why: every audit commit changes the database file, so SQLite drops each reader's page cache
 // before the next request, and one request re-reads ~10 rows (a resolve ~25) that an admin
-// changes a few times a day (docs/performance.md, "where the time goes").
+// changes a few times a day (docs/performance-2.80ghz.md, "Where kmsd's time goes").
 //
 // Why this is safe: every admin change bumps policy_version in the same transaction as the
 // change (PolicyAdmin::InChange, ImportUsers, ReplaceWrapped). A caller reads the version in

@@ -1,5 +1,5 @@
 // PhaseEnv: what happened around kmsd while one timed phase ran, so a slow phase can be told
-// apart from a slow KMS (docs/performance.md, "Where the half-load stalls come from"):
+// apart from a slow KMS (docs/performance-2.80ghz.md, "Where the half-load stalls come from"):
 // - the hypervisor's steal time over the whole machine (/proc/stat), and
 // - kmsd's own audit group commits that took longer than 10 ms (the p99 target), read from
 //   the kms_audit_commit_seconds histogram on kmsd's /metrics before and after the phase.

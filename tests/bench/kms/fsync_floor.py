@@ -7,13 +7,13 @@ for that stall to end. This probe does what kmsd's audit writer does to the disk
 else: it overwrites 4 KiB pages of a preallocated file in turn (as SQLite reuses its WAL)
 and calls fdatasync after each, at a fixed rate, and times every call.
 
-From the stalls it computes, for each window of --window seconds (one half-load phase of
-kms-bench), the share of that window's arrival time that falls more than --bound-ms before
+From the stalls it computes, for each window of --window seconds (default 10, one half-load
+phase of kms-bench; a last, shorter window counts with its own length), the share of that window's arrival time that falls more than --bound-ms before
 the end of a stall: at any steady arrival rate, at least that share of the messages due in
 the window would take longer than the bound, whatever the server does between commits.
 A window whose share exceeds 1% cannot have a p99 under the bound.
 
-Usage: fsync_floor.py DIR [--seconds 300] [--rate 200] [--window 6] [--bound-ms 10]
+Usage: fsync_floor.py DIR [--seconds 300] [--rate 200] [--window 10] [--bound-ms 10]
 Prints one summary line per measure; --json for a report.
 """
 import argparse
@@ -62,19 +62,28 @@ def probe(directory, seconds, rate, pages):
 
 
 def windows(calls, seconds, window, bound):
-    """Per window: the share of its time that is more than `bound` before a stall's end."""
-    count = max(1, int(seconds // window))
-    late = [0.0] * count
+    """Per window: the share of its time that is more than `bound` before a stall's end.
+
+    Windows tile [0, end), end being `seconds` or the end of the last call if later; the last
+    window may be shorter and is divided by its own length.
+    """
+    end = max([seconds] + [start + took for start, took in calls])
+    edges = []
+    t = 0.0
+    while t < end:
+        edges.append((t, min(end, t + window)))
+        t += window
+    late = [0.0] * len(edges)
     for start, took in calls:
         if took <= bound:
             continue
         # Arrivals in [start, start + took - bound) wait more than `bound`.
         a, b = start, start + took - bound
-        for w in range(int(a // window), min(count, int(b // window) + 1)):
-            lo, hi = max(a, w * window), min(b, (w + 1) * window)
+        for w in range(int(a // window), min(len(edges), int(b // window) + 1)):
+            lo, hi = max(a, edges[w][0]), min(b, edges[w][1])
             if hi > lo:
                 late[w] += hi - lo
-    return [x / window for x in late]
+    return [x / (hi - lo) for x, (lo, hi) in zip(late, edges)]
 
 
 def main():
@@ -82,18 +91,22 @@ def main():
     ap.add_argument("dir", help="a directory on the disk to measure (kmsd's database disk)")
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--rate", type=float, default=200.0, help="fdatasync calls per second")
-    ap.add_argument("--pages", type=int, default=2048, help="pages cycled (a 8 MiB WAL)")
-    ap.add_argument("--window", type=float, default=6.0, help="seconds per window")
+    ap.add_argument("--pages", type=int, default=2048, help="pages cycled (an 8 MiB WAL)")
+    ap.add_argument("--window", type=float, default=10.0,
+                    help="seconds per window (kms-bench's half-load phase)")
     ap.add_argument("--bound-ms", type=float, default=10.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.seconds <= 0 or args.rate <= 0 or args.window <= 0 or args.pages <= 0:
-        ap.error("--seconds, --rate, --window and --pages must be positive")
+    if min(args.seconds, args.rate, args.window, args.pages, args.bound_ms) <= 0:
+        ap.error("--seconds, --rate, --window, --pages and --bound-ms must be positive")
     if not os.path.isdir(args.dir):
         ap.error(f"not a directory: {args.dir}")
 
     bound = args.bound_ms / 1000.0
-    calls = probe(args.dir, args.seconds, args.rate, args.pages)
+    try:
+        calls = probe(args.dir, args.seconds, args.rate, args.pages)
+    except OSError as e:
+        ap.error(f"cannot write a probe file in {args.dir}: {e.strerror}")
     took = sorted(t for _, t in calls)
     shares = windows(calls, args.seconds, args.window, bound)
     report = {

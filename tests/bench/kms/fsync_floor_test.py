@@ -26,6 +26,18 @@ class WindowsTest(unittest.TestCase):
         self.assertAlmostEqual(shares[0], 0.01, places=9)
         self.assertEqual(shares[1], 0.0)
 
+    def test_a_last_shorter_window_counts_with_its_own_length(self):
+        # 10 s in 6-s windows: [0, 6) and [6, 10); a 50 ms stall at 8 s is 40 ms of 4 s.
+        shares = fsync_floor.windows([(8.0, 0.050)], 10.0, 6.0, 0.010)
+        self.assertEqual(len(shares), 2)
+        self.assertEqual(shares[0], 0.0)
+        self.assertAlmostEqual(shares[1], 0.01, places=9)
+
+    def test_a_stall_past_the_end_is_not_dropped(self):
+        shares = fsync_floor.windows([(0.99, 0.110)], 1.0, 1.0, 0.010)
+        self.assertEqual(len(shares), 2)
+        self.assertAlmostEqual(sum(s * w for s, w in zip(shares, (1.0, 0.1))), 0.1, places=9)
+
     def test_a_stall_across_two_windows_is_split(self):
         shares = fsync_floor.windows([(5.98, 0.050)], 12.0, 6.0, 0.010)
         self.assertAlmostEqual(shares[0], 0.02 / 6.0, places=9)
@@ -46,13 +58,16 @@ class CommandTest(unittest.TestCase):
     def test_refuses_bad_arguments(self):
         with tempfile.TemporaryDirectory() as d:
             for bad in (["--rate", "0"], ["--seconds", "-1"], ["--window", "0"],
-                        ["--pages", "0"]):
+                        ["--pages", "0"], ["--bound-ms", "0"]):
                 r = self.run_script(d, *bad)
                 self.assertEqual(r.returncode, 2, bad)
                 self.assertIn("must be positive", r.stderr)
         r = self.run_script("/nonexistent-fsync-floor-dir")
         self.assertEqual(r.returncode, 2)
         self.assertIn("not a directory", r.stderr)
+        r = self.run_script("/proc/self", "--seconds", "1")  # a directory nobody can write to
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot write a probe file", r.stderr)
 
     def test_a_short_run_reports_every_call_and_leaves_no_file(self):
         with tempfile.TemporaryDirectory() as d:
@@ -61,10 +76,11 @@ class CommandTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             report = json.loads(r.stdout)
             self.assertEqual(os.listdir(d), [])
-        self.assertGreaterEqual(report["calls"], 90)
+        # At most the rate asks for; fewer on a slow disk (each call blocks the next).
+        self.assertGreaterEqual(report["calls"], 1)
         self.assertLessEqual(report["calls"], 101)
-        self.assertEqual(report["windows"], 2)
-        self.assertEqual(len(report["late_share_per_window_pct"]), 2)
+        self.assertGreaterEqual(report["windows"], 2)
+        self.assertEqual(len(report["late_share_per_window_pct"]), report["windows"])
         ms = report["fdatasync_ms"]
         self.assertLessEqual(ms["p50"], ms["p99"])
         self.assertLessEqual(ms["p99"], report["fdatasync_max_ms"])

@@ -5,7 +5,7 @@ Inputs: the phase's --latency-trace file (PREFIX.request.txt or PREFIX.resolve.t
 `perf script -F tid,cpu,time,event,trace` of a system-wide
 `perf record -k CLOCK_MONOTONIC -a -e sched:sched_switch
  -e syscalls:sys_enter_fdatasync,syscalls:sys_exit_fdatasync` taken during the phase
-(docs/performance.md, "Where the half-load stalls come from").
+(docs/performance-2.80ghz.md, "Where the half-load stalls come from").
 
 For every cluster of messages slower than --slow-ms (messages less than 50 ms apart join a
 cluster) it prints what ran on the CPUs during the cluster's worst message (per task name,

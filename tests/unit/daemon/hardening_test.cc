@@ -101,38 +101,46 @@ TEST(SeccompTest, NoProcessCanBeMadeUnderTheFilterButThreadsStart) {
 
 // A process stopped and continued (SIGSTOP/SIGCONT: job control, gdb or gcore attaching, the
 // memory scan of checklist item 12) resumes its interrupted timed waits through
-// restart_syscall(2), a system call of its own. Refused, a sleep returned EPERM and a timed
-// futex wait made glibc abort ("The futex facility returned an unexpected error code"): kmsd
-// died after its first stop. The child sleeps in both while the parent stops and continues it.
+// restart_syscall(2), a system call of its own. Refused, a relative sleep returned EPERM and
+// a timed futex wait made glibc abort ("The futex facility returned an unexpected error
+// code"): kmsd died after its first stop. The child sleeps in both while the parent stops and
+// continues it.
 enum StopStep : int {
   kResumed = 0,
   kStopFilterNotLoaded = 20,
   kSleepFailed = 21,
-  kWaitWoke = 22,
 };
+
+constexpr auto kChildWait = std::chrono::seconds(2);  // long: the parent may be slow to stop it
 
 [[noreturn]] void StoppedChild(int ready_fd) {
   if (!EnableSeccomp().ok()) {
     _exit(kStopFilterNotLoaded);
   }
-  std::atomic<int> wait_result{-1};
-  std::thread waiter([&wait_result] {  // a timed futex wait, as kmsd's workers do
+  std::thread waiter([] {  // a timed futex wait, as kmsd's workers and audit writer do
     std::mutex m;
     std::condition_variable cv;
     std::unique_lock<std::mutex> lock(m);
-    const bool woke = cv.wait_for(lock, std::chrono::milliseconds(600), [] { return false; });
-    wait_result = woke ? 1 : 0;
+    cv.wait_for(lock, kChildWait, [] { return false; });
   });
   const char c = 'r';
   (void)!write(ready_fd, &c, 1);
-  timespec t{0, 600'000'000};  // relative: a stop in the middle restarts it
-  const int slept = clock_nanosleep(CLOCK_MONOTONIC, 0, &t, nullptr);
+  timespec t{std::chrono::duration_cast<std::chrono::seconds>(kChildWait).count(), 0};
+  const int slept = clock_nanosleep(CLOCK_MONOTONIC, 0, &t, nullptr);  // relative
   waiter.join();
-  if (slept != 0) {
-    _exit(kSleepFailed);
-  }
-  _exit(wait_result == 0 ? kResumed : kWaitWoke);
+  _exit(slept == 0 ? kResumed : kSleepFailed);
 }
+
+// Kills and reaps the child if a failed assertion leaves it running or stopped.
+struct ChildGuard {
+  pid_t pid;
+  ~ChildGuard() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
 
 TEST(SeccompTest, AStoppedAndContinuedProcessResumesItsWaits) {
   if (kTsan) {
@@ -146,21 +154,28 @@ TEST(SeccompTest, AStoppedAndContinuedProcessResumesItsWaits) {
     close(fds[0]);
     StoppedChild(fds[1]);
   }
+  ChildGuard guard{child};
   close(fds[1]);
   char c = 0;
-  ASSERT_EQ(read(fds[0], &c, 1), 1) << "the child did not start its waits";
+  const ssize_t got = read(fds[0], &c, 1);
   close(fds[0]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both waits are under way
-  ASSERT_EQ(kill(child, SIGSTOP), 0);
   int status = 0;
+  if (got != 1) {  // the child ended before its waits: report how
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    guard.pid = 0;
+    FAIL() << "the child exited before waiting, status " << status << " (exit 20: no filter)";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both waits are under way
+  ASSERT_EQ(kill(child, SIGSTOP), 0);
   ASSERT_EQ(waitpid(child, &status, WUNTRACED), child);
   ASSERT_TRUE(WIFSTOPPED(status)) << "status " << status;
   ASSERT_EQ(kill(child, SIGCONT), 0);
   ASSERT_EQ(waitpid(child, &status, 0), child);
+  guard.pid = 0;
   ASSERT_TRUE(WIFEXITED(status)) << "the filtered child died after SIGCONT: "
                                  << (WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "?");
   EXPECT_EQ(WEXITSTATUS(status), kResumed)
-      << "20 filter not loaded, 21 the interrupted sleep failed, 22 the timed wait woke early";
+      << "20 filter not loaded, 21 the interrupted sleep failed";
 }
 
 }  // namespace
