@@ -120,8 +120,10 @@ TEST_F(KeyTest, LongTermKeysResistEveryExtractionPath) {
     // Item 7: no relaxation. CKA_MODIFIABLE FALSE: SoftHSM2 refuses every
     // C_SetAttributeValue on the object with CKR_ACTION_PROHIBITED (v3.0 §4.4.1 names it
     // for an object whose CKA_MODIFIABLE is FALSE).
+    // A copy: clang 14 does not implement C++20's capture of structured bindings (P1381).
+    const CK_OBJECT_HANDLE key = h;
     auto set_refused = [&](AttrTemplate& t) {
-      EXPECT_EQ(f->C_SetAttributeValue(s, h, t.data(), t.size()), CKR_ACTION_PROHIBITED);
+      EXPECT_EQ(f->C_SetAttributeValue(s, key, t.data(), t.size()), CKR_ACTION_PROHIBITED);
     };
     {
       AttrTemplate t;

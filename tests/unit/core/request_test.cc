@@ -175,7 +175,7 @@ TEST_F(RequestTest, IdentityMustBelongToTheCredential) {
 TEST_F(RequestTest, AcceptedMessagesLeaveAReplayMarkWithTheirAuditRow) {
   const auto req = Request(alice_, {bob_.identity});
   ASSERT_FALSE(Send(req)->is_error);
-  const auto& granted = audit_.records().back();
+  const ports::AuditRecord granted = audit_.records().back();  // records() returns a copy
   ASSERT_TRUE(granted.replay.has_value());
   EXPECT_EQ(granted.replay->digest, crypto::Sha256(req));
   EXPECT_EQ(granted.replay->sent, FromNtp64(kT0));
