@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/testing/sanitizer_build.h"
+
 namespace kms::testing {
 namespace {
 
@@ -23,18 +25,6 @@ struct Mapping {
   std::string name;
 };
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
-#else
-constexpr bool kAsan = false;
-#endif
-
 // In an ASan build (the scanner and kmsd alike) AddressSanitizer's shadow memory, terabytes
 // of mostly untouched pages at x86-64's fixed shadow addresses [0x7fff8000, 0x10007fff8000),
 // holds poisoning metadata, never program data; reading it through mem took longer than the
@@ -42,7 +32,7 @@ constexpr bool kAsan = false;
 bool InAsanShadow(const Mapping& m) {
   constexpr uint64_t kShadowBegin = 0x7fff8000ULL;
   constexpr uint64_t kShadowEnd = 0x10007fff8000ULL;
-  return kAsan && m.start >= kShadowBegin && m.end <= kShadowEnd;
+  return kAsanBuild && m.start >= kShadowBegin && m.end <= kShadowEnd;
 }
 
 // /proc/<pid>/maps: "start-end perms offset dev inode [path]" (proc(5)).

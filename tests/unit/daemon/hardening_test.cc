@@ -21,22 +21,14 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/testing/sanitizer_build.h"
+
 extern char** environ;
 
 namespace kms::daemon {
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kTsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kTsan = true;
-#else
-constexpr bool kTsan = false;
-#endif
-#else
-constexpr bool kTsan = false;
-#endif
+constexpr bool kTsan = kms::testing::kTsanBuild;
 
 // Exit codes of the filtered child: which step failed.
 enum Step : int {
