@@ -279,12 +279,13 @@ Result<Txn> Txn::Begin(Db& db, TxnKind kind) {
   // rescode.html#busy_snapshot): a race that shows only under load. Refuse it every time so
   // tests catch the bug, not production traffic. A read transaction (kDeferred, never
   // upgraded to a write here) simply goes on in the pinned snapshot, so it is not refused.
-  for (sqlite3_stmt* s = kind == TxnKind::kImmediate ? sqlite3_next_stmt(db.raw(), nullptr)
-                                                     : nullptr;
-       s != nullptr; s = sqlite3_next_stmt(db.raw(), s)) {
-    if (sqlite3_stmt_busy(s) != 0) {
-      return InternalError(std::string("BEGIN while a statement is still active: ") +
-                           sqlite3_sql(s));
+  if (kind == TxnKind::kImmediate) {
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db.raw(), nullptr); s != nullptr;
+         s = sqlite3_next_stmt(db.raw(), s)) {
+      if (sqlite3_stmt_busy(s) != 0) {
+        return InternalError(std::string("BEGIN while a statement is still active: ") +
+                             sqlite3_sql(s));
+      }
     }
   }
   KMS_RETURN_IF_ERROR(db.ExecCached(kind == TxnKind::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN"));

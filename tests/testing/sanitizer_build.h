@@ -3,28 +3,22 @@
 // __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__; clang answers __has_feature.
 #pragma once
 
+#if defined(__has_feature)
+#define KMS_TEST_HAS_FEATURE(x) __has_feature(x)
+#else
+#define KMS_TEST_HAS_FEATURE(x) 0
+#endif
+
 namespace kms::testing {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || KMS_TEST_HAS_FEATURE(address_sanitizer)
 inline constexpr bool kAsanBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kAsanBuild = true;
-#else
-inline constexpr bool kAsanBuild = false;
-#endif
 #else
 inline constexpr bool kAsanBuild = false;
 #endif
 
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || KMS_TEST_HAS_FEATURE(thread_sanitizer)
 inline constexpr bool kTsanBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool kTsanBuild = true;
-#else
-inline constexpr bool kTsanBuild = false;
-#endif
 #else
 inline constexpr bool kTsanBuild = false;
 #endif

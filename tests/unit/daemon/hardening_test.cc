@@ -28,8 +28,6 @@ extern char** environ;
 namespace kms::daemon {
 namespace {
 
-constexpr bool kTsan = kms::testing::kTsanBuild;
-
 // Exit codes of the filtered child: which step failed.
 enum Step : int {
   kOk = 0,
@@ -75,7 +73,7 @@ enum Step : int {
 }
 
 TEST(SeccompTest, NoProcessCanBeMadeUnderTheFilterButThreadsStart) {
-  if (kTsan) {
+  if (kms::testing::kTsanBuild) {
     GTEST_SKIP() << "TSan's runtime forks and clones on its own behalf";
   }
   const pid_t child = fork();
@@ -135,7 +133,7 @@ struct ChildGuard {
 };
 
 TEST(SeccompTest, AStoppedAndContinuedProcessResumesItsWaits) {
-  if (kTsan) {
+  if (kms::testing::kTsanBuild) {
     GTEST_SKIP() << "TSan's runtime forks and clones on its own behalf";
   }
   int fds[2];
